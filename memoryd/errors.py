@@ -1,0 +1,72 @@
+"""One exception tree for memoryd.
+
+    MemorydError
+    ├── ConfigError            bad settings, missing model path
+    ├── ValidationError        bad user/agent input (empty, oversized, invalid UTF-8, bad filter)
+    ├── NotFoundError          unknown memory id, agent, receipt, model
+    ├── AuthError              missing/invalid token, namespace not readable by this agent
+    ├── StoreError             database problems (migrations, integrity)
+    │   └── MigrationError
+    ├── ErasureError           an erasure could not be planned, applied or verified
+    ├── TrustError             evidence log broken (tamper detected)
+    └── EditingError           model adaptation / STAMP edit failures
+
+Adapters (CLI, MCP) turn these into clean messages: a non-zero exit, or a ToolError.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MemorydError",
+    "ConfigError",
+    "ValidationError",
+    "NotFoundError",
+    "AuthError",
+    "StoreError",
+    "MigrationError",
+    "ErasureError",
+    "TrustError",
+    "EditingError",
+]
+
+
+class MemorydError(Exception):
+    """Base of every error memoryd raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(MemorydError):
+    exit_code = 78
+
+
+class ValidationError(MemorydError):
+    exit_code = 2
+
+
+class NotFoundError(MemorydError):
+    exit_code = 4
+
+
+class AuthError(MemorydError):
+    exit_code = 5
+
+
+class StoreError(MemorydError):
+    exit_code = 3
+
+
+class MigrationError(StoreError):
+    pass
+
+
+class ErasureError(MemorydError):
+    pass
+
+
+class TrustError(MemorydError):
+    pass
+
+
+class EditingError(MemorydError):
+    pass
