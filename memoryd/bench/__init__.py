@@ -1,0 +1,1 @@
+"""Benchmarks: deterministic synthetic corpora and measurement harnesses (`memoryd bench`)."""

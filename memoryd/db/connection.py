@@ -1,0 +1,98 @@
+"""SQLite connections with memoryd's pragmas, and nested transactions.
+
+Every connection gets, before anything is written:
+  journal_mode=WAL      readers never block the writer
+  foreign_keys=ON       derived rows (vectors, tags, graph) cascade with their memory
+  secure_delete=ON      freed pages are zeroed, so deleted text is not left in free pages
+  busy_timeout          concurrent writers wait instead of failing
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StoreError
+
+__all__ = ["connect", "transaction", "PRAGMAS"]
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "secure_delete": 1,
+    "synchronous": "normal",
+}
+
+def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
+    """Open (creating if needed) a database with memoryd's pragmas applied."""
+    p = Path(path)
+    if str(p) != ":memory:":
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create directory for database {p}: {exc}") from exc
+    try:
+        conn = sqlite3.connect(
+            str(p), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {p}: {exc}") from exc
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    for name, value in PRAGMAS.items():
+        conn.execute(f"PRAGMA {name}={value}")
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(p) != ":memory:" and mode.lower() != "wal":
+        raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
+    return conn
+
+
+_depths: dict[int, int] = {}  # id(conn) -> open transaction depth
+_depth_lock = threading.Lock()
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """One atomic unit of work. Nests with savepoints; the outermost takes the write lock
+    up front (BEGIN IMMEDIATE) so concurrent writers queue on busy_timeout instead of
+    failing half-way with SQLITE_BUSY on lock upgrade."""
+    key = id(conn)
+    with _depth_lock:
+        depth = _depths.get(key, 0)
+        _depths[key] = depth + 1
+    name = f"memoryd_sp{depth}"
+    try:
+        if depth == 0:
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        else:
+            conn.execute(f"SAVEPOINT {name}")
+    except sqlite3.OperationalError as exc:
+        _pop(key, depth)
+        raise StoreError(f"could not start a transaction: {exc}") from exc
+    try:
+        yield conn
+    except BaseException:
+        try:
+            if depth == 0:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+        finally:
+            _pop(key, depth)
+        raise
+    try:
+        conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
+    finally:
+        _pop(key, depth)
+
+
+def _pop(key: int, depth: int) -> None:
+    with _depth_lock:
+        if depth == 0:
+            _depths.pop(key, None)
+        else:
+            _depths[key] = depth

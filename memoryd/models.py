@@ -1,0 +1,105 @@
+"""Plain data carried between layers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Provenance", "NewMemory", "Memory", "SearchFilters", "SearchHit", "Stats", "RememberResult"]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    agent_id: str = "cli"
+    session_id: str | None = None
+    tool: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    content: str
+    kind: str = "note"
+    tags: tuple[str, ...] = ()
+    namespace: str = "default"
+    importance: float = 0.5
+    provenance: Provenance = field(default_factory=Provenance)
+    created_at: float | None = None  # None: now
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: str
+    rowid: int
+    content: str
+    kind: str
+    tags: tuple[str, ...]
+    namespace: str
+    importance: float
+    created_at: float
+    updated_at: float
+    content_hash: str
+    provenance: Provenance
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("rowid")
+        d["tags"] = list(self.tags)
+        return d
+
+
+@dataclass(frozen=True)
+class RememberResult:
+    memory: Memory
+    duplicate: bool  # True: same content already stored in this namespace; nothing new written
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    namespaces: tuple[str, ...] | None = None
+    tags: tuple[str, ...] = ()  # all must match
+    agent_id: str | None = None
+    kind: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def is_empty(self) -> bool:
+        return (
+            self.namespaces is None
+            and not self.tags
+            and self.agent_id is None
+            and self.kind is None
+            and self.since is None
+            and self.until is None
+        )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    memory: Memory
+    score: float
+    legs: dict[str, int]  # leg name -> 1-based rank in that leg ("bm25", "vector", "graph")
+    why: str
+    trust: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.memory.to_dict()
+        d.update(score=round(self.score, 6), legs=self.legs, why=self.why)
+        if self.trust is not None:
+            d["trust"] = round(self.trust, 4)
+        return d
+
+
+@dataclass(frozen=True)
+class Stats:
+    memories: int
+    namespaces: dict[str, int]
+    agents: dict[str, int]
+    db_bytes: int
+    wal_bytes: int
+    embedding_model: str | None
+    vectors: int
+    schema_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

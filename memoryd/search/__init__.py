@@ -1,0 +1,1 @@
+"""Pure search machinery: the in-RAM vector index and rank fusion."""

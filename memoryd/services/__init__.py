@@ -1,0 +1,1 @@
+"""Services own transactions and orchestrate stores, the embedder and the index."""

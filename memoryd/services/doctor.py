@@ -1,0 +1,65 @@
+"""Health checks for `memoryd doctor`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..db.migrate import applied_versions, available_migrations
+from ..store import memories as mstore
+from ..store import vectors as vstore
+
+__all__ = ["run_doctor"]
+
+
+def _check(name: str, fn) -> dict[str, Any]:
+    try:
+        ok, detail = fn()
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return {"check": name, "ok": bool(ok), "detail": detail}
+
+
+def run_doctor(app) -> list[dict[str, Any]]:
+    conn: sqlite3.Connection = app.conn
+    checks = []
+
+    def pragmas():
+        jm = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+        sd = conn.execute("PRAGMA secure_delete").fetchone()[0]
+        ok = jm.lower() == "wal" and fk == 1 and sd == 1
+        return ok, f"journal_mode={jm} foreign_keys={fk} secure_delete={sd} sqlite={sqlite3.sqlite_version}"
+
+    def migrations():
+        have = applied_versions(conn)
+        want = {m.version for m in available_migrations(app.settings.migrations_dir)}
+        missing = sorted(want - have)
+        return not missing, f"applied {sorted(have)}" + (f", missing {missing}" if missing else "")
+
+    def fts():
+        with app.lock:
+            mstore.fts_integrity_check(conn)
+        return True, "integrity-check passed"
+
+    def model():
+        emb = app.embedder
+        v = emb.encode(["memoryd doctor"])
+        return v.shape == (1, emb.dim), f"{emb.name} dim={emb.dim} from {app.settings.resolved_model_path()}"
+
+    def vectors():
+        n, v = mstore.count(conn), vstore.count_vectors(conn)
+        return n == v, f"{n} memories, {v} vectors"
+
+    def integrity():
+        r = conn.execute("PRAGMA quick_check").fetchone()[0]
+        return r == "ok", r
+
+    checks.append(_check("database", lambda: (True, str(app.settings.db_path))))
+    checks.append(_check("pragmas", pragmas))
+    checks.append(_check("migrations", migrations))
+    checks.append(_check("sqlite quick_check", integrity))
+    checks.append(_check("fts5", fts))
+    checks.append(_check("vectors", vectors))
+    checks.append(_check("embedding model", model))
+    return checks

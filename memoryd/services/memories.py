@@ -1,0 +1,302 @@
+"""Remember, recall, list, forget: the core memory service."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from ulid import ULID
+
+from ..db import transaction
+from ..embedding import Embedder
+from ..errors import NotFoundError, ValidationError
+from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
+from ..search.fusion import rrf_fuse
+from ..search.vector_index import VectorIndex
+from ..store import memories as mstore
+from ..store import vectors as vstore
+from .validation import MAX_QUERY_CHARS, validate_new
+
+__all__ = ["MemoryService", "MemoryListener", "SearchOptions", "content_hash"]
+
+log = logging.getLogger(__name__)
+
+INSERT_CHUNK = 256  # memories per write transaction on bulk import
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+class MemoryListener(Protocol):
+    """Derived stores (graph, trust) hook in here; called inside the write transaction."""
+
+    def after_insert(self, conn: sqlite3.Connection, memories: list[Memory], vectors: np.ndarray) -> None: ...
+
+    def before_delete(self, conn: sqlite3.Connection, memories: list[Memory]) -> None: ...
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    limit: int = 10
+    legs: tuple[str, ...] = ("bm25", "vector")
+    depth: int = 50  # candidates taken from each leg before fusion
+    query_vector: np.ndarray | None = field(default=None, compare=False)  # skip embedding
+
+
+class MemoryService:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        embedder: Embedder,
+        *,
+        max_bytes: int,
+        lock: threading.RLock,
+        batch_size: int = 64,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.conn = conn
+        self.embedder = embedder
+        self.max_bytes = max_bytes
+        self.lock = lock
+        self.batch_size = batch_size
+        self.clock = clock
+        self.listeners: list[MemoryListener] = []
+        self._index: VectorIndex | None = None
+        self._data_version: int | None = None
+
+    # ---- vector index (RAM), kept in step with the embeddings table ------------------------
+    @property
+    def index(self) -> VectorIndex:
+        with self.lock:
+            if self._index is None:
+                self._index = self._load_index()
+            else:
+                self._sync_index()
+            return self._index
+
+    def _load_index(self) -> VectorIndex:
+        self.embedder_ready()
+        index = VectorIndex(self.embedder.dim)
+        rowids, mat = vstore.load_vectors(self.conn, self.embedder.name)
+        if len(rowids):
+            ns = self._namespaces_of(rowids)
+            index.add(rowids, mat, ns)
+        self._data_version = self._dv()
+        return index
+
+    def embedder_ready(self) -> None:
+        wait = getattr(self.embedder, "wait_ready", None)
+        if wait:
+            wait()
+
+    def _dv(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _namespaces_of(self, rowids) -> list[str]:
+        mems = mstore.get_by_rowids(self.conn, [int(r) for r in rowids])
+        return [mems[int(r)].namespace if int(r) in mems else "" for r in rowids]
+
+    def _sync_index(self) -> None:
+        """Pick up writes made by other processes (another CLI, the server)."""
+        dv = self._dv()
+        if dv == self._data_version or self._index is None:
+            return
+        idx = self._index
+        rowids, mat = vstore.load_vectors_after(self.conn, self.embedder.name, idx.max_rowid)
+        if len(rowids):
+            idx.add(rowids, mat, self._namespaces_of(rowids))
+        if vstore.count_vectors(self.conn) != len(idx):
+            present = set(vstore.all_rowids(self.conn, self.embedder.name).tolist())
+            idx.remove([r for r in idx.rowids().tolist() if r not in present])
+            missing = sorted(present - set(idx.rowids().tolist()))
+            if missing:  # rows re-inserted below max rowid: load them too
+                r2, m2 = vstore.load_vectors_after(self.conn, self.embedder.name, min(missing) - 1)
+                keep = np.isin(r2, missing)
+                idx.add(r2[keep], m2[keep], self._namespaces_of(r2[keep]))
+        self._data_version = dv
+
+    def reset_index(self) -> None:
+        with self.lock:
+            self._index = None
+
+    # ---- writes ----------------------------------------------------------------------------
+    def remember(self, new: NewMemory) -> RememberResult:
+        return self.remember_many([new])[0]
+
+    def remember_many(
+        self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None
+    ) -> list[RememberResult]:
+        """Validate all first (nothing is written if any item is invalid), embed in batches,
+        then insert in chunks of INSERT_CHUNK per transaction."""
+        clean = [validate_new(n, self.max_bytes) for n in items]
+        results: list[RememberResult | None] = [None] * len(clean)
+        for start in range(0, len(clean), INSERT_CHUNK):
+            chunk = clean[start : start + INSERT_CHUNK]
+            hashes = [content_hash(n.content) for n in chunk]
+            # duplicates already stored, or repeated inside this chunk, are not embedded
+            with self.lock:
+                existing = {
+                    i: mstore.find_by_hash(self.conn, n.namespace, h)
+                    for i, (n, h) in enumerate(zip(chunk, hashes))
+                }
+            first_seen: dict[tuple[str, str], int] = {}
+            todo: list[int] = []
+            for i, (n, h) in enumerate(zip(chunk, hashes)):
+                if existing[i] is None and (n.namespace, h) not in first_seen:
+                    first_seen[(n.namespace, h)] = i
+                    todo.append(i)
+            vecs = self.embedder.encode(
+                [chunk[i].content for i in todo], batch_size=self.batch_size
+            ) if todo else np.zeros((0, 0), dtype=np.float32)
+            with self.lock:
+                index = self.index
+                inserted: list[Memory] = []
+                with transaction(self.conn):
+                    now = self.clock()
+                    rowids: list[int] = []
+                    for j, i in enumerate(todo):
+                        n = chunk[i]
+                        again = mstore.find_by_hash(self.conn, n.namespace, hashes[i])
+                        if again is not None:  # written by another process meanwhile
+                            existing[i] = again
+                            continue
+                        rowid = mstore.insert_memory(self.conn, str(ULID()), n, hashes[i], now)
+                        rowids.append(rowid)
+                    kept = [j for j, i in enumerate(todo) if existing[i] is None]
+                    vecs_kept = vecs[kept] if len(kept) else vecs[:0]
+                    if rowids:
+                        vstore.insert_vectors(self.conn, rowids, vecs_kept, self.embedder.name)
+                        mems = mstore.get_by_rowids(self.conn, rowids)
+                        inserted = [mems[r] for r in rowids]
+                        for listener in self.listeners:
+                            listener.after_insert(self.conn, inserted, vecs_kept)
+                self._data_version = self._dv()
+                if inserted:
+                    index.add(rowids, vecs_kept, [m.namespace for m in inserted])
+            by_pos = {i: m for i, m in zip([i for i in todo if existing[i] is None], inserted)}
+            for i, n in enumerate(chunk):
+                if i in by_pos:
+                    results[start + i] = RememberResult(by_pos[i], duplicate=False)
+                else:
+                    mem = existing[i]
+                    if mem is None:  # repeated inside this chunk: its first copy was stored
+                        mem = by_pos[first_seen[(n.namespace, hashes[i])]]
+                    results[start + i] = RememberResult(mem, duplicate=True)
+            if progress is not None:
+                progress(len(chunk))
+        return [r for r in results if r is not None]
+
+    def forget(self, mem_id: str) -> Memory:
+        return self.forget_many([mem_id])[0]
+
+    def forget_many(self, ids: Iterable[str]) -> list[Memory]:
+        ids = list(ids)
+        with self.lock:
+            mems = []
+            for i in ids:
+                m = mstore.get_by_id(self.conn, i)
+                if m is None:
+                    raise NotFoundError(f"no memory with id {i!r}")
+                mems.append(m)
+            index = self.index
+            with transaction(self.conn):
+                for listener in self.listeners:
+                    listener.before_delete(self.conn, mems)
+                mstore.delete_by_rowids(self.conn, [m.rowid for m in mems])
+            self._data_version = self._dv()
+            index.remove([m.rowid for m in mems])
+        return mems
+
+    # ---- reads -----------------------------------------------------------------------------
+    def get(self, mem_id: str) -> Memory:
+        with self.lock:
+            m = mstore.get_by_id(self.conn, mem_id)
+        if m is None:
+            raise NotFoundError(f"no memory with id {mem_id!r}")
+        return m
+
+    def list(self, filters: SearchFilters = SearchFilters(), limit: int = 20, offset: int = 0) -> list[Memory]:
+        if limit <= 0 or offset < 0:
+            raise ValidationError("limit must be positive and offset non-negative")
+        with self.lock:
+            return mstore.list_memories(self.conn, filters, limit, offset)
+
+    def iter_all(self, filters: SearchFilters | None = None):
+        with self.lock:
+            return list(mstore.iter_all(self.conn, filters))
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.encode([query[:MAX_QUERY_CHARS]])[0]
+
+    def search(
+        self, query: str, filters: SearchFilters = SearchFilters(), opts: SearchOptions = SearchOptions()
+    ) -> list[SearchHit]:
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError("query is empty")
+        if not (1 <= opts.limit <= 1000):
+            raise ValidationError("limit must be between 1 and 1000")
+        bad = set(opts.legs) - {"bm25", "vector"}
+        if bad or not opts.legs:
+            raise ValidationError(f"unknown search legs {sorted(bad)}; use bm25 and/or vector")
+        query = query[:MAX_QUERY_CHARS]
+        depth = max(opts.depth, opts.limit)
+        qvec = None
+        if "vector" in opts.legs:
+            qvec = opts.query_vector if opts.query_vector is not None else self.embed_query(query)
+        ranked = self.candidates(query, qvec, filters, depth, opts.legs)
+        fused = rrf_fuse({leg: [r for r, _ in hits] for leg, hits in ranked.items()})[: opts.limit]
+        return self.hydrate(fused, ranked)
+
+    def candidates(
+        self,
+        query: str,
+        qvec: np.ndarray | None,
+        filters: SearchFilters,
+        depth: int,
+        legs: Sequence[str] = ("bm25", "vector"),
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Ranked (rowid, raw score) per leg, filters applied."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        with self.lock:
+            if "bm25" in legs:
+                out["bm25"] = mstore.fts_search(self.conn, query, depth, filters)
+            if "vector" in legs and qvec is not None:
+                index = self.index
+                mask = index.namespace_mask(filters.namespaces)
+                rest = SearchFilters(
+                    tags=filters.tags, agent_id=filters.agent_id, kind=filters.kind,
+                    since=filters.since, until=filters.until,
+                )
+                if not rest.is_empty():
+                    m2 = index.rowid_mask(mstore.filter_rowids(self.conn, rest))
+                    mask = m2 if mask is None else (mask & m2)
+                out["vector"] = [(h.rowid, h.score) for h in index.search(qvec, depth, mask)]
+        return out
+
+    def hydrate(self, fused, ranked: dict[str, list[tuple[int, float]]]) -> list[SearchHit]:
+        raw = {leg: dict(hits) for leg, hits in ranked.items()}
+        with self.lock:
+            mems = mstore.get_by_rowids(self.conn, [h.rowid for h in fused])
+        hits: list[SearchHit] = []
+        for h in fused:
+            m = mems.get(h.rowid)
+            if m is None:  # deleted between ranking and hydration
+                continue
+            why = []
+            if "bm25" in h.ranks:
+                why.append(f"keywords (bm25 #{h.ranks['bm25']})")
+            if "vector" in h.ranks:
+                why.append(f"meaning (cosine {raw['vector'][h.rowid]:.2f}, #{h.ranks['vector']})")
+            for leg in h.ranks:
+                if leg not in ("bm25", "vector"):
+                    why.append(f"{leg} #{h.ranks[leg]}")
+            hits.append(SearchHit(m, h.score, dict(h.ranks), " + ".join(why)))
+        return hits

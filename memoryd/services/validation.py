@@ -1,0 +1,73 @@
+"""Input validation shared by every adapter (CLI, MCP, import)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import ValidationError
+from ..models import NewMemory
+
+__all__ = ["validate_new", "decode_utf8", "MAX_TAGS", "MAX_QUERY_CHARS"]
+
+MAX_TAGS = 32
+MAX_TAG_CHARS = 64
+MAX_QUERY_CHARS = 4096
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")
+
+
+def decode_utf8(data: bytes, what: str = "input") -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{what} is not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 4]!r})"
+        ) from exc
+
+
+def validate_new(new: NewMemory, max_bytes: int) -> NewMemory:
+    if not isinstance(new.content, str):
+        raise ValidationError("content must be text")
+    content = new.content.strip()
+    if not content:
+        raise ValidationError("content is empty")
+    try:
+        size = len(content.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValidationError("content is not valid Unicode (lone surrogate)") from exc
+    if size > max_bytes:
+        raise ValidationError(f"content is {size} bytes; the limit is {max_bytes} bytes")
+    if "\x00" in content:
+        raise ValidationError("content contains a NUL character")
+    if not _NAME.match(new.namespace or ""):
+        raise ValidationError(
+            f"invalid namespace {new.namespace!r}: letters, digits and _.:-/ (max 128), starting alphanumeric"
+        )
+    if not _NAME.match(new.kind or ""):
+        raise ValidationError(f"invalid kind {new.kind!r}")
+    if not isinstance(new.importance, (int, float)) or not math.isfinite(new.importance) or not (
+        0.0 <= new.importance <= 1.0
+    ):
+        raise ValidationError(f"importance must be a number in [0, 1], got {new.importance!r}")
+    tags: list[str] = []
+    for t in new.tags:
+        if not isinstance(t, str) or not t.strip():
+            raise ValidationError(f"invalid tag {t!r}")
+        t = t.strip()
+        if len(t) > MAX_TAG_CHARS or any(c.isspace() for c in t):
+            raise ValidationError(f"invalid tag {t!r}: no whitespace, at most {MAX_TAG_CHARS} chars")
+        if t not in tags:
+            tags.append(t)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"too many tags ({len(tags)}); the limit is {MAX_TAGS}")
+    if new.created_at is not None and (not math.isfinite(new.created_at) or new.created_at < 0):
+        raise ValidationError("created_at must be a POSIX timestamp")
+    return NewMemory(
+        content=content,
+        kind=new.kind,
+        tags=tuple(tags),
+        namespace=new.namespace,
+        importance=float(new.importance),
+        provenance=new.provenance,
+        created_at=new.created_at,
+    )

@@ -1,0 +1,62 @@
+"""Embedding vectors as float32 BLOBs, one row per memory (cascades on delete)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["insert_vectors", "load_vectors", "load_vectors_after", "all_rowids", "count_vectors"]
+
+
+def insert_vectors(
+    conn: sqlite3.Connection, rowids: Sequence[int], vectors: np.ndarray, model: str
+) -> None:
+    assert vectors.ndim == 2 and len(rowids) == vectors.shape[0]
+    v = np.ascontiguousarray(vectors, dtype="<f4")
+    dim = v.shape[1]
+    conn.executemany(
+        "INSERT OR REPLACE INTO embeddings(memory_rowid, model, dim, vector) VALUES (?,?,?,?)",
+        [(int(r), model, dim, v[i].tobytes()) for i, r in enumerate(rowids)],
+    )
+
+
+def _load(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    dim = rows[0][1]
+    buf = b"".join(r[2] for r in rows)
+    mat = np.frombuffer(buf, dtype="<f4").reshape(len(rows), dim).astype(np.float32, copy=True)
+    return rowids, mat
+
+
+def load_vectors(conn: sqlite3.Connection, model: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = conn.execute(
+        "SELECT memory_rowid, dim, vector FROM embeddings WHERE model = ? ORDER BY memory_rowid",
+        (model,),
+    ).fetchall()
+    return _load(rows)
+
+
+def load_vectors_after(
+    conn: sqlite3.Connection, model: str, after_rowid: int
+) -> tuple[np.ndarray, np.ndarray]:
+    rows = conn.execute(
+        "SELECT memory_rowid, dim, vector FROM embeddings WHERE model = ? AND memory_rowid > ?"
+        " ORDER BY memory_rowid",
+        (model, after_rowid),
+    ).fetchall()
+    return _load(rows)
+
+
+def all_rowids(conn: sqlite3.Connection, model: str) -> np.ndarray:
+    rows = conn.execute(
+        "SELECT memory_rowid FROM embeddings WHERE model = ? ORDER BY memory_rowid", (model,)
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+def count_vectors(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
