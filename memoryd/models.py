@@ -56,7 +56,8 @@ class RememberResult:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    namespaces: tuple[str, ...] | None = None
+    namespaces: tuple[str, ...] | None = None  # None: every namespace
+    exclude_namespaces: tuple[str, ...] = ()  # e.g. other agents' private namespaces
     tags: tuple[str, ...] = ()  # all must match
     agent_id: str | None = None
     kind: str | None = None
@@ -66,6 +67,7 @@ class SearchFilters:
     def is_empty(self) -> bool:
         return (
             self.namespaces is None
+            and not self.exclude_namespaces
             and not self.tags
             and self.agent_id is None
             and self.kind is None

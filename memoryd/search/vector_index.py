@@ -131,11 +131,19 @@ class VectorIndex:
         return None if p is None else self._mat[p].copy()
 
     # ---- search --------------------------------------------------------------------------
-    def namespace_mask(self, namespaces: tuple[str, ...] | None) -> np.ndarray | None:
-        if namespaces is None:
-            return None
-        codes = [self._ns_codes[n] for n in namespaces if n in self._ns_codes]
-        return np.isin(self._ns[: self.n], np.asarray(codes, dtype=np.int32))
+    def namespace_mask(
+        self, namespaces: tuple[str, ...] | None, exclude: tuple[str, ...] = ()
+    ) -> np.ndarray | None:
+        mask = None
+        if namespaces is not None:
+            codes = [self._ns_codes[n] for n in namespaces if n in self._ns_codes]
+            mask = np.isin(self._ns[: self.n], np.asarray(codes, dtype=np.int32))
+        if exclude:
+            codes = [self._ns_codes[n] for n in exclude if n in self._ns_codes]
+            if codes:
+                keep = ~np.isin(self._ns[: self.n], np.asarray(codes, dtype=np.int32))
+                mask = keep if mask is None else (mask & keep)
+        return mask
 
     def rowid_mask(self, allowed_rowids) -> np.ndarray:
         return np.isin(self._rowids[: self.n], np.asarray(list(allowed_rowids), dtype=np.int64))

@@ -270,7 +270,7 @@ class MemoryService:
                 out["bm25"] = mstore.fts_search(self.conn, query, depth, filters)
             if "vector" in legs and qvec is not None:
                 index = self.index
-                mask = index.namespace_mask(filters.namespaces)
+                mask = index.namespace_mask(filters.namespaces, filters.exclude_namespaces)
                 rest = SearchFilters(
                     tags=filters.tags, agent_id=filters.agent_id, kind=filters.kind,
                     since=filters.since, until=filters.until,

@@ -117,6 +117,9 @@ def _where(filters: SearchFilters, alias: str = "m") -> tuple[str, list]:
             return "0", []
         clauses.append(f"{alias}.namespace IN ({','.join('?' * len(filters.namespaces))})")
         params.extend(filters.namespaces)
+    if filters.exclude_namespaces:
+        clauses.append(f"{alias}.namespace NOT IN ({','.join('?' * len(filters.exclude_namespaces))})")
+        params.extend(filters.exclude_namespaces)
     if filters.agent_id is not None:
         clauses.append(f"{alias}.agent_id = ?")
         params.append(filters.agent_id)
