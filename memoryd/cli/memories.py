@@ -114,10 +114,9 @@ def search(
         if not hits:
             console.print("no matches")
             return
-        t = Table("score", "id", "memory", "why", show_lines=False)
-        for h in hits:
-            t.add_row(f"{h.score:.4f}", h.memory.id, _clip(h.memory.content, 80), h.why)
-        console.print(t)
+        for i, h in enumerate(hits, 1):
+            console.print(f"[bold]{i}.[/bold] {h.memory.id}  score {h.score:.4f}  ns={h.memory.namespace}  [dim]{h.why}[/dim]")
+            console.print("   " + _clip(h.memory.content, 300), markup=False)
 
     emit([h.to_dict() for h in hits], as_json, human)
 

@@ -1,0 +1,112 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from memoryd.cli import app as cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def run(tmp_path, embedder):
+    db = tmp_path / "cli.db"
+
+    def _run(*args, input=None):
+        return runner.invoke(cli, ["--db", str(db), *args], input=input)
+
+    return _run
+
+
+def _json(res):
+    assert res.exit_code == 0, res.output + (res.stderr if res.stderr_bytes else "")
+    return json.loads(res.stdout)
+
+
+def test_add_search_show_list_forget_roundtrip(run):
+    a = _json(run("add", "The VPN config lives in ops/vpn/wg0.conf", "-t", "ops", "-n", "infra", "--json"))
+    assert a["duplicate"] is False and a["namespace"] == "infra" and a["tags"] == ["ops"]
+    dup = _json(run("add", "The VPN config lives in ops/vpn/wg0.conf", "-n", "infra", "--json"))
+    assert dup["duplicate"] is True and dup["id"] == a["id"]
+    b = _json(run("add", "--json", input="Lunch order: Thai curry on Fridays\n"))
+    hits = _json(run("search", "where is the wireguard configuration?", "--json"))
+    assert hits[0]["id"] == a["id"] and "legs" in hits[0] and hits[0]["why"]
+    assert _json(run("show", b["id"], "--json"))["content"] == "Lunch order: Thai curry on Fridays"
+    listed = _json(run("list", "--json"))
+    assert {m["id"] for m in listed} == {a["id"], b["id"]}
+    assert [m["id"] for m in _json(run("list", "-n", "infra", "--json"))] == [a["id"]]
+    assert _json(run("forget", a["id"], "--json")) == {"forgotten": [a["id"]]}
+    assert run("show", a["id"]).exit_code == 4
+    st = _json(run("stats", "--json"))
+    assert st["memories"] == 1 and st["vectors"] == 1
+    human = run("search", "curry")
+    assert human.exit_code == 0 and "Thai curry" in human.stdout
+
+
+def test_bad_input_is_a_clear_error_and_loses_nothing(run):
+    _json(run("add", "precious memory", "--json"))
+    empty = run("add", "   ")
+    assert empty.exit_code == 2 and "empty" in empty.stderr
+    big = run("add", "x" * 40_000)
+    assert big.exit_code == 2 and "limit" in big.stderr
+    unknown = run("show", "01NOPE")
+    assert unknown.exit_code == 4 and "no memory" in unknown.stderr
+    assert run("forget", "01NOPE").exit_code == 4
+    assert run("search", "x", "--since", "yesterday-ish").exit_code == 2
+    assert [m["content"] for m in _json(run("list", "--json"))] == ["precious memory"]
+
+
+def test_invalid_utf8_on_stdin(run):
+    res = run("add", input=b"caf\xe9 latte\n")
+    assert res.exit_code == 2 and "UTF-8" in res.stderr
+    assert _json(run("stats", "--json"))["memories"] == 0
+
+
+def test_jsonl_import_all_or_nothing_and_export(run, tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(json.dumps({"content": f"imported note number {i}", "tags": ["imp"]}) for i in range(30)))
+    res = _json(run("add", "--jsonl", str(good), "--json"))
+    assert res == {"imported": 30, "duplicates": 0, "skipped": 0, "errors": []}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"content": "fine"}\n{"nope": 1}\nnot json\n{"content": "caf\xe9"}\n')
+    r = run("add", "--jsonl", str(bad))
+    assert r.exit_code == 2 and "3 invalid line(s)" in r.stderr and "line 2" in r.stderr
+    assert _json(run("stats", "--json"))["memories"] == 30
+    r = _json(run("add", "--jsonl", str(bad), "--skip-invalid", "--json"))
+    assert r["imported"] == 1 and r["skipped"] == 3
+    out = tmp_path / "export.jsonl"
+    ex = _json(run("export", "--out", str(out), "--json"))
+    assert ex["exported"] == 31
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert {l["content"] for l in lines} >= {"fine", "imported note number 7"}
+    assert (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_doctor_and_help(run):
+    d = _json(run("doctor", "--json"))
+    assert d["ok"] is True
+    names = {c["check"] for c in d["checks"]}
+    assert {"pragmas", "migrations", "fts5", "embedding model", "vectors"} <= names
+    top = run("--help")
+    assert top.exit_code == 0
+
+
+def test_every_command_has_help_and_json():
+    import typer.main
+
+    group = typer.main.get_command(cli)
+    missing_help, missing_json = [], []
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, path + [name])
+            return
+        if not (cmd.help or "").strip():
+            missing_help.append(" ".join(path))
+        if "--json" not in {o for p in cmd.params for o in getattr(p, "opts", [])} and path[-1] not in {"serve", "plot"}:
+            missing_json.append(" ".join(path))
+
+    walk(group, [])
+    assert missing_help == []
+    assert missing_json == []

@@ -1,0 +1,167 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from memoryd.errors import NotFoundError, ValidationError
+from memoryd.models import NewMemory, Provenance, SearchFilters
+from memoryd.search.fusion import rrf_fuse
+from memoryd.search.vector_index import VectorIndex
+from memoryd.services.memories import SearchOptions
+from memoryd.store.memories import fts_integrity_check, fts_query, fts_search
+
+NOTES = [
+    "Alice prefers tabs over spaces in the Makefile of the billing service.",
+    "The staging database runs Postgres 15 behind pgbouncer on port 6432.",
+    "Run pytest with -x to stop at the first failing test.",
+    "Deploys to production happen through ArgoCD every Tuesday.",
+    "The cache invalidation bug in orders_service was fixed by adding a version key.",
+]
+
+
+def _add(app, texts, **kw):
+    return [r.memory for r in app.memories.remember_many([NewMemory(t, **kw) for t in texts])]
+
+
+def test_remember_get_and_exact_duplicates(app):
+    mems = _add(app, NOTES, tags=("dev",), namespace="proj-a")
+    assert len({m.id for m in mems}) == len(NOTES)
+    again = app.memories.remember(NewMemory(NOTES[0] + "  ", namespace="proj-a"))
+    assert again.duplicate and again.memory.id == mems[0].id
+    other_ns = app.memories.remember(NewMemory(NOTES[0], namespace="proj-b"))
+    assert not other_ns.duplicate  # same text, other namespace: a separate memory
+    got = app.memories.get(mems[1].id)
+    assert got.content == NOTES[1] and got.tags == ("dev",) and got.namespace == "proj-a"
+    assert app.stats().memories == len(NOTES) + 1
+    # duplicates inside one batch are stored once
+    res = app.memories.remember_many([NewMemory("same text twice"), NewMemory("same text twice")])
+    assert [r.duplicate for r in res] == [False, True] and res[0].memory.id == res[1].memory.id
+
+
+def test_hybrid_search_finds_paraphrase_and_keyword(app):
+    _add(app, NOTES)
+    hits = app.memories.search("which port does pgbouncer use?")
+    assert hits[0].memory.content == NOTES[1]
+    assert "bm25" in hits[0].legs and "vector" in hits[0].legs
+    # a paraphrase with no shared keyword is found by meaning
+    hits = app.memories.search("how do we ship releases to prod", opts=SearchOptions(limit=3))
+    assert hits[0].memory.content == NOTES[3]
+    assert hits[0].why
+
+
+def test_filters(app):
+    app.memories.remember(NewMemory("deploy notes for alpha", namespace="alpha", tags=("ops",)))
+    app.memories.remember(NewMemory("deploy notes for beta", namespace="beta", tags=("ops", "eu"),
+                                    provenance=Provenance(agent_id="bot")))
+    ns = app.memories.search("deploy notes", SearchFilters(namespaces=("beta",)))
+    assert [h.memory.namespace for h in ns] == ["beta"]
+    ex = app.memories.search("deploy notes", SearchFilters(exclude_namespaces=("beta",)))
+    assert [h.memory.namespace for h in ex] == ["alpha"]
+    tagged = app.memories.search("deploy notes", SearchFilters(tags=("eu",)))
+    assert [h.memory.namespace for h in tagged] == ["beta"]
+    by_agent = app.memories.search("deploy", SearchFilters(agent_id="bot"))
+    assert [h.memory.provenance.agent_id for h in by_agent] == ["bot"]
+    assert app.memories.search("deploy", SearchFilters(since=2e9)) == []
+
+
+HOSTILE = ['"', '""', "'", "*", "a*", "NEAR(a b", "NEAR", "AND", "OR OR", "NOT", "(((", ")", "content:x",
+           "^start", "x:y:z", "'; DROP TABLE memories; --", "1=1 OR", "\\", "{a b}", "-", "+", "col : *",
+           "\u0000", "🙂🙂", "a\"b", "NEAR/3", "\"unbalanced", "memories_fts MATCH 'x'"]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_hostile_queries_never_raise(app, q):
+    _add(app, NOTES[:2])
+    try:
+        hits = app.memories.search(q)
+    except ValidationError:
+        assert not q.strip() or q == "\u0000"  # only blank input is refused
+        return
+    assert isinstance(hits, list)
+    # the BM25 leg alone must not raise either
+    match = fts_query(q)
+    if match is not None:
+        fts_search(app.conn, q, 5)
+    assert app.stats().memories == 2  # nothing was dropped
+
+
+def test_forget_removes_row_fts_and_vector(app):
+    mems = _add(app, NOTES)
+    target = mems[0]
+    gone = app.memories.forget(target.id)
+    assert gone.id == target.id
+    with pytest.raises(NotFoundError):
+        app.memories.get(target.id)
+    assert fts_search(app.conn, "tabs Makefile", 10) == []
+    assert target.rowid not in app.memories.index
+    assert app.conn.execute("SELECT count(*) FROM embeddings WHERE memory_rowid=?", (target.rowid,)).fetchone()[0] == 0
+    fts_integrity_check(app.conn)  # index agrees with the table
+    with pytest.raises(NotFoundError):
+        app.memories.forget(target.id)
+
+
+def test_plain_delete_on_external_content_fts_would_leave_terms(tmp_path):
+    """Why the triggers use the 'delete' command: once the content row is gone (as in an
+    AFTER DELETE trigger), a plain DELETE on the external-content table cannot read the
+    old text and leaves its terms indexed."""
+    c = sqlite3.connect(tmp_path / "x.db")
+    c.executescript("""CREATE TABLE t(rowid INTEGER PRIMARY KEY, body TEXT);
+        CREATE VIRTUAL TABLE f USING fts5(body, content='t', content_rowid='rowid');
+        INSERT INTO t VALUES (1, 'zebra crossing'); INSERT INTO f(rowid, body) VALUES (1, 'zebra crossing');
+        DELETE FROM t WHERE rowid = 1; DELETE FROM f WHERE rowid = 1;""")
+    assert c.execute("SELECT count(*) FROM f WHERE f MATCH 'zebra'").fetchone()[0] == 1
+
+
+def test_validation_errors_store_nothing(app):
+    _add(app, ["kept memory"])
+    for bad in ["", "   ", "x" * (app.settings.max_content_bytes + 1), "a\x00b", "\ud800 lone surrogate"]:
+        with pytest.raises(ValidationError):
+            app.memories.remember(NewMemory(bad))
+    with pytest.raises(ValidationError):
+        app.memories.remember_many([NewMemory("good one"), NewMemory("")])  # all or nothing
+    with pytest.raises(ValidationError):
+        app.memories.remember(NewMemory("ok", importance=2.0))
+    with pytest.raises(ValidationError):
+        app.memories.remember(NewMemory("ok", namespace="bad namespace"))
+    assert [m.content for m in app.memories.list()] == ["kept memory"]
+
+
+def test_index_sees_writes_from_another_process_connection(app, settings, embedder):
+    from memoryd.app import App
+
+    _add(app, ["first memory about gardening tomatoes"])
+    app.memories.search("tomatoes")  # index loaded
+    other = App(settings, embedder=embedder)
+    try:
+        m = other.memories.remember(NewMemory("second memory about repairing bicycles")).memory
+        other.memories.forget(app.memories.list()[-1].id)
+    finally:
+        other.close()
+    hits = app.memories.search("fixing a bike", opts=SearchOptions(limit=5, legs=("vector",)))
+    assert [h.memory.id for h in hits] == [m.id]
+
+
+def test_rrf_fusion_is_deterministic_and_rewards_agreement():
+    fused = rrf_fuse({"bm25": [1, 2, 3], "vector": [3, 4, 1]})
+    assert [h.rowid for h in fused][:2] == [1, 3]
+    assert fused[0].ranks == {"bm25": 1, "vector": 3}
+    assert rrf_fuse({"a": []}) == []
+
+
+def test_vector_index_shortlist_matches_exact_and_swap_remove():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((50, 64)).astype(np.float32)
+    X = centers[rng.integers(0, 50, 3000)] + 0.3 * rng.standard_normal((3000, 64)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    idx = VectorIndex(64, exact_below=0, shortlist=300)
+    idx.add(list(range(1, 3001)), X, ["a"] * 1500 + ["b"] * 1500)
+    q = X[10]
+    fast = [h.rowid for h in idx.search(q, 10)]
+    exact = [h.rowid for h in idx.search(q, 10, exact=True)]
+    assert fast[0] == 11 and len(set(fast) & set(exact)) >= 9
+    mask = idx.namespace_mask(("b",))
+    assert all(h.rowid > 1500 for h in idx.search(q, 10, mask))
+    assert idx.remove([11, 99999]) == 1
+    assert 11 not in [h.rowid for h in idx.search(q, 10)]
+    assert len(idx) == 2999 and idx.vector(3000) is not None
+    np.testing.assert_array_equal(idx._mat[2999], 0)  # freed slot zeroed
