@@ -18,6 +18,7 @@ from ..db import transaction
 from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
+from ..search.bm25 import BM25Index
 from ..search.fusion import rrf_fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore
@@ -49,6 +50,7 @@ class SearchOptions:
     legs: tuple[str, ...] = ("bm25", "vector")
     depth: int = 50  # candidates taken from each leg before fusion
     query_vector: np.ndarray | None = field(default=None, compare=False)  # skip embedding
+    bm25_backend: str = "ram"  # "ram" (fast, default) or "fts5" (SQLite's own ranking)
 
 
 class MemoryService:
@@ -70,27 +72,26 @@ class MemoryService:
         self.clock = clock
         self.listeners: list[MemoryListener] = []
         self._index: VectorIndex | None = None
+        self._bm25: BM25Index | None = None
         self._data_version: int | None = None
 
-    # ---- vector index (RAM), kept in step with the embeddings table ------------------------
+    # ---- in-RAM indexes (vectors + BM25), kept in step with the database ------------------
     @property
     def index(self) -> VectorIndex:
-        with self.lock:
-            if self._index is None:
-                self._index = self._load_index()
-            else:
-                self._sync_index()
-            return self._index
+        return self._indexes()[0]
 
-    def _load_index(self) -> VectorIndex:
-        self.embedder_ready()
-        index = VectorIndex(self.embedder.dim)
-        rowids, mat = vstore.load_vectors(self.conn, self.embedder.name)
-        if len(rowids):
-            ns = self._namespaces_of(rowids)
-            index.add(rowids, mat, ns)
-        self._data_version = self._dv()
-        return index
+    @property
+    def text_index(self) -> BM25Index:
+        return self._indexes()[1]
+
+    def _indexes(self) -> tuple[VectorIndex, BM25Index]:
+        with self.lock:
+            if self._index is None or self._bm25 is None:
+                self._load_indexes()
+            else:
+                self._sync_indexes()
+            assert self._index is not None and self._bm25 is not None
+            return self._index, self._bm25
 
     def embedder_ready(self) -> None:
         wait = getattr(self.embedder, "wait_ready", None)
@@ -100,32 +101,38 @@ class MemoryService:
     def _dv(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def _namespaces_of(self, rowids) -> list[str]:
-        mems = mstore.get_by_rowids(self.conn, [int(r) for r in rowids])
-        return [mems[int(r)].namespace if int(r) in mems else "" for r in rowids]
+    def _load_indexes(self) -> None:
+        self.embedder_ready()
+        self._index, self._bm25 = VectorIndex(self.embedder.dim), BM25Index()
+        self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name))
+        self._data_version = self._dv()
 
-    def _sync_index(self) -> None:
-        """Pick up writes made by other processes (another CLI, the server)."""
+    def _add_rows(self, rows) -> None:
+        rowids, namespaces, contents, mat = rows
+        if rowids:
+            self._index.add(rowids, mat, namespaces)
+            self._bm25.add(rowids, contents, namespaces)
+
+    def _sync_indexes(self) -> None:
+        """Pick up writes made through other connections (another CLI, the server)."""
         dv = self._dv()
-        if dv == self._data_version or self._index is None:
+        if dv == self._data_version:
             return
         idx = self._index
-        rowids, mat = vstore.load_vectors_after(self.conn, self.embedder.name, idx.max_rowid)
-        if len(rowids):
-            idx.add(rowids, mat, self._namespaces_of(rowids))
+        self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, idx.max_rowid))
         if vstore.count_vectors(self.conn) != len(idx):
             present = set(vstore.all_rowids(self.conn, self.embedder.name).tolist())
-            idx.remove([r for r in idx.rowids().tolist() if r not in present])
+            gone = [r for r in idx.rowids().tolist() if r not in present]
+            idx.remove(gone)
+            self._bm25.remove(gone)
             missing = sorted(present - set(idx.rowids().tolist()))
-            if missing:  # rows re-inserted below max rowid: load them too
-                r2, m2 = vstore.load_vectors_after(self.conn, self.embedder.name, min(missing) - 1)
-                keep = np.isin(r2, missing)
-                idx.add(r2[keep], m2[keep], self._namespaces_of(r2[keep]))
+            if missing:  # rows inserted below our max rowid
+                self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, rowids=missing))
         self._data_version = dv
 
     def reset_index(self) -> None:
         with self.lock:
-            self._index = None
+            self._index = self._bm25 = None
 
     # ---- writes ----------------------------------------------------------------------------
     def remember(self, new: NewMemory) -> RememberResult:
@@ -157,7 +164,7 @@ class MemoryService:
                 [chunk[i].content for i in todo], batch_size=self.batch_size
             ) if todo else np.zeros((0, 0), dtype=np.float32)
             with self.lock:
-                index = self.index
+                index, text_index = self._indexes()
                 inserted: list[Memory] = []
                 with transaction(self.conn):
                     now = self.clock()
@@ -181,6 +188,7 @@ class MemoryService:
                 self._data_version = self._dv()
                 if inserted:
                     index.add(rowids, vecs_kept, [m.namespace for m in inserted])
+                    text_index.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
             by_pos = {i: m for i, m in zip([i for i in todo if existing[i] is None], inserted)}
             for i, n in enumerate(chunk):
                 if i in by_pos:
@@ -206,13 +214,14 @@ class MemoryService:
                 if m is None:
                     raise NotFoundError(f"no memory with id {i!r}")
                 mems.append(m)
-            index = self.index
+            index, text_index = self._indexes()
             with transaction(self.conn):
                 for listener in self.listeners:
                     listener.before_delete(self.conn, mems)
                 mstore.delete_by_rowids(self.conn, [m.rowid for m in mems])
             self._data_version = self._dv()
             index.remove([m.rowid for m in mems])
+            text_index.remove([m.rowid for m in mems])
         return mems
 
     # ---- reads -----------------------------------------------------------------------------
@@ -251,7 +260,7 @@ class MemoryService:
         qvec = None
         if "vector" in opts.legs:
             qvec = opts.query_vector if opts.query_vector is not None else self.embed_query(query)
-        ranked = self.candidates(query, qvec, filters, depth, opts.legs)
+        ranked = self.candidates(query, qvec, filters, depth, opts.legs, bm25_backend=opts.bm25_backend)
         fused = rrf_fuse({leg: [r for r, _ in hits] for leg, hits in ranked.items()})[: opts.limit]
         return self.hydrate(fused, ranked)
 
@@ -262,23 +271,34 @@ class MemoryService:
         filters: SearchFilters,
         depth: int,
         legs: Sequence[str] = ("bm25", "vector"),
+        *,
+        bm25_backend: str = "ram",
     ) -> dict[str, list[tuple[int, float]]]:
-        """Ranked (rowid, raw score) per leg, filters applied."""
+        """Ranked (rowid, raw score) per leg, filters applied. Namespace filters are masks
+        over the RAM indexes; the other filters resolve to a rowid set through SQL."""
         out: dict[str, list[tuple[int, float]]] = {}
         with self.lock:
-            if "bm25" in legs:
-                out["bm25"] = mstore.fts_search(self.conn, query, depth, filters)
-            if "vector" in legs and qvec is not None:
-                index = self.index
-                mask = index.namespace_mask(filters.namespaces, filters.exclude_namespaces)
-                rest = SearchFilters(
-                    tags=filters.tags, agent_id=filters.agent_id, kind=filters.kind,
-                    since=filters.since, until=filters.until,
-                )
-                if not rest.is_empty():
-                    m2 = index.rowid_mask(mstore.filter_rowids(self.conn, rest))
+            index, text_index = self._indexes()
+            rest = SearchFilters(
+                tags=filters.tags, agent_id=filters.agent_id, kind=filters.kind,
+                since=filters.since, until=filters.until,
+            )
+            allowed = None if rest.is_empty() else mstore.filter_rowids(self.conn, rest)
+
+            def mask_for(ix):
+                mask = ix.namespace_mask(filters.namespaces, filters.exclude_namespaces)
+                if allowed is not None:
+                    m2 = ix.rowid_mask(allowed)
                     mask = m2 if mask is None else (mask & m2)
-                out["vector"] = [(h.rowid, h.score) for h in index.search(qvec, depth, mask)]
+                return mask
+
+            if "bm25" in legs:
+                if bm25_backend == "fts5":
+                    out["bm25"] = [(r, -s) for r, s in mstore.fts_search(self.conn, query, depth, filters)]
+                else:
+                    out["bm25"] = text_index.search(query, depth, mask_for(text_index))
+            if "vector" in legs and qvec is not None:
+                out["vector"] = [(h.rowid, h.score) for h in index.search(qvec, depth, mask_for(index))]
         return out
 
     def hydrate(self, fused, ranked: dict[str, list[tuple[int, float]]]) -> list[SearchHit]:

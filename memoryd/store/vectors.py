@@ -60,3 +60,29 @@ def all_rowids(conn: sqlite3.Connection, model: str) -> np.ndarray:
 
 def count_vectors(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+
+
+def load_index_rows(
+    conn: sqlite3.Connection, model: str, after_rowid: int = 0, rowids: Sequence[int] | None = None
+) -> tuple[list[int], list[str], list[str], np.ndarray]:
+    """(rowids, namespaces, contents, vectors) of memories with a vector of `model`,
+    for building the in-RAM indexes."""
+    base = (
+        "SELECT m.rowid, m.namespace, m.content, e.dim, e.vector FROM memories m"
+        " JOIN embeddings e ON e.memory_rowid = m.rowid WHERE e.model = ?"
+    )
+    if rowids is not None:
+        ids = list(rowids)
+        rows = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows += conn.execute(
+                base + f" AND m.rowid IN ({','.join('?' * len(chunk))}) ORDER BY m.rowid", (model, *chunk)
+            ).fetchall()
+    else:
+        rows = conn.execute(base + " AND m.rowid > ? ORDER BY m.rowid", (model, after_rowid)).fetchall()
+    if not rows:
+        return [], [], [], np.zeros((0, 0), dtype=np.float32)
+    dim = rows[0][3]
+    mat = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(len(rows), dim).astype(np.float32)
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], mat
