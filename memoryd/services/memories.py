@@ -19,7 +19,7 @@ from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
-from ..search.fusion import rrf_fuse
+from ..search.fusion import fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore
 from ..store import vectors as vstore
@@ -51,6 +51,7 @@ class SearchOptions:
     depth: int = 50  # candidates taken from each leg before fusion
     query_vector: np.ndarray | None = field(default=None, compare=False)  # skip embedding
     bm25_backend: str = "ram"  # "ram" (fast, default) or "fts5" (SQLite's own ranking)
+    fusion: str = "relative"  # "relative" (min-max score fusion, measured best) or "rrf"
 
 
 class MemoryService:
@@ -261,7 +262,9 @@ class MemoryService:
         if "vector" in opts.legs:
             qvec = opts.query_vector if opts.query_vector is not None else self.embed_query(query)
         ranked = self.candidates(query, qvec, filters, depth, opts.legs, bm25_backend=opts.bm25_backend)
-        fused = rrf_fuse({leg: [r for r, _ in hits] for leg, hits in ranked.items()})[: opts.limit]
+        if opts.fusion not in ("relative", "rrf"):
+            raise ValidationError(f"unknown fusion {opts.fusion!r}; use relative or rrf")
+        fused = fuse(opts.fusion, ranked)[: opts.limit]
         return self.hydrate(fused, ranked)
 
     def candidates(

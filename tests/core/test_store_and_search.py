@@ -165,3 +165,15 @@ def test_vector_index_shortlist_matches_exact_and_swap_remove():
     assert 11 not in [h.rowid for h in idx.search(q, 10)]
     assert len(idx) == 2999 and idx.vector(3000) is not None
     np.testing.assert_array_equal(idx._mat[2999], 0)  # freed slot zeroed
+
+
+def test_relative_score_fusion_keeps_a_confident_legs_margin():
+    from memoryd.search.fusion import relative_score_fuse
+
+    legs = {"bm25": [(1, 30.0), (2, 5.0), (3, 4.0)], "vector": [(2, 0.62), (3, 0.619), (1, 0.615), (4, 0.30)]}
+    fused = relative_score_fuse(legs)
+    # bm25 was far more certain about 1 than vector was about 2 over 1; RRF would prefer 2
+    assert fused[0].rowid == 1
+    assert fused[0].ranks == {"bm25": 1, "vector": 3}
+    assert rrf_fuse({leg: [r for r, _ in h] for leg, h in legs.items()})[0].rowid == 2
+    assert relative_score_fuse({"bm25": []}) == []
