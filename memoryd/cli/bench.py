@@ -46,6 +46,7 @@ def bench_search(
     queries: int = typer.Option(200, "--queries", help="Number of known-answer queries."),
     seed: int = typer.Option(0, "--seed"),
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Ingest rate, search p50/p95 (with and without query embedding), recall@5, MRR, DB size, RSS."""
@@ -56,7 +57,7 @@ def bench_search(
         prog.start()
     try:
         data = run_search_bench(memories, n_queries=queries, seed=seed, workdir=workdir,
-                                settings=get_settings(ctx), progress=cb)
+                                settings=get_settings(ctx), progress=cb, reuse=reuse)
     finally:
         if prog:
             prog.stop()
