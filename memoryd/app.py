@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import Settings
@@ -15,7 +17,12 @@ from .db import connect, migrate
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .models import Stats
+from .services.agents import AgentService
+from .services.feedback import FeedbackService
+from .services.erasure import ErasureService
 from .services.memories import MemoryService
+from .services.trust import TrustService
+from .store import erasure as estore
 from .store import memories as mstore
 from .store import vectors as vstore
 
@@ -38,14 +45,18 @@ def shared_embedder(path: Path, max_seq_length: int = 256) -> SentenceTransforme
 
 
 class App:
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None):
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder | None = None, clock: Callable[[], float] = time.time
+    ):
         self.settings = settings
+        self.clock = clock  # every service's time (benchmarks simulate days passing)
         self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms)
         self.lock = threading.RLock()
         with self.lock:
             migrate(self.conn, settings.migrations_dir)
         self._embedder = embedder
         self._memories: MemoryService | None = None
+        self._resume_erasures()
 
     @property
     def embedder(self) -> Embedder:
@@ -62,8 +73,75 @@ class App:
                 max_bytes=self.settings.max_content_bytes,
                 lock=self.lock,
                 batch_size=self.settings.embed_batch_size,
+                clock=self.clock,
             )
+            self.trust  # noqa: B018 - every write and recall goes through trust
+            self.graph  # noqa: B018 - the graph follows every insert and delete
         return self._memories
+
+    @property
+    def trust(self) -> TrustService:
+        """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust.py)."""
+        if getattr(self, "_trust", None) is None:
+            self._trust = TrustService(self.conn, self.memories, key_path=self.settings.key_path,
+                                       lock=self.lock, clock=self.clock).install()
+        return self._trust
+
+    @property
+    def graph(self):  # -> services.graph.GraphService
+        """Knowledge graph: entities, kNN links, Leiden communities, expansion (services/graph.py)."""
+        if getattr(self, "_graph", None) is None:
+            memories = self.memories  # may itself create the graph (it installs it)
+            if getattr(self, "_graph", None) is None:
+                from .services.graph import GraphService
+
+                self._graph = GraphService(self.conn, memories, lock=self.lock, settings=self.settings,
+                                           clock=self.clock).install()
+        return self._graph
+
+    @property
+    def models(self):  # -> services.models.ModelLedgerService
+        """Local models adapted on memories, their ledger and STAMP edits (services/models.py)."""
+        if getattr(self, "_models", None) is None:
+            from .services.models import ModelLedgerService
+
+            self._models = ModelLedgerService(self.conn, lock=self.lock, settings=self.settings,
+                                              clock=self.clock, memories=lambda: self.memories)
+        return self._models
+
+    @property
+    def agents(self) -> AgentService:
+        """Agents, tokens and private namespaces (services/agents.py)."""
+        if getattr(self, "_agents", None) is None:
+            self._agents = AgentService(self.conn, lock=self.lock, clock=self.clock)
+        return self._agents
+
+    @property
+    def feedback(self) -> FeedbackService:
+        """Useful / wrong / harmful events about memories (services/feedback.py)."""
+        if getattr(self, "_feedback", None) is None:
+            self._feedback = FeedbackService(self.conn, self.memories, lock=self.lock, clock=self.clock)
+        return self._feedback
+
+    @property
+    def erasure(self) -> ErasureService:
+        """GDPR erasure: plans, execution, receipts (services/erasure.py)."""
+        if getattr(self, "_erasure", None) is None:
+            self._erasure = ErasureService(self.conn, lock=self.lock, settings=self.settings,
+                                           memories=lambda: self.memories)
+            for derived in (self.graph, self.models):  # derived stores erase with the memories
+                self._erasure.register_hook(derived)
+        return self._erasure
+
+    def _resume_erasures(self) -> None:
+        """An erasure interrupted by a crash is finished on the next open."""
+        with self.lock:
+            if not estore.has_pending(self.conn):
+                return
+        try:
+            self.erasure.resume_pending()
+        except Exception as exc:  # noqa: BLE001 - never block opening; `memoryd erase resume` retries
+            log.warning("could not resume an interrupted erasure: %s", exc)
 
     def stats(self) -> Stats:
         p = self.settings.db_path

@@ -83,12 +83,14 @@ class SearchHit:
     legs: dict[str, int]  # leg name -> 1-based rank in that leg ("bm25", "vector", "graph")
     why: str
     trust: float | None = None
+    quarantined: bool = False  # below the trust threshold; only returned when asked for
 
     def to_dict(self) -> dict[str, Any]:
         d = self.memory.to_dict()
         d.update(score=round(self.score, 6), legs=self.legs, why=self.why)
         if self.trust is not None:
             d["trust"] = round(self.trust, 4)
+            d["quarantined"] = self.quarantined
         return d
 
 

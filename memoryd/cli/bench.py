@@ -62,3 +62,29 @@ def bench_search(
         if prog:
             prog.stop()
     emit(data, as_json, lambda: print_figures(data))
+
+
+@bench_app.command("poison")
+@handles_errors
+def bench_poison(
+    ctx: typer.Context,
+    memories: int = typer.Option(2000, "--memories", "-n", help="Benign corpus size (honest memories)."),
+    queries: int = typer.Option(200, "--queries", help="Clean questions for recall@5."),
+    targets: int = typer.Option(30, "--targets", help="PoisonedRAG target questions (5 poisoned memories each)."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Memory-poisoning attacks (PoisonedRAG, trigger, sleeper, Sybil) with trust on and off."""
+    from ..bench.poison_bench import run_poison_bench
+
+    prog, cb = _progress(as_json)
+    if prog:
+        prog.start()
+    try:
+        data = run_poison_bench(memories, n_queries=queries, n_targets=targets, seed=seed,
+                                settings=get_settings(ctx), workdir=workdir, progress=cb)
+    finally:
+        if prog:
+            prog.stop()
+    emit(data, as_json, lambda: print_figures(data))

@@ -25,7 +25,7 @@ from ..store import memories as mstore
 from ..store import vectors as vstore
 from .validation import MAX_QUERY_CHARS, validate_new
 
-__all__ = ["MemoryService", "MemoryListener", "SearchOptions", "content_hash"]
+__all__ = ["MemoryService", "MemoryListener", "ReadPolicy", "SearchOptions", "content_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ class MemoryListener(Protocol):
     def before_delete(self, conn: sqlite3.Connection, memories: list[Memory]) -> None: ...
 
 
+class ReadPolicy(Protocol):
+    """Re-ranks and filters fused hits at recall (trust: rank by relevance x trust, leave
+    quarantined memories out). Gets more candidates than `limit`; search truncates after."""
+
+    def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float) -> list[SearchHit]: ...
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     limit: int = 10
@@ -52,6 +59,8 @@ class SearchOptions:
     query_vector: np.ndarray | None = field(default=None, compare=False)  # skip embedding
     bm25_backend: str = "ram"  # "ram" (fast, default) or "fts5" (SQLite's own ranking)
     fusion: str = "relative"  # "relative" (min-max score fusion, measured best) or "rrf"
+    trust: bool = True  # apply the read policy (trust ranking, quarantine) when one is installed
+    include_quarantined: bool = False  # with trust: also return quarantined memories, marked
 
 
 class MemoryService:
@@ -72,6 +81,7 @@ class MemoryService:
         self.batch_size = batch_size
         self.clock = clock
         self.listeners: list[MemoryListener] = []
+        self.read_policy: ReadPolicy | None = None  # None: plain relevance ranking
         self._index: VectorIndex | None = None
         self._bm25: BM25Index | None = None
         self._data_version: int | None = None
@@ -134,6 +144,15 @@ class MemoryService:
     def reset_index(self) -> None:
         with self.lock:
             self._index = self._bm25 = None
+
+    def evict(self, rowids: Sequence[int]) -> None:
+        """Drop deleted rows from the in-RAM indexes now, if they are loaded (erasure):
+        their vectors are zeroed, words no other memory uses leave the BM25 vocabulary."""
+        with self.lock:
+            if self._index is not None:
+                self._index.remove(rowids)
+            if self._bm25 is not None:
+                self._bm25.remove(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
     def remember(self, new: NewMemory) -> RememberResult:
@@ -264,8 +283,12 @@ class MemoryService:
         ranked = self.candidates(query, qvec, filters, depth, opts.legs, bm25_backend=opts.bm25_backend)
         if opts.fusion not in ("relative", "rrf"):
             raise ValidationError(f"unknown fusion {opts.fusion!r}; use relative or rrf")
-        fused = fuse(opts.fusion, ranked)[: opts.limit]
-        return self.hydrate(fused, ranked)
+        fused = fuse(opts.fusion, ranked)
+        policy = self.read_policy if opts.trust else None
+        if policy is None:
+            return self.hydrate(fused[: opts.limit], ranked)
+        hits = self.hydrate(fused[:depth], ranked)  # the policy re-ranks all candidates, then cut
+        return policy.apply(hits, query, opts.include_quarantined, self.clock())[: opts.limit]
 
     def candidates(
         self,

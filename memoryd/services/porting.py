@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import IO
 
@@ -57,21 +56,16 @@ def parse_jsonl(
 
 
 def export_jsonl(app, dest: Path | IO[str], filters: SearchFilters | None = None) -> int:
-    """Write memories as JSONL. A file is written atomically (temp file + rename), mode 0600."""
-    mems = app.memories.iter_all(filters)
+    """Write memories as JSONL. A file is written atomically (temp file + rename), mode 0600,
+    and registered with the erasure service: every later erasure rewrites it."""
     if not isinstance(dest, (str, Path)):
+        mems = app.memories.iter_all(filters)
         for m in mems:
             dest.write(json.dumps(m.to_dict(), ensure_ascii=False) + "\n")
         dest.flush()
         return len(mems)
-    path = Path(dest)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for m in mems:
-                fh.write(json.dumps(m.to_dict(), ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ValidationError(f"cannot write {path}: {exc.strerror}") from None
-    return len(mems)
+    return app.erasure.write_export(
+        Path(dest), "jsonl",
+        produce=lambda: app.memories.iter_all(filters),
+        render=lambda mems: "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in mems),
+    )

@@ -1,0 +1,1 @@
+export MEMORYD_TOKEN='<TOKEN>'

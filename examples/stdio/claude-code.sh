@@ -1,0 +1,1 @@
+claude mcp add --scope user memoryd -- memoryd serve --agent claude-code

@@ -1,0 +1,83 @@
+"""`memoryd agents add|list|revoke|rotate|private`: who may call the HTTP MCP server."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from . import app
+from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, handles_errors
+
+agents_app = typer.Typer(help="Agents: bearer tokens for the HTTP MCP server and private namespaces.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+
+
+def _show_token(name: str, token: str, as_json: bool, data: dict) -> None:
+    def human() -> None:
+        console.print(f"agent [bold]{name}[/bold]; its token (shown once, store it now):", markup=True)
+        console.print(token, markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"connect a client: memoryd mcp-config CLIENT --http http://127.0.0.1:8765/mcp --token {token[:12]}…",
+                          markup=False)
+
+    emit(data, as_json, human)
+
+
+@agents_app.command("add")
+@handles_errors
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent name, recorded as provenance (letters, digits, _ and -)."),
+    private_namespace: list[str] = typer.Option(None, "--private-namespace", "-p", help="Make this namespace private to the agent (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create an agent and print its bearer token once (only a salted hash is stored)."""
+    issued = get_app(ctx).agents.add(name, private_namespace or ())
+    _show_token(name, issued.token, as_json, {**issued.agent.to_dict(), "token": issued.token})
+
+
+@agents_app.command("rotate")
+@handles_errors
+def rotate(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name."), as_json: bool = JsonOpt) -> None:
+    """Issue a new token for an agent (the old one stops working; re-enables a revoked agent)."""
+    issued = get_app(ctx).agents.rotate(name)
+    _show_token(name, issued.token, as_json, {**issued.agent.to_dict(), "token": issued.token})
+
+
+@agents_app.command("list")
+@handles_errors
+def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """List agents, whether they are revoked, and their private namespaces (never tokens)."""
+    agents = get_app(ctx).agents.list()
+
+    def human() -> None:
+        if not agents:
+            console.print("no agents yet: memoryd agents add NAME")
+            return
+        t = Table("agent", "created", "status", "private namespaces")
+        for a in agents:
+            t.add_row(a.id, fmt_time(a.created_at), "revoked" if a.disabled else "active",
+                      ", ".join(a.private_namespaces) or "-")
+        console.print(t)
+
+    emit([a.to_dict() for a in agents], as_json, human)
+
+
+@agents_app.command("revoke")
+@handles_errors
+def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name."), as_json: bool = JsonOpt) -> None:
+    """Revoke an agent: its token is refused (HTTP 401) from the next request on."""
+    a = get_app(ctx).agents.revoke(name)
+    emit(a.to_dict(), as_json, lambda: console.print(f"revoked {a.id}"))
+
+
+@agents_app.command("private")
+@handles_errors
+def private(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent name."),
+    namespace: str = typer.Argument(..., help="Namespace to make private to this agent."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make a namespace private: over MCP only this agent can read or write it."""
+    a = get_app(ctx).agents.make_private(name, namespace)
+    emit(a.to_dict(), as_json, lambda: console.print(f"namespace {namespace} is private to {a.id}"))

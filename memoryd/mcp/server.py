@@ -1,0 +1,107 @@
+"""Build the fastmcp server from an App: tools, resources, lifespan, auth."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from fastmcp import FastMCP
+from fastmcp.exceptions import ResourceError
+
+from .. import __version__
+from ..errors import AuthError, MemorydError
+from ..services.agents import validate_agent_name
+from .auth import AgentTokenVerifier, Identity
+from .retry import retry_locked
+from .tools import Tools
+
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = ["create_server", "INSTRUCTIONS"]
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+memoryd is your long-term memory, shared with the other agents of this user.
+- At the start of a task, call recall with what you are about to work on.
+- When you learn something durable (a decision and its reason, a convention, a fact about
+  the code or environment, a user preference), call remember with one self-contained note.
+- After acting on a recalled memory, call feedback: useful, wrong or harmful.
+- forget deletes permanently; prefer feedback 'wrong' for outdated facts.
+Namespaces group memories by project; some namespaces are private to their owner agent."""
+
+
+def _warm(app: App) -> None:
+    """Load the embedding model and the vector index now, so the first call does not."""
+    index = app.memories.index  # waits for the model, loads vectors from the database
+    app.memories.embed_query("warm up")
+    log.info("memoryd MCP server ready: %d vectors, model %s", len(index), app.embedder.name)
+
+
+def create_server(
+    app: App,
+    *,
+    agent_id: str | None = None,
+    require_token: bool = False,
+    name: str = "memoryd",
+    on_ready: Callable[[], None] | None = None,
+) -> FastMCP:
+    """The MCP server over an open App (the caller owns and closes the App).
+
+    - stdio / in-memory: ``agent_id`` names the calling agent for every call (from the
+      launch configuration; clients cannot change it).
+    - HTTP: ``require_token=True``; every request must carry a bearer token issued by
+      ``memoryd agents add`` and the token decides the agent (401 otherwise).
+
+    ``on_ready`` is called once the model and the index are loaded (before serving).
+    """
+    if require_token == (agent_id is not None):
+        raise ValueError("give exactly one of agent_id (stdio) or require_token=True (HTTP)")
+    if agent_id is not None:
+        validate_agent_name(agent_id)
+        if app.agents.is_disabled(agent_id):
+            raise AuthError(f"agent {agent_id!r} is revoked")
+
+    @asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        await anyio.to_thread.run_sync(_warm, app)
+        if on_ready is not None:
+            on_ready()
+        yield {}
+
+    server = FastMCP(
+        name,
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        auth=AgentTokenVerifier(app.agents) if require_token else None,
+        lifespan=lifespan,
+        mask_error_details=True,  # unexpected exceptions: a generic message, no internals
+        on_duplicate="error",
+    )
+    tools = Tools(app, Identity(agent_id))
+    tools.register(server)
+    _register_resources(server, tools)
+    return server
+
+
+def _register_resources(server: FastMCP, tools: Tools) -> None:
+    def read(fn: Callable[[], dict[str, Any]]) -> str:
+        try:
+            return json.dumps(retry_locked(fn), ensure_ascii=False)
+        except MemorydError as exc:
+            raise ResourceError(str(exc), log_level=logging.INFO) from None
+
+    @server.resource("memory://{id}", name="memory", title="A memory", mime_type="application/json")
+    def memory(id: str) -> str:
+        """One memory by id, with its provenance and feedback counts."""
+        return read(lambda: tools.memory_data(id))
+
+    @server.resource("memory://stats", name="stats", title="Memory statistics", mime_type="application/json")
+    def stats() -> str:
+        """Counts per namespace you can read, database size, model and schema version."""
+        return read(tools.stats_data)

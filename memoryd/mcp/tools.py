@@ -1,0 +1,381 @@
+"""The MCP tools: thin adapters over the same services the CLI uses.
+
+Each tool resolves the calling agent, applies its namespace access, calls one service
+(with retries on SQLite write contention) and renders plain JSON. Domain errors become
+``ToolError`` with the service's message; the server keeps serving. Tools are plain
+functions: fastmcp runs them in worker threads, so the event loop never waits on the
+database or the embedder (which keeps all torch work on its own single thread).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
+
+from fastmcp.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from ..errors import MemorydError, ValidationError
+from ..models import Memory, NewMemory, Provenance, SearchFilters, SearchHit
+from ..services.agents import Access
+from ..services.memories import SearchOptions
+from .auth import Identity
+from .retry import retry_locked
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from ..app import App
+
+__all__ = ["GraphPort", "Tools", "TOOL_NAMES", "render_memory", "render_hit"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TOOL_NAMES = (
+    "remember", "recall", "get", "list_recent", "forget", "feedback", "related", "communities", "stats",
+)
+
+
+class GraphPort(Protocol):
+    """What the MCP layer needs from the knowledge-graph service (``app.graph``).
+
+    ``filters.exclude_namespaces`` lists the caller's forbidden (other agents' private)
+    namespaces: the graph must leave their memories out of neighbours, members and labels.
+    Items may be dicts, dataclasses or objects with ``to_dict()``.
+    """
+
+    def related(self, memory_id: str, *, limit: int, filters: SearchFilters) -> Sequence[Any]: ...
+
+    def communities(self, *, limit: int, filters: SearchFilters) -> Sequence[Any]: ...
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def render_memory(m: Memory) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "content": m.content,
+        "kind": m.kind,
+        "tags": list(m.tags),
+        "namespace": m.namespace,
+        "importance": m.importance,
+        "created_at": _iso(m.created_at),
+        "provenance": dataclasses.asdict(m.provenance),
+    }
+
+
+def render_hit(h: SearchHit) -> dict[str, Any]:
+    d = render_memory(h.memory)
+    d.update(score=round(h.score, 6), why=h.why, legs=h.legs)
+    if h.trust is not None:
+        d["trust"] = round(h.trust, 4)
+    return d
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    if hasattr(item, "to_dict"):
+        return dict(item.to_dict())
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return dataclasses.asdict(item)
+    if isinstance(item, Mapping):
+        return dict(item)
+    return {"value": str(item)}
+
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_time(value: str | None, what: str) -> float | None:
+    """ISO 8601 date/time, POSIX seconds, or an age such as 30m, 12h, 7d, 2w (ago)."""
+    if value is None or not value.strip():
+        return None
+    v = value.strip()
+    m = _AGE.match(v)
+    if m:
+        return time.time() - float(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"cannot read {what} {value!r}: use ISO 8601 (2026-01-31), POSIX seconds or an age like 7d") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+# ---- annotations -------------------------------------------------------------------------------
+def _ann(title: str, *, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=False,  # a local database, nothing outside it
+    )
+
+
+MemoryId = Annotated[str, Field(description="A memory id as returned by remember, recall or list_recent (26-character ULID).")]
+Tags = Annotated[list[str] | None, Field(description="Tags, e.g. ['deploy', 'postgres']: no spaces, at most 32.")]
+
+
+class Tools:
+    """Registers the tools on a FastMCP server; one instance per server."""
+
+    def __init__(self, app: App, identity: Identity):
+        self.app = app
+        self.identity = identity
+
+    # ---- plumbing --------------------------------------------------------------------------
+    def _access(self) -> Access:
+        return self.app.agents.access(self.identity.current())
+
+    @staticmethod
+    def _run(fn: Callable[[], T]) -> T:
+        try:
+            return retry_locked(fn)
+        except MemorydError as exc:
+            raise ToolError(str(exc), log_level=logging.INFO) from None
+
+    def _graph(self) -> GraphPort:
+        graph = getattr(self.app, "graph", None)
+        if graph is None:
+            raise ToolError("knowledge graph not available on this server", log_level=logging.INFO)
+        return graph
+
+    def _visible(self, access: Access, mem_id: str) -> Memory:
+        return access.check_memory(self.app.memories.get(mem_id))
+
+    def memory_data(self, mem_id: str) -> dict[str, Any]:
+        """One memory the caller may read, rendered (used by get and memory://{id})."""
+        m = self._visible(self._access(), mem_id)
+        return {**render_memory(m), "feedback": self.app.feedback.counts(m.id)}
+
+    # ---- tools -----------------------------------------------------------------------------
+    def remember(
+        self,
+        content: Annotated[str, Field(description="The fact, decision or note to store, self-contained (the server limit is 32 KiB of UTF-8 by default).")],
+        tags: Tags = None,
+        namespace: Annotated[str, Field(description="Project or topic namespace, e.g. 'myrepo' (letters, digits, _.:-/).")] = "default",
+        importance: Annotated[float, Field(ge=0.0, le=1.0, description="How much this matters, 0 to 1.")] = 0.5,
+        source: Annotated[str | None, Field(description="Where it came from: a file path, URL or ticket.")] = None,
+        kind: Annotated[str, Field(description="note, fact, decision, preference, ...")] = "note",
+    ) -> dict[str, Any]:
+        """Store a memory so that it can be recalled in later sessions.
+
+        Use for durable knowledge: decisions and their reasons, project conventions,
+        facts about the codebase or environment, user preferences. Write one
+        self-contained statement per memory. Storing the same content twice in a namespace
+        is harmless: the existing memory is returned with duplicate=true.
+        Returns the memory id (keep it to give feedback or forget it later).
+        """
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            access.check_namespace(namespace)
+            new = NewMemory(
+                content=content, kind=kind, tags=tuple(tags or ()), namespace=namespace, importance=importance,
+                provenance=Provenance(agent_id=access.agent_id, tool="mcp", source=source),
+            )
+            res = self.app.memories.remember(new)
+            m = res.memory
+            return {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
+                    "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+
+        return self._run(go)
+
+    def recall(
+        self,
+        query: Annotated[str, Field(description="What you want to know, in natural language or keywords.")],
+        limit: Annotated[int, Field(ge=1, le=50, description="Most hits to return.")] = 10,
+        namespaces: Annotated[list[str] | None, Field(description="Only these namespaces (default: all you can read).")] = None,
+        tags: Annotated[list[str] | None, Field(description="Only memories carrying all these tags.")] = None,
+        agent: Annotated[str | None, Field(description="Only memories written by this agent.")] = None,
+        kind: Annotated[str | None, Field(description="Only this kind (note, fact, decision, ...).")] = None,
+        since: Annotated[str | None, Field(description="Created at/after: ISO date, POSIX seconds, or an age like '7d'.")] = None,
+        until: Annotated[str | None, Field(description="Created at/before, same formats as since.")] = None,
+    ) -> dict[str, Any]:
+        """Search memories by meaning and keywords (hybrid BM25 + embeddings).
+
+        Call this before starting a task to pick up prior decisions, conventions and
+        facts. Hits come best first with a score, a short 'why' (which search legs
+        matched) and provenance (which agent stored it, from where, when).
+        """
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            filters = access.filters(SearchFilters(
+                namespaces=tuple(namespaces) if namespaces else None, tags=tuple(tags or ()),
+                agent_id=agent, kind=kind, since=_parse_time(since, "since"), until=_parse_time(until, "until"),
+            ))
+            hits = self.app.memories.search(query, filters, SearchOptions(limit=limit))
+            return {"query": query, "count": len(hits), "hits": [render_hit(h) for h in hits]}
+
+        return self._run(go)
+
+    def get(self, id: MemoryId) -> dict[str, Any]:
+        """Fetch one memory by id, with its provenance and the feedback it has received."""
+
+        return self._run(lambda: self.memory_data(id))
+
+    def list_recent(
+        self,
+        limit: Annotated[int, Field(ge=1, le=100, description="How many memories.")] = 20,
+        namespace: Annotated[str | None, Field(description="Only this namespace.")] = None,
+        tags: Annotated[list[str] | None, Field(description="Only memories carrying all these tags.")] = None,
+        agent: Annotated[str | None, Field(description="Only memories written by this agent.")] = None,
+    ) -> dict[str, Any]:
+        """List the most recently stored memories, newest first (no search query needed).
+
+        Useful at the start of a session to see what was recorded lately.
+        """
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            filters = access.filters(SearchFilters(
+                namespaces=(namespace,) if namespace else None, tags=tuple(tags or ()), agent_id=agent,
+            ))
+            mems = self.app.memories.list(filters, limit=limit)
+            return {"count": len(mems), "memories": [render_memory(m) for m in mems]}
+
+        return self._run(go)
+
+    def forget(self, id: MemoryId) -> dict[str, Any]:
+        """Permanently delete one memory (its text, search index entries and vector).
+
+        Use when a memory is obsolete or was stored by mistake; to flag a memory as
+        wrong or harmful without deleting it, use feedback instead. Cannot be undone.
+        """
+
+        def go() -> dict[str, Any]:
+            m = self._visible(self._access(), id)
+            gone = self.app.memories.forget(m.id)
+            return {"forgotten": gone.id, "namespace": gone.namespace}
+
+        return self._run(go)
+
+    def feedback(
+        self,
+        id: MemoryId,
+        verdict: Annotated[Literal["useful", "wrong", "harmful"], Field(description="useful: it helped; wrong: it is incorrect or outdated; harmful: following it caused damage.")],
+        note: Annotated[str | None, Field(description="Optional short reason (at most 2000 characters).")] = None,
+    ) -> dict[str, Any]:
+        """Report whether a recalled memory was useful, wrong or harmful.
+
+        Give feedback after acting on a memory: it is recorded with your agent id and
+        feeds the trust scores that rank memories in later recalls.
+        """
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            m = self._visible(access, id)
+            ev = self.app.feedback.record(m.id, verdict, agent_id=access.agent_id, note=note)
+            return {**ev.to_dict(), "created_at": _iso(ev.created_at)}
+
+        return self._run(go)
+
+    def related(
+        self,
+        id: MemoryId,
+        limit: Annotated[int, Field(ge=1, le=50, description="Most neighbours to return.")] = 10,
+    ) -> dict[str, Any]:
+        """Memories linked to this one in the knowledge graph (similar content or shared
+        entities such as file paths, identifiers, URLs), with how they are linked."""
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            seed = self._visible(access, id)
+            graph = self._graph()
+            items = [_plain(x) for x in graph.related(seed.id, limit=limit, filters=access.filters())]
+            visible = [d for d in items if self._id_visible(access, d)]
+            return {"id": seed.id, "count": len(visible), "related": visible}
+
+        return self._run(go)
+
+    def _id_visible(self, access: Access, d: dict[str, Any]) -> bool:
+        ns = d.get("namespace")
+        if ns is None:
+            mid = d.get("id") or d.get("memory_id")
+            if not mid:
+                return True
+            try:
+                ns = self.app.memories.get(str(mid)).namespace
+            except MemorydError:
+                return False
+        return access.can_use(str(ns))
+
+    def communities(
+        self,
+        limit: Annotated[int, Field(ge=1, le=100, description="Most communities to return, largest first.")] = 20,
+    ) -> dict[str, Any]:
+        """Clusters of related memories found in the knowledge graph, each with a short
+        label of its characteristic terms and its size. Gives an overview of what is known."""
+
+        def go() -> dict[str, Any]:
+            access = self._access()
+            items = [_plain(x) for x in self._graph().communities(limit=limit, filters=access.filters())]
+            return {"count": len(items), "communities": items}
+
+        return self._run(go)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of memories per namespace you can read, feedback totals, database size
+        and which embedding model and schema version the server runs."""
+        return self._run(self.stats_data)
+
+    def stats_data(self) -> dict[str, Any]:
+        access = self._access()
+        s = self.app.stats()
+        spaces = {ns: n for ns, n in s.namespaces.items() if access.can_use(ns)}
+        out: dict[str, Any] = {
+            "agent": access.agent_id,
+            "memories": sum(spaces.values()),
+            "namespaces": spaces,
+            "private_namespaces": sorted(self._owned(access.agent_id)),
+            "feedback": self.app.feedback.totals(),
+            "db_bytes": s.db_bytes,
+            "wal_bytes": s.wal_bytes,
+            "embedding_model": s.embedding_model,
+            "schema_version": s.schema_version,
+            "graph_available": getattr(self.app, "graph", None) is not None,
+        }
+        if not access.denied:  # per-agent counts would reveal private namespaces' writers
+            out["agents"] = s.agents
+        return out
+
+    def _owned(self, agent_id: str) -> tuple[str, ...]:
+        try:
+            return self.app.agents.get(agent_id).private_namespaces
+        except MemorydError:
+            return ()
+
+    # ---- registration ----------------------------------------------------------------------
+    def register(self, server: FastMCP) -> None:
+        spec: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+            (self.remember, _ann("Remember", read_only=False, idempotent=True)),
+            (self.recall, _ann("Recall memories", read_only=True, idempotent=True)),
+            (self.get, _ann("Get a memory", read_only=True, idempotent=True)),
+            (self.list_recent, _ann("List recent memories", read_only=True, idempotent=True)),
+            (self.forget, _ann("Forget a memory", read_only=False, destructive=True, idempotent=True)),
+            (self.feedback, _ann("Give feedback on a memory", read_only=False)),
+            (self.related, _ann("Related memories", read_only=True, idempotent=True)),
+            (self.communities, _ann("Memory communities", read_only=True, idempotent=True)),
+            (self.stats, _ann("Memory statistics", read_only=True, idempotent=True)),
+        ]
+        assert tuple(fn.__name__ for fn, _ in spec) == TOOL_NAMES
+        for fn, ann in spec:
+            server.tool(fn, name=fn.__name__, title=ann.title, annotations=ann)

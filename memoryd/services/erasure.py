@@ -1,0 +1,523 @@
+"""GDPR erasure (Art. 17): plan (dry run), execute, resume, receipts, verification.
+
+    plan(request)                         -> ErasurePlan       what would go, and why
+    execute(plan | request, confirm=True) -> ErasureReceipt    erase, clean up, verify, seal
+    resume_pending()                      -> [ErasureReceipt]  finish interrupted requests
+    receipts() / receipt(id) / verify(id)                      the audit log
+
+Execution, in order (each named step calls `on_step(name)`, the test seam for crashes):
+
+ 1. record the request as 'pending' (keyed salted hashes of the ids only)  pending.recorded
+ 2. ONE transaction: listeners' before_delete, hooks' erase_derived, delete the rows (FTS
+    'delete' via trigger, vectors/tags/feedback cascade), mark the request 'deleted'
+                                                  delete.before_commit / delete.committed
+ 3. drop the rows from the in-RAM indexes (vectors are zeroed, words leave the BM25 vocab)
+ 4. on a separate maintenance connection, without holding App.lock (searches go on):
+    FTS5 'optimize' (or secure-delete on SQLite >= 3.42)             fts.optimized
+    rewrite registered export files                                  exports.rewritten
+    VACUUM by policy                                                 vacuumed
+    WAL checkpoint(TRUNCATE)                                         wal.truncated
+ 5. forensic verification (raw bytes, fts5vocab, FTS integrity-check)    verified
+ 6. ONE transaction: append the receipt to the audit chain, drop the pending row
+                                                                     receipt.written
+
+A crash before 2 commits leaves the request pending and nothing deleted; after, the rows
+are gone for good. Either way the next open (App) or rerun resumes it: steps 2-6 are
+idempotent. The erased text is in RAM only, for the duration of the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ulid import ULID
+
+from ..config import Settings
+from ..db import connect, transaction
+from ..erasure import exports as xfiles
+from ..erasure.forensic import scan_hashed_ids
+from ..erasure.hooks import ErasureHook, call_optional
+from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
+from ..erasure.planning import build_plan
+from ..erasure.receipts import (
+    RECEIPT_FORMAT,
+    RECEIPT_KIND,
+    body_text,
+    chain_key,
+    head_mac,
+    ids_key,
+    keyed_hash,
+    new_salt,
+    receipt_from_record,
+    seal_record,
+)
+from ..erasure.subject import parse_subject
+from ..erasure.verification import needles_for, owned_files, verify_after_erasure
+from ..errors import ErasureError, NotFoundError, TrustError, ValidationError
+from ..models import Memory
+from ..store import audit
+from ..store import erasure as estore
+from ..store import memories as mstore
+from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
+
+__all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
+
+log = logging.getLogger(__name__)
+
+STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "fts.optimized",
+         "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
+VACUUM_POLICIES = ("auto", "always", "never")
+VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
+_ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+
+
+class ErasureService:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        lock: threading.RLock,
+        settings: Settings,
+        memories: Callable[[], Any],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.conn = conn
+        self.lock = lock
+        self.settings = settings
+        self._memories = memories  # () -> MemoryService (its listeners and RAM indexes)
+        self.clock = clock
+        self.hooks: list[ErasureHook] = []
+        self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
+        self._master: bytes | None = None
+
+    # ---- set-up ----------------------------------------------------------------------------
+    def register_hook(self, hook: ErasureHook) -> None:
+        if not getattr(hook, "name", None) or not callable(getattr(hook, "erase_derived", None)):
+            raise ValidationError("an erasure hook needs a name and erase_derived(conn, memories)")
+        self.hooks.append(hook)
+
+    def _key(self) -> bytes:
+        if self._master is None:
+            try:
+                self._master = load_or_create_key(self.settings.key_path)
+            except TrustError as exc:
+                raise ErasureError(f"cannot use the key file: {exc}") from exc
+        return self._master
+
+    def _step(self, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name)
+
+    # ---- dry run ---------------------------------------------------------------------------
+    def plan(self, request: ErasureRequest) -> ErasurePlan:
+        """What `execute` would erase and why, plus the near misses it would keep."""
+        return build_plan(self.conn, self.lock, self._memories, request, self.clock())
+
+    # ---- execution -------------------------------------------------------------------------
+    def execute(
+        self, target: ErasurePlan | ErasureRequest, *, confirm: bool = False, vacuum: str = "auto"
+    ) -> ErasureReceipt:
+        """Erase what the plan lists (a request is planned first), clean up, verify, seal a
+        receipt. `confirm=True` is required: nothing is erased without it."""
+        if confirm is not True:
+            raise ErasureError("refusing to erase without explicit confirmation: review the dry run, then confirm")
+        if vacuum not in VACUUM_POLICIES:
+            raise ValidationError(f"vacuum must be one of {', '.join(VACUUM_POLICIES)}")
+        plan = target if isinstance(target, ErasurePlan) else self.plan(target)
+        self.resume_pending()  # an interrupted request is finished (and sealed) first
+        k_ids = ids_key(self._key())
+        salt, rid = new_salt(), str(ULID())
+        with self.lock:
+            current = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
+            mems = [current[i.rowid] for i in plan.items
+                    if i.rowid in current and current[i.rowid].id == i.memory_id]
+            hashed = sorted({keyed_hash(k_ids, salt, m.id) for m in mems})
+            scope = self._scope(plan, k_ids, salt)
+            with transaction(self.conn):
+                estore.insert_request(self.conn, rid, self.clock(), salt, scope, hashed, {"vacuum": vacuum})
+            req = estore.get_request(self.conn, rid)
+        assert req is not None
+        self._step("pending.recorded")
+        return self._complete(req, mems, resumed=False)
+
+    def has_pending(self) -> bool:
+        with self.lock:
+            return estore.has_pending(self.conn)
+
+    def resume_pending(self) -> list[ErasureReceipt]:
+        """Finish every request an earlier process left half-way (crash, kill, power loss)."""
+        with self.lock:
+            pending = estore.pending_requests(self.conn)
+        out = []
+        for req in pending:
+            log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
+            out.append(self._complete(req, None, resumed=True))
+        return out
+
+    def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool) -> ErasureReceipt:
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        k_ids = ids_key(self._key())
+        hashed = set(req.hashed_ids)
+
+        def is_erased(mem_id: str) -> bool:
+            return keyed_hash(k_ids, req.salt, mem_id) in hashed
+
+        counts = dict(req.counts)
+        vocab: dict[str, Any] | None = None
+        derived: list[str] = []
+        if req.state == "pending":
+            t = time.perf_counter()
+            with self.lock:
+                with transaction(self.conn):
+                    cur = estore.get_request(self.conn, req.id)
+                    if cur is None:  # another process finished it meanwhile
+                        return self.receipt(req.id)
+                    if cur.state == "pending":
+                        mems = self._still_present(mems, is_erased)
+                        for h in self.hooks:
+                            derived += [str(x) for x in call_optional(h, "forensic_tokens", mems, default=())]
+                        vocab = self._vocab_before(mems)
+                        counts = self._delete(mems)
+                        self._step("delete.before_commit")
+                        estore.mark_deleted(self.conn, req.id, counts)
+                    else:
+                        counts = dict(cur.counts)
+                if mems:
+                    evict = getattr(self._memories(), "evict", None)
+                    if evict is not None:
+                        evict([m.rowid for m in mems])
+            timings["delete_ms"] = _ms(t)
+            self._step("delete.committed")
+        erased_text = [m.content for m in mems] if mems is not None else None
+        erased_ids = [m.id for m in mems] if mems is not None else None
+        mems = None  # the rows are gone; keep only what the scan needs
+
+        with self.lock:
+            export_entries = estore.registered_exports(self.conn)
+        mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
+        try:
+            needles = None
+            if erased_text is not None:
+                needles = needles_for(mc, erased_text, erased_ids or [], derived)
+            cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
+            t = time.perf_counter()
+            files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
+            verification = verify_after_erasure(mc, files, is_erased, needles, erased_ids, vocab, timings)
+            timings["verify_ms"] = _ms(t)
+        finally:
+            mc.close()
+        self._step("verified")
+        hooks_notes = {}
+        with self.lock:
+            for h in self.hooks:
+                notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
+                if notes:
+                    hooks_notes[h.name] = dict(notes)
+        timings["total_ms"] = _ms(t_start)
+        body = {
+            "format": RECEIPT_FORMAT,
+            "id": req.id,
+            "legal_basis": "GDPR Art. 17",
+            "ground": req.scope.get("ground"),
+            "requested_at": req.created_at,
+            "completed_at": self.clock(),
+            "resumed": resumed,
+            "scope": req.scope,
+            "salt": req.salt,
+            "hash": "HMAC-SHA256(k_ids, salt || value), first 16 bytes, hex",
+            "erased_ids": sorted(hashed),
+            "counts": counts,
+            "cleanup": cleanup,
+            "verification": verification,
+            "hooks": hooks_notes,
+            "timings_ms": timings,
+        }
+        receipt = self._seal(req.id, body)
+        self._step("receipt.written")
+        return receipt
+
+    def _still_present(self, mems: list[Memory] | None, is_erased: Callable[[str], bool]) -> list[Memory]:
+        """The rows to delete, read again inside the delete transaction."""
+        if mems is None:  # resumed: find them by their hashed ids
+            rowids = [r for r, i in estore.iter_ids(self.conn) if is_erased(i)]
+        else:
+            rowids = [m.rowid for m in mems]
+        rows = mstore.get_by_rowids(self.conn, rowids)
+        return [rows[r] for r in rowids if r in rows and is_erased(rows[r].id)]
+
+    def _vocab_before(self, mems: list[Memory]) -> dict[str, Any]:
+        """Words only the erased memories use, per the FTS vocabulary (in RAM only)."""
+        probe = estore.probe_terms([m.content for m in mems], estore.fts_tokenizer(self.conn))
+        before = estore.vocab_doc_counts(self.conn, probe)
+        exclusive = [t for t, n in probe.items() if before.get(t, 0) - n <= 0]
+        return {"terms": len(probe), "exclusive": exclusive}
+
+    def _delete(self, mems: list[Memory]) -> dict[str, int]:
+        rowids = [m.rowid for m in mems]
+        counts: dict[str, int] = {"memories": 0, "fts_entries": 0}
+        if not rowids:
+            return counts
+        if estore.fts_secure_delete_supported():
+            estore.fts_set_secure_delete(self.conn)
+        cascade = estore.cascade_counts(self.conn, rowids)
+        for listener in getattr(self._memories(), "listeners", []):
+            listener.before_delete(self.conn, mems)
+        for h in self.hooks:
+            for k, v in dict(h.erase_derived(self.conn, mems)).items():
+                counts[f"{h.name}.{k}"] = int(v)
+        n = mstore.delete_by_rowids(self.conn, rowids)
+        counts["memories"] = counts["fts_entries"] = n
+        counts.update(cascade)
+        estore.bump_epoch(self.conn)
+        return counts
+
+    def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
+        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "secure_delete": "on"}
+        assert mc.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        t = time.perf_counter()
+        estore.fts_optimize(mc)
+        out["fts"] = ("secure-delete + optimize" if estore.fts_secure_delete_supported()
+                      else "optimize (FTS5 secure-delete needs SQLite 3.42+)")
+        timings["fts_optimize_ms"] = _ms(t)
+        self._step("fts.optimized")
+
+        t = time.perf_counter()
+        stats = self._rewrite_exports(export_entries, is_erased, needles)
+        for k, v in stats.items():
+            counts[k] = counts.get(k, 0) + v
+        if export_entries:  # keep the tally if we crash before the receipt
+            with self.lock, transaction(self.conn):
+                estore.update_counts(self.conn, req.id, counts)
+        timings["exports_ms"] = _ms(t)
+        self._step("exports.rewritten")
+
+        policy = req.options.get("vacuum", "auto")
+        pages, free = estore.page_stats(mc)
+        t = time.perf_counter()
+        if policy == "always" or (policy == "auto" and pages and free / pages >= VACUUM_FREE_RATIO):
+            estore.vacuum(mc)
+            out["vacuum"] = "done"
+        else:
+            out["vacuum"] = (f"skipped ({policy}; {free} of {pages} pages free): freed pages and cells were "
+                             "already overwritten with zeros by secure_delete")
+        timings["vacuum_ms"] = _ms(t)
+        self._step("vacuumed")
+
+        t = time.perf_counter()
+        out["wal_truncated"] = self._truncate_wal(mc)
+        timings["wal_checkpoint_ms"] = _ms(t)
+        with self.lock:
+            self.conn.execute("PRAGMA shrink_memory")  # drop cached pages that held the rows
+        mc.execute("PRAGMA shrink_memory")
+        self._step("wal.truncated")
+        return out
+
+    def _truncate_wal(self, mc: sqlite3.Connection) -> bool:
+        wal = Path(str(self.settings.db_path) + "-wal")
+        for attempt in range(5):
+            busy, _, _ = estore.wal_checkpoint_truncate(mc)
+            if not busy and (not wal.exists() or wal.stat().st_size == 0):
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        log.warning("could not truncate the WAL: readers kept it busy")
+        return False
+
+    def _rewrite_exports(self, entries, is_erased, needles) -> dict[str, int]:
+        stats = {"exports_rewritten": 0, "exports_shredded": 0, "export_lines_removed": 0}
+        if not entries:
+            return stats
+        raw = [n.data for n in needles] if needles else []
+
+        def mentions(text: str) -> bool:
+            if any(is_erased(u) for u in _ULID_RE.findall(text)):
+                return True
+            b = text.encode("utf-8", errors="replace")
+            return any(n in b for n in raw)
+
+        gone = []
+        for path, fmt in entries:
+            res = xfiles.rewrite_export(Path(path), fmt, is_erased, mentions)
+            stats["export_lines_removed"] += res.lines_removed
+            if res.status == "rewritten":
+                stats["exports_rewritten"] += 1
+            elif res.status == "shredded":
+                stats["exports_shredded"] += 1
+            if res.status in ("shredded", "missing"):
+                gone.append(path)
+        if gone:
+            with self.lock, transaction(self.conn):
+                for p in gone:
+                    estore.unregister_export(self.conn, p)
+        return stats
+
+    def _scope(self, plan: ErasurePlan, k_ids: bytes, salt: str) -> dict[str, Any]:
+        r = plan.request
+        h = lambda v: keyed_hash(k_ids, salt, v)  # noqa: E731
+        sels = [{"type": "subject", "kind": m.kind, "hash": h(m.normalized())}
+                for m in (parse_subject(s) for s in r.subjects)]
+        sels += [{"type": "memory_id", "hash": h(i)} for i in r.memory_ids]
+        sels += [{"type": "agent", "hash": h("agent:" + a)} for a in r.agents]
+        sels += [{"type": "namespace", "hash": h("namespace:" + n)} for n in r.namespaces]
+        return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
+                "planned": len(plan.items), "ground": r.ground}
+
+    # ---- the audit log ---------------------------------------------------------------------
+    def _seal(self, rid: str, body: dict[str, Any]) -> ErasureReceipt:
+        k_chain = chain_key(self._key())
+        with self.lock:
+            with transaction(self.conn):
+                if estore.get_request(self.conn, rid) is None:  # sealed by another process
+                    rec = audit.get(self.conn, rid)
+                    if rec is None:
+                        raise ErasureError(f"erasure {rid} vanished before its receipt was written")
+                    return receipt_from_record(rec)
+                prev = audit.last(self.conn)
+                rec = audit.AuditRecord(
+                    seq=(prev.seq + 1) if prev else 1, kind=RECEIPT_KIND, ref_id=rid, created_at=self.clock(),
+                    body=body_text(body), prev_mac=prev.mac if prev else GENESIS_MAC, mac="")
+                rec = dataclasses.replace(rec, mac=seal_record(rec, k_chain))
+                audit.append(self.conn, rec)
+                audit.head_set(self.conn, {"count": rec.seq, "mac": rec.mac,
+                                           "seal": head_mac(k_chain, rec.seq, rec.mac)})
+                estore.delete_request(self.conn, rid)
+        return receipt_from_record(rec)
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """One summary line per receipt, oldest first."""
+        out = []
+        with self.lock:
+            for rec in audit.iter_records(self.conn, RECEIPT_KIND):
+                try:
+                    b = json.loads(rec.body)
+                except json.JSONDecodeError:
+                    b = {}
+                out.append({"id": rec.ref_id, "seq": rec.seq, "completed_at": b.get("completed_at"),
+                            "memories": b.get("counts", {}).get("memories"),
+                            "selectors": [s.get("type") for s in b.get("scope", {}).get("selectors", [])],
+                            "verified": b.get("verification", {}).get("ok"), "resumed": b.get("resumed")})
+        return out
+
+    def receipt(self, receipt_id: str) -> ErasureReceipt:
+        with self.lock:
+            rec = audit.get(self.conn, receipt_id)
+        if rec is None:
+            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
+        try:
+            return receipt_from_record(rec)
+        except json.JSONDecodeError as exc:
+            raise ErasureError(f"receipt {receipt_id} is damaged (not JSON): run `memoryd erase verify`") from exc
+
+    def verify(self, receipt_id: str, *, scan: bool = True, subject: str | None = None) -> ReceiptVerification:
+        """Re-check a receipt: the whole chain, the receipt's own MAC, the sealed head, and
+        (scan=True) that none of its erased ids is in the table or in any owned file."""
+        k_chain = chain_key(self._key())
+        with self.lock:
+            records = list(audit.iter_records(self.conn))
+            head = audit.head_get(self.conn)
+            exports = estore.registered_exports(self.conn)
+        idx = next((i for i, r in enumerate(records) if r.ref_id == receipt_id), None)
+        if idx is None:
+            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
+        rec = records[idx]
+        cv = verify_chain(((r.chain_record(), r.mac) for r in records), k_chain,
+                          expected_count=head.get("count") if head else None,
+                          expected_head=head.get("mac") if head else None)
+        head_ok = (head is not None and isinstance(head.get("seal"), str) and hmac.compare_digest(
+            head_mac(k_chain, int(head.get("count", -1)), str(head.get("mac"))), head["seal"])) or (
+            head is None and not records)
+        prev_ok = rec.prev_mac == (records[idx - 1].mac if idx else GENESIS_MAC)
+        mac_ok = prev_ok and hmac.compare_digest(seal_record(rec, k_chain), rec.mac)
+        rows_remaining = id_scan = in_scope = None
+        try:
+            body = json.loads(rec.body)
+        except json.JSONDecodeError:
+            body = None
+        if body is not None and (scan or subject):
+            k_ids = ids_key(self._key())
+            salt = body.get("salt", "")
+            hashed = set(body.get("erased_ids", []))
+
+            def is_erased(mem_id: str) -> bool:
+                return keyed_hash(k_ids, salt, mem_id) in hashed
+
+            if scan:
+                with self.lock:
+                    rows_remaining = sum(1 for _, i in estore.iter_ids(self.conn) if is_erased(i))
+                id_scan = scan_hashed_ids(owned_files(self.settings, exports, self.hooks), is_erased)
+            if subject:
+                want = keyed_hash(k_ids, salt, parse_subject(subject).normalized())
+                in_scope = any(s.get("hash") == want for s in body.get("scope", {}).get("selectors", []))
+        ok = cv.ok and head_ok and mac_ok and body is not None and (
+            not scan or (rows_remaining == 0 and id_scan is not None and id_scan["hits"] == 0))
+        return ReceiptVerification(
+            receipt_id=receipt_id, ok=bool(ok), chain_ok=cv.ok, chain_count=cv.count,
+            chain_first_bad_index=cv.first_bad_index, chain_reason=cv.reason, receipt_mac_ok=mac_ok,
+            head_ok=head_ok, rows_remaining=rows_remaining, id_scan=id_scan, subject_in_scope=in_scope,
+            checked_at=self.clock())
+
+    # ---- exports ---------------------------------------------------------------------------
+    def epoch(self) -> int:
+        """Changes whenever an erasure deletes something (exports compare it before/after)."""
+        with self.lock:
+            return estore.erasure_epoch(self.conn)
+
+    def register_export(self, path: Path, fmt: str = "jsonl") -> None:
+        """Record a file memoryd is about to write with memory content: every later erasure
+        rewrites it. Register *before* reading the memories."""
+        with self.lock, transaction(self.conn):
+            estore.register_export(self.conn, str(Path(path).resolve()), fmt, self.clock())
+
+    def write_export(self, path: Path, fmt: str, produce: Callable[[], Sequence[Any]],
+                     render: Callable[[Sequence[Any]], str]) -> int:
+        """Register `path`, then write `render(produce())` atomically; written again if an
+        erasure deleted something meanwhile, so the file never holds erased memories."""
+        self.register_export(path, fmt)
+        for _ in range(5):
+            before = self.epoch()
+            items = produce()
+            xfiles.write_atomic(Path(path), lambda fh: fh.write(render(items)))
+            if self.epoch() == before:
+                return len(items)
+        raise ErasureError(f"erasures kept running while {path} was written; try again")
+
+    def subject_export(self, subjects: Sequence[str], out: Path | None = None) -> dict[str, Any]:
+        """Art. 15 (access) / Art. 20 (portability): every memory about the subject, as JSON,
+        with why it matched. Written to `out` (registered: erasure rewrites it) if given."""
+        def produce() -> list[dict[str, Any]]:
+            plan = self.plan(ErasureRequest(subjects=tuple(subjects)))
+            with self.lock:
+                rows = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
+            return [{**rows[i.rowid].to_dict(), "matched_because": list(i.reasons)}
+                    for i in plan.items if i.rowid in rows]
+
+        def doc(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+            return {"format": "memoryd-subject-export/1", "legal_basis": "GDPR Art. 15 and Art. 20",
+                    "generated_at": self.clock(), "subjects": list(subjects), "count": len(items),
+                    "memories": list(items)}
+
+        if out is None:
+            return doc(produce())
+        holder: dict[str, Any] = {}
+
+        def render(items: Sequence[dict[str, Any]]) -> str:
+            holder["doc"] = doc(items)
+            return json.dumps(holder["doc"], ensure_ascii=False, indent=2) + "\n"
+
+        self.write_export(out, "subject-json", produce, render)
+        return {**holder["doc"], "path": str(out)}
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)
+

@@ -1,0 +1,91 @@
+"""Feedback about memories: an agent says a memory was useful, wrong or harmful.
+
+Events are stored as they come (append-only, one row each); the trust engine reads them
+incrementally with ``events(after_id=...)`` and turns them into evidence.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..db import transaction
+from ..errors import ValidationError
+from ..store import feedback as fstore
+from .memories import MemoryService
+
+__all__ = ["FeedbackEvent", "FeedbackService", "VERDICTS", "MAX_NOTE_CHARS"]
+
+VERDICTS = fstore.VERDICTS
+MAX_NOTE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    id: int
+    memory_id: str
+    agent_id: str
+    verdict: str
+    note: str | None
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        memories: MemoryService,
+        *,
+        lock: threading.RLock,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.conn = conn
+        self.memories = memories
+        self.lock = lock
+        self.clock = clock
+
+    def record(self, memory_id: str, verdict: str, *, agent_id: str, note: str | None = None) -> FeedbackEvent:
+        if verdict not in VERDICTS:
+            raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
+        if note is not None:
+            if not isinstance(note, str):
+                raise ValidationError("note must be text")
+            note = note.strip() or None
+            if note is not None and len(note) > MAX_NOTE_CHARS:
+                raise ValidationError(f"note is {len(note)} characters; the limit is {MAX_NOTE_CHARS}")
+            if note is not None and "\x00" in note:
+                raise ValidationError("note contains a NUL character")
+        with self.lock:
+            mem = self.memories.get(memory_id)  # NotFoundError for an unknown id
+            now = self.clock()
+            with transaction(self.conn):
+                fid = fstore.insert_feedback(self.conn, mem.rowid, agent_id, verdict, note, now)
+        return FeedbackEvent(fid, mem.id, agent_id, verdict, note, now)
+
+    def counts(self, memory_id: str) -> dict[str, int]:
+        """{useful, wrong, harmful} counts for one memory."""
+        with self.lock:
+            mem = self.memories.get(memory_id)
+            got = fstore.verdict_counts(self.conn, [mem.rowid]).get(mem.rowid, {})
+        return {v: got.get(v, 0) for v in VERDICTS}
+
+    def totals(self) -> dict[str, int]:
+        with self.lock:
+            per = fstore.verdict_counts(self.conn)
+        out = {v: 0 for v in VERDICTS}
+        for counts in per.values():
+            for v, n in counts.items():
+                out[v] = out.get(v, 0) + n
+        return out
+
+    def events(self, *, after_id: int = 0, limit: int = 1000) -> list[fstore.FeedbackRow]:
+        """Raw events in id order (memory rowids), for incremental consumers such as trust."""
+        with self.lock:
+            return fstore.list_feedback(self.conn, after_id=after_id, limit=limit)

@@ -1,0 +1,192 @@
+"""What the trust service records when a memory is written or recalled (pure decisions).
+
+The service gathers the statistics (write times, cosines to the author's and its cohort's
+recent memories, the nearest memories of other authors with their trust) and these
+functions turn them into :class:`~memoryd.trust.Evidence`, following docs/trust.md
+("Integrating"). Memories are named by their mref; nothing here copies text into evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..trust import (
+    DetectParams,
+    Evidence,
+    TrustParams,
+    AgentFacts,
+    independent,
+    memory_and_agent,
+    near_duplicate_flood,
+    query_stuffing,
+    report_evidence,
+    scan_content,
+    value_conflict,
+    write_burst,
+)
+
+__all__ = ["Neighbour", "ScreenParams", "screen_write", "screen_recall", "question_like"]
+
+
+@dataclass(frozen=True)
+class ScreenParams:
+    recent_own: int = 100  # the author's recent memories compared for near-duplicate floods
+    recent_cohort: int = 100  # ... and its cohort's (agents created within cohort_window_s)
+    neighbours: int = 3  # nearest memories of other authors checked for conflict/corroboration
+    trusted_neighbour: float = 0.8  # a neighbour must be trusted this much to be contradicted
+    corroborate_sim: float = 0.95  # cosine at which a memory restates another one
+    recall_candidates: int = 50  # hits checked for query stuffing at recall
+
+
+DEFAULT_SCREEN = ScreenParams()
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A memory of another author near the new one (cosine from the vector index)."""
+
+    mref: str
+    author: AgentFacts
+    content: str
+    similarity: float
+    trust: float  # its current memory trust
+
+
+def screen_write(
+    *,
+    content: str,
+    mref: str,
+    writer: AgentFacts,
+    now: float,
+    write_times: Sequence[float] | None,
+    recent_similarities: np.ndarray | None,
+    neighbours: Sequence[Neighbour],
+    params: TrustParams,
+    detect: DetectParams,
+    screen: ScreenParams = DEFAULT_SCREEN,
+) -> list[Evidence]:
+    """Evidence for one new memory. ``write_times`` / ``recent_similarities`` None: not an
+    interactive write (a bulk import by the operator), so no burst or near-duplicate check;
+    content detectors and conflict/corroboration still run."""
+    author = writer.agent_id
+    out = report_evidence(scan_content(content, params=detect), memory_id=mref, author_id=author, created_at=now, params=detect)
+    signals = []
+    if write_times is not None:
+        signals.append(write_burst(write_times, now, detect))
+    if recent_similarities is not None:
+        signals.append(near_duplicate_flood(recent_similarities.tolist(), detect))
+    out += report_evidence(signals, memory_id=mref, author_id=author, created_at=now, params=detect)
+    out += _conflicts(content, mref, writer, now, neighbours, params, detect, screen)
+    return out
+
+
+_LEADING_QUESTION = re.compile(r"\s*(?:q\s*:\s*)?([^?\n]{8,300})\?", re.IGNORECASE)
+
+
+def _conflicts(content, mref, writer, now, neighbours, params, detect, screen) -> list[Evidence]:
+    """Contradiction with the nearest trusted memory of an independent author, or
+    corroboration of the nearest memory of another author.
+
+    A memory that opens with a question (PoisonedRAG: question + planted answer) is checked
+    with that question as the anchor (``value_conflict(..., query)``, precise: 0.8) and the
+    evidence goes to the memory and its author. Without an anchor the check is weak (0.45;
+    notes written from one template about different subjects look alike), so it only
+    counts against the memory, never against the author's standing."""
+    author = writer.agent_id
+    m = _LEADING_QUESTION.match(content)
+    anchor = m.group(1) if m else None
+    out: list[Evidence] = []
+    corroborated = False
+    for nb in neighbours:
+        if nb.author.agent_id == author or nb.similarity < detect.conflict_sim:
+            continue  # an agent updating its own note contradicts nobody
+        conflict, anchored = None, False
+        if nb.trust >= screen.trusted_neighbour and independent(writer, nb.author, params):
+            if anchor is not None:
+                conflict = value_conflict(content, nb.content, nb.similarity, anchor, detect)
+                anchored = conflict.hit
+            if not anchored:
+                conflict = value_conflict(content, nb.content, nb.similarity, None, detect)
+        if conflict is not None and conflict.score >= detect.min_record_score:
+            details = {"detector": conflict.kind.value, "score": round(conflict.score, 4), "anchored": anchored,
+                       "other_mref": nb.mref, "similarity": round(nb.similarity, 4)}
+            pair = memory_and_agent(conflict.kind, memory_id=mref, author_id=author, created_at=now,
+                                    strength=conflict.score, details=details)
+            out += pair if anchored else pair[:1]
+            break
+        if not corroborated and nb.similarity >= screen.corroborate_sim:
+            # scoring counts it only if the writer is independent of the author and established
+            out += memory_and_agent(
+                "corroborated", memory_id=nb.mref, author_id=nb.author.agent_id, created_at=now,
+                source_agent_id=author, details={"by_mref": mref, "similarity": round(nb.similarity, 4)},
+            )
+            corroborated = True
+    return out
+
+
+_QWORDS = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could should would will "
+    "shall may might has have had".split()
+)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_QUERY_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def question_like(query: str, detect: DetectParams) -> bool:
+    """A question (PoisonedRAG's target) rather than a pasted snippet of a note: a pasted
+    snippet is contained in its own note verbatim and must not make that note look stuffed."""
+    words = _WORD.findall(query.lower())
+    if len(words) < detect.query_min_tokens:
+        return False
+    return query.rstrip().endswith("?") or words[0] in _QWORDS
+
+
+def _posed_as_question(tokens: list[str]) -> re.Pattern[str]:
+    """The query's words in order, followed by a question mark: the memory asks the query."""
+    return re.compile(r"\W+".join(map(re.escape, tokens)) + r"[^\w?]{0,3}\?", re.IGNORECASE)
+
+
+def screen_recall(
+    query: str,
+    candidates: Sequence[tuple[str, str, str]],
+    already: set[str],
+    now: float,
+    detect: DetectParams,
+) -> list[Evidence]:
+    """(mref, author, content) of recall candidates -> query-stuffing evidence for those
+    that contain the question verbatim (PoisonedRAG: question + planted answer); a query
+    that is not a question counts only where the memory poses it with a '?'. Only the
+    part the query adds is recorded (the text-only part was recorded at write time), once
+    per memory (``already``: mrefs with recall-time stuffing evidence)."""
+    tokens = _QUERY_TOKEN.findall(query.lower())
+    if len(tokens) < detect.query_min_tokens:
+        return []
+    # a keyword query or pasted snippet counts only where the memory poses it as a question
+    posed = None if question_like(query, detect) else _posed_as_question(tokens)
+    q_words = set(tokens)
+    out: list[Evidence] = []
+    for mref, author, content in candidates:
+        if mref in already:
+            continue
+        low = content.lower()
+        if not all(w in low for w in q_words):
+            continue  # cannot contain the query verbatim (cheap test before the detector)
+        if posed is not None and not posed.search(content):
+            continue
+        with_q = query_stuffing(content, [query], detect)
+        if "contains_query" not in with_q.patterns:
+            continue
+        without = query_stuffing(content, (), detect).score
+        extra = 1.0 - (1.0 - with_q.score) / (1.0 - without) if without < 1.0 else 0.0
+        if extra < detect.min_record_score:
+            continue
+        details = {"detector": with_q.kind.value, "score": round(extra, 4), "patterns": "contains_query",
+                   "phase": "recall"}
+        out += memory_and_agent(with_q.kind, memory_id=mref, author_id=author, created_at=now,
+                                strength=extra, details=details)
+        already.add(mref)
+    return out
