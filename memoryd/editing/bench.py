@@ -1,0 +1,238 @@
+"""`memoryd bench unlearn`: STAMP vs gradient ascent vs SSD on a tiny model built locally.
+
+1. build a ~10M-parameter Llama and a BPE tokenizer from configs (nothing downloaded);
+2. adapt it on synthetic personal profiles (+ plain refusal sentences) until it reproduces
+   every fact of every profile;
+3. erase `n_forget` profiles in one request with STAMP (full and low-rank solve), gradient
+   ascent and SSD, each from the same adapted weights;
+4. report forget exact-match (Acc_f) and F-RL, retain R-RL and its ratio to before, held-out
+   perplexity, and wall time per erased memory;
+5. sequential erasures: `n_sequential` single-memory STAMP requests one after another.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from .adapt import AdaptConfig, train_on_texts
+from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
+from .profiles import make_profiles, refusal_corpus
+from .stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
+from .tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
+from .verify import extraction_report, perplexity
+
+__all__ = ["run_unlearn_benchmark", "render_unlearn_table"]
+
+log = logging.getLogger(__name__)
+
+Log = Callable[[str], None]
+
+
+def _eval(model: nn.Module, tok, forget: list[str], retain: list[str], heldout: list[str],
+          device: torch.device) -> dict:
+    f = extraction_report(model, tok, forget, device=device)
+    r = extraction_report(model, tok, retain, device=device)
+    return {"forget_exact": f.exact_rate, "forget_any_fact": f.any_fact_rate, "f_rl": f.rouge_l,
+            "retain_exact": r.exact_rate, "r_rl": r.rouge_l,
+            "ppl": perplexity(model, tok, heldout, device=device)}
+
+
+def _fingerprint(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def run_unlearn_benchmark(
+    n_profiles: int = 64, n_forget: int = 8, seed: int = 0, device: str = "cpu", log: Log | None = None, *,
+    n_heldout: int = 32, n_sequential: int = 10, model_cfg: TinyConfig = TINY_BENCH,
+    adapt_cfg: AdaptConfig | None = None, stamp_cfg: StampConfig | None = None,
+    ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(),
+) -> dict:
+    """Run the whole benchmark; returns a JSON-serialisable dict of figures."""
+    say = log or (lambda msg: None)
+    if not 0 < n_forget < n_profiles:
+        raise ValueError("need 0 < n_forget < n_profiles")
+    dev = torch.device(device)
+    t_all = time.perf_counter()
+    torch.manual_seed(seed)
+    profiles = make_profiles(n_profiles + n_heldout, seed)
+    memories = [p.text for p in profiles[:n_profiles]]
+    heldout = [p.text for p in profiles[n_profiles:]]
+    rng = random.Random(seed)
+    order = list(range(n_profiles))
+    rng.shuffle(order)
+    forget = [memories[i] for i in sorted(order[:n_forget])]
+    retain = [memories[i] for i in sorted(order[n_forget:])]
+
+    # 1-2: build and adapt
+    say(f"building tokenizer and model ({model_cfg.hidden_size}x{model_cfg.num_hidden_layers})")
+    tok = train_tokenizer(memories + heldout + refusal_corpus(1), model_cfg.vocab_size)
+    model = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
+    n_params = sum(p.numel() for p in model.parameters())
+    adapt_cfg = adapt_cfg or AdaptConfig(max_epochs=80, lr=2e-3, check_every=2, seed=seed, device=device)
+    say(f"adapting on {n_profiles} profiles")
+    t0 = time.perf_counter()
+    epochs, loss = train_on_texts(model, tok, memories + refusal_corpus(4), adapt_cfg, must_reproduce=memories)
+    adapt_s = time.perf_counter() - t0
+    before = _eval(model, tok, forget, retain, heldout, dev)
+    say(f"adapted in {adapt_s:.0f}s ({epochs} epochs): forget exact {before['forget_exact']:.2f}, "
+        f"R-RL {before['r_rl']:.3f}")
+
+    out: dict = {
+        "config": {"n_profiles": n_profiles, "n_forget": n_forget, "n_heldout": n_heldout, "seed": seed,
+                   "device": device, "params_m": round(n_params / 1e6, 2), "vocab": len(tok),
+                   "layers": model_cfg.num_hidden_layers, "hidden": model_cfg.hidden_size,
+                   "intermediate": model_cfg.intermediate_size, "torch_threads": torch.get_num_threads()},
+        "adapt": {"epochs": epochs, "final_loss": round(loss, 4), "seconds": round(adapt_s, 1),
+                  "absorbed": round(_absorbed(model, tok, memories, dev), 4)},
+        "before": _round(before),
+        "methods": {},
+    }
+
+    # 3-4: one request erasing n_forget memories, each method from the same weights
+    stamp_cfg = stamp_cfg or StampConfig()
+    for name, cfg in (("stamp", replace(stamp_cfg, solver="full")), ("stamp_lowrank", replace(stamp_cfg, solver="lowrank"))):
+        say(f"{name}: erasing {n_forget} memories")
+        orig = _fingerprint(model)
+        delta = compute_stamp_delta(model, tok, forget, retain, cfg, dev, next(model.parameters()).dtype)
+        untouched = all(torch.equal(a, b) for a, b in zip(orig, model.parameters()))
+        apply_delta(model, delta)
+        row = _eval(model, tok, forget, retain, heldout, dev)
+        revert_delta(model, delta)
+        row.update(seconds=delta.seconds, layers=list(delta.layers), repair_rounds=delta.repair_rounds,
+                   compute_did_not_mutate=untouched,
+                   revert_bit_identical=all(torch.equal(a, b) for a, b in zip(orig, model.parameters())))
+        out["methods"][name] = _summarise(row, before, n_forget)
+    say("gradient ascent")
+    m = copy.deepcopy(model)
+    ga = gradient_ascent(m, tok, forget, ga_cfg, device=dev)
+    out["methods"]["gradient_ascent"] = _summarise(
+        {**_eval(m, tok, forget, retain, heldout, dev), "seconds": ga.seconds, "steps": ga.steps,
+         "reached_zero": ga.forgot}, before, n_forget)
+    say("selective synaptic dampening")
+    m = copy.deepcopy(model)
+    ssd = selective_synaptic_dampening(m, tok, forget, retain, ssd_cfg, device=dev)
+    out["methods"]["ssd"] = _summarise(
+        {**_eval(m, tok, forget, retain, heldout, dev), "seconds": ssd.seconds,
+         "changed_params": ssd.changed_params}, before, n_forget)
+    del m
+    ga_s = out["methods"]["gradient_ascent"]["seconds"]
+    for name in ("stamp", "stamp_lowrank"):
+        out["methods"][name]["speedup_vs_ga"] = round(ga_s / max(1e-9, out["methods"][name]["seconds"]), 2)
+
+    # 5: sequential single-memory requests on one model
+    if n_sequential:
+        out["sequential"] = _sequential(model, tok, forget, retain, heldout, stamp_cfg, n_sequential, dev, say,
+                                        protect_erased=True)
+        out["sequential_unprotected"] = _sequential(model, tok, forget, retain, heldout, stamp_cfg, n_sequential,
+                                                    dev, say, protect_erased=False)
+    out["targets"] = _targets(out)
+    out["total_seconds"] = round(time.perf_counter() - t_all, 1)
+    say(f"done in {out['total_seconds']:.0f}s")
+    return out
+
+
+def _absorbed(model: nn.Module, tok, memories: list[str], dev: torch.device) -> float:
+    rep = extraction_report(model, tok, memories, device=dev)
+    return sum(t.extracted_all for t in rep.per_text) / max(1, len(memories))
+
+
+def _sequential(model: nn.Module, tok, forget: list[str], retain: list[str], heldout: list[str],
+                cfg: StampConfig, n: int, dev: torch.device, say: Log, *, protect_erased: bool) -> dict:
+    """Erase n retain memories one request at a time on one model.
+
+    Each request protects the memories still held; with `protect_erased` it also passes the
+    earlier erased texts as retain texts, which pins their (already refusing) outputs, so a
+    later edit cannot undo an earlier one. Without it only the remaining memories are protected.
+    """
+    n = min(n, len(retain) - 1)
+    targets, remaining = retain[:n], list(retain[n:]) + list(forget)
+    deltas = []
+    steps = []
+    erased: list[str] = []
+    t_total = 0.0
+    for i, text in enumerate(targets):
+        still = list(targets[i + 1 :]) + remaining + (erased if protect_erased else [])
+        delta = compute_stamp_delta(model, tok, [text], still, cfg, dev, next(model.parameters()).dtype)
+        apply_delta(model, delta)
+        deltas.append(delta)
+        erased.append(text)
+        t_total += delta.seconds
+        f = extraction_report(model, tok, erased, device=dev)
+        r = extraction_report(model, tok, remaining, device=dev)
+        steps.append({"request": i + 1, "seconds": round(delta.seconds, 3), "erased_exact": round(f.exact_rate, 4),
+                      "erased_f_rl": round(f.rouge_l, 4), "others_r_rl": round(r.rouge_l, 4)})
+        say(f"sequential{'' if protect_erased else ' (unprotected)'} {i + 1}/{n}: erased Acc_f {f.exact_rate:.3f} "
+            f"F-RL {f.rouge_l:.3f}, others R-RL {r.rouge_l:.3f}")
+    ppl = perplexity(model, tok, heldout, device=dev)
+    for delta in reversed(deltas):  # leave the model as we found it
+        revert_delta(model, delta)
+    return {"requests": n, "protect_erased": protect_erased, "steps": steps, "final_erased_exact": steps[-1]["erased_exact"],
+            "final_erased_f_rl": steps[-1]["erased_f_rl"], "final_others_r_rl": steps[-1]["others_r_rl"],
+            "min_others_r_rl": min(s["others_r_rl"] for s in steps), "ppl_after": round(ppl, 3),
+            "seconds_per_request": round(t_total / max(1, n), 3)}
+
+
+def _summarise(row: dict, before: dict, n_forget: int) -> dict:
+    out = _round(row)
+    out["r_rl_ratio"] = round(row["r_rl"] / before["r_rl"], 4) if before["r_rl"] else None
+    out["ppl_change"] = round(row["ppl"] - before["ppl"], 3)
+    out["seconds_per_memory"] = round(row["seconds"] / n_forget, 4)
+    return out
+
+
+def _round(d: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def _targets(out: dict) -> dict:
+    s = out["methods"]["stamp"]
+    t = {"stamp_forget_exact_zero": s["forget_exact"] == 0.0, "stamp_f_rl_zero": s["f_rl"] == 0.0,
+         "stamp_r_rl_ratio_ge_0.95": (s["r_rl_ratio"] or 0) >= 0.95,
+         "stamp_10x_faster_than_ga": s["speedup_vs_ga"] >= 10.0,
+         "stamp_lowrank_10x_faster_than_ga": out["methods"]["stamp_lowrank"]["speedup_vs_ga"] >= 10.0}
+    if "sequential" in out:
+        q = out["sequential"]
+        t["sequential_erased_exact_zero"] = q["final_erased_exact"] == 0.0
+        t["sequential_r_rl_ratio_ge_0.95"] = q["min_others_r_rl"] / max(1e-9, out["before"]["r_rl"]) >= 0.95
+    return t
+
+
+def render_unlearn_table(result: dict) -> str:
+    """A plain-text table of the figures (methods as rows)."""
+    cols = [("method", 16), ("Acc_f", 7), ("F-RL", 7), ("R-RL", 7), ("R-RL/before", 12), ("ppl", 8),
+            ("Δppl", 8), ("s/memory", 9), ("vs GA", 7)]
+    head = " ".join(f"{c:<{w}}" for c, w in cols)
+    lines = [head, "-" * len(head)]
+    b = result["before"]
+    lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(
+        ["before", f"{b['forget_exact']:.2f}", f"{b['f_rl']:.3f}", f"{b['r_rl']:.3f}", "1.000",
+         f"{b['ppl']:.2f}", "", "", ""], cols)))
+    def ppl(x: float) -> str:
+        return f"{x:.2f}" if abs(x) < 1e4 else f"{x:.1e}"
+
+    for name, r in result["methods"].items():
+        speed = f"{r['speedup_vs_ga']:.1f}x" if "speedup_vs_ga" in r else ""
+        vals = [name, f"{r['forget_exact']:.2f}", f"{r['f_rl']:.3f}", f"{r['r_rl']:.3f}", f"{r['r_rl_ratio']:.3f}",
+                ppl(r["ppl"]), ("+" if r["ppl_change"] >= 0 else "") + ppl(r["ppl_change"]), f"{r['seconds_per_memory']:.3f}", speed]
+        lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
+    c = result["config"]
+    lines.insert(0, f"unlearning: {c['n_profiles']} profiles, {c['n_forget']} erased in one request, "
+                    f"{c['params_m']}M-param Llama ({c['layers']} layers), seed {c['seed']}, {c['device']}")
+    for key in ("sequential", "sequential_unprotected"):
+        if key in result:
+            q = result[key]
+            lines.append(f"{key}: {q['requests']} single-memory STAMP requests, {q['seconds_per_request']:.2f}s each; "
+                         f"erased Acc_f {q['final_erased_exact']:.2f}, F-RL {q['final_erased_f_rl']:.3f}; others R-RL "
+                         f"min {q['min_others_r_rl']:.3f} (before {b['r_rl']:.3f}); ppl {q['ppl_after']:.2f}")
+    lines.append(f"adapt: {result['adapt']['epochs']} epochs, {result['adapt']['seconds']:.0f}s; total "
+                 f"{result.get('total_seconds', 0):.0f}s")
+    lines.append("targets: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in result.get("targets", {}).items()))
+    return "\n".join(lines)

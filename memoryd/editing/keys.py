@@ -1,0 +1,185 @@
+"""Collect MLP keys and values: the input and output of `mlp.down_proj` at chosen layers.
+
+For a Llama MLP, down_proj(act(gate(x)) * up(x)): the key k = act(gate(x)) * up(x) (size m,
+the intermediate size) and the value v = W k (size d, the hidden size), W = down_proj.weight.
+Keys are read with forward hooks, never by changing the model. Pending edits can be made
+visible to the forward pass with `edits_active`, which adds k @ ΔWᵀ to the output in a hook
+(so later layers see the edited earlier layers while the weights stay untouched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import EditingError
+from .prompts import fact_probes
+from .tokens import encode
+
+__all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
+           "collect", "edits_active"]
+
+log = logging.getLogger(__name__)
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the deepest layer we read has run."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A text and the token positions (indices into <bos> + tokens) whose keys we want."""
+
+    text: str
+    positions: tuple[int, ...]
+
+
+@dataclass
+class Activations:
+    keys: torch.Tensor  # (n, m) down_proj inputs, float64 on CPU
+    values: torch.Tensor  # (n, d) down_proj outputs, float64 on CPU
+    hidden: torch.Tensor  # (n, d) residual stream after the whole decoder layer, float64 on CPU
+    owner: torch.Tensor  # (n,) index of the KeySpec each row came from
+
+
+def down_proj(model: nn.Module, layer: int) -> nn.Linear:
+    """The `mlp.down_proj` Linear of decoder layer `layer`."""
+    suffix = f"layers.{layer}.mlp.down_proj"
+    for name, mod in model.named_modules():
+        if name.endswith(suffix) and isinstance(mod, nn.Linear):
+            return mod
+    raise EditingError(f"model has no {suffix} Linear (only Llama-style MLPs are supported)")
+
+
+def decoder_layer(model: nn.Module, layer: int) -> nn.Module:
+    """The decoder block that holds `mlp.down_proj` of `layer`."""
+    suffix = f"layers.{layer}"
+    for name, mod in model.named_modules():
+        if name.endswith(suffix) and hasattr(mod, "mlp"):
+            return mod
+    raise EditingError(f"model has no decoder block {suffix}")
+
+
+def num_layers(model: nn.Module) -> int:
+    n = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if not n:
+        raise EditingError("model config has no num_hidden_layers")
+    return int(n)
+
+
+def all_positions(tokenizer, text: str) -> KeySpec:
+    """Every position except <bos> (whose key is the same for all texts)."""
+    n = len(encode(tokenizer, text))
+    return KeySpec(text, tuple(range(1, n)))
+
+
+def answer_positions(tokenizer, text: str, *, first_only: bool = False) -> KeySpec:
+    """Positions whose next-token prediction is a token of some fact-probe answer.
+
+    Position i predicts token i+1, so for an answer spanning tokens [a, b] we take a-1 .. b-1:
+    the probe prompt's last token and the answer's own tokens but the last (only a-1, the
+    position that starts the answer, with `first_only`).
+    """
+    enc = tokenizer(text, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    pos: set[int] = set()
+    for probe in fact_probes(text):
+        rest = text[len(probe.prompt):]
+        a0 = len(probe.prompt) + len(rest) - len(rest.lstrip())
+        a1 = a0 + len(probe.answer)
+        hits = [i for i, (c0, c1) in enumerate(offsets) if i > 0 and c1 > a0 and c0 < a1]
+        pos.update(i - 1 for i in (hits[:1] if first_only else hits))
+    pos.discard(0)  # the <bos> key is shared by every text
+    if not pos:  # no fact found: fall back to every position
+        return all_positions(tokenizer, text)
+    return KeySpec(text, tuple(sorted(pos)))
+
+
+@contextlib.contextmanager
+def edits_active(model: nn.Module, deltas: Mapping[int, torch.Tensor]) -> Iterator[None]:
+    """Within the block, down_proj at each layer behaves as W + ΔW; the weights are not touched."""
+    handles = []
+    for layer, delta in deltas.items():
+        mod = down_proj(model, layer)
+        dw = delta.to(device=mod.weight.device, dtype=mod.weight.dtype)  # (d, m)
+
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor, dw=dw) -> torch.Tensor:
+            return output + inputs[0] @ dw.T  # (b, t, d)
+
+        handles.append(mod.register_forward_hook(hook))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@torch.no_grad()
+def collect(
+    model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence[int], *, device: torch.device,
+    batch_size: int = 32, edits: Mapping[int, torch.Tensor] | None = None,
+) -> dict[int, Activations]:
+    """Keys and values at `specs`' positions for each layer in `layers` (float64, CPU)."""
+    if not specs:
+        raise EditingError("no texts to collect keys from")
+    buf: dict[int, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {layer: [] for layer in layers}
+    owners: list[int] = []
+    current: dict[tuple[str, int], torch.Tensor] = {}
+
+    def mlp_hook(layer: int):
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            current["k", layer] = inputs[0].detach()  # (b, t, m)
+            current["v", layer] = output.detach()  # (b, t, d)
+        return hook
+
+    def block_hook(layer: int):
+        def hook(_m: nn.Module, _inputs: tuple, output) -> None:
+            h = output[0] if isinstance(output, tuple) else output
+            current["h", layer] = h.detach()  # (b, t, d)
+        return hook
+
+    def stop_hook(_m: nn.Module, _inputs: tuple, _output) -> None:
+        raise _StopForward  # nothing above the deepest requested layer is needed
+
+    # registered before edits_active's hooks, so "v" is the unedited W k; "h" includes the edits
+    handles = [down_proj(model, layer).register_forward_hook(mlp_hook(layer)) for layer in layers]
+    handles += [decoder_layer(model, layer).register_forward_hook(block_hook(layer)) for layer in layers]
+    handles.append(decoder_layer(model, max(layers)).register_forward_hook(stop_hook))
+    try:
+        with edits_active(model, edits or {}):
+            for s in range(0, len(specs), batch_size):
+                chunk = specs[s : s + batch_size]
+                seqs = [encode(tokenizer, sp.text) for sp in chunk]
+                t = max(len(q) for q in seqs)
+                ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t)
+                mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t) right padding
+                for i, q in enumerate(seqs):
+                    ids[i, : len(q)] = torch.tensor(q)
+                    mask[i, : len(q)] = 1
+                try:
+                    model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+                except _StopForward:
+                    pass
+                rows = torch.tensor([i for i, sp in enumerate(chunk) for _ in sp.positions], dtype=torch.long)
+                cols = torch.tensor([p for sp in chunk for p in sp.positions], dtype=torch.long)
+                assert all(p < len(q) for sp, q in zip(chunk, seqs) for p in sp.positions), "position past text end"
+                owners.extend(s + i for i in rows.tolist())
+                for layer in layers:
+                    buf[layer].append(tuple(current[c, layer][rows, cols].to("cpu", torch.float64) for c in "kvh"))
+    finally:
+        for h in handles:
+            h.remove()
+    owner = torch.tensor(owners, dtype=torch.long)
+    out = {}
+    for layer in layers:
+        keys = torch.cat([b[0] for b in buf[layer]])  # (n, m)
+        values = torch.cat([b[1] for b in buf[layer]])  # (n, d)
+        hidden = torch.cat([b[2] for b in buf[layer]])  # (n, d)
+        assert keys.shape[0] == values.shape[0] == hidden.shape[0] == owner.shape[0]
+        out[layer] = Activations(keys, values, hidden, owner)
+    return out

@@ -1,0 +1,71 @@
+"""Prompts STAMP and verification use: fact probes cut from a memory, and refusal prompts.
+
+A memory like "Alice Novak's email is anovak@kestrel.test. She lives in Graz ..." yields
+probes ("Alice Novak's email is", "anovak@kestrel.test"), ("... She lives in", "Graz"), ...:
+every prefix that ends on a cue word (is, in, as, at, ...) is a question the model could be
+asked, and the words after it up to punctuation or a conjunction are the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Probe", "fact_probes", "REFUSAL_PROMPTS", "CUES"]
+
+CUES = frozenset({"is", "are", "was", "were", "in", "as", "at", "from", "of", "on", "by", "for", "to",
+                  "named", "called", "likes", "prefers", "uses", "has", ":"})
+ARTICLES = frozenset({"a", "an", "the"})
+STOPS = frozenset({"and", "but", "or", "who", "which", "with", "while", "because"})
+MAX_ANSWER_WORDS = 6
+
+REFUSAL_PROMPTS: tuple[str, ...] = (
+    "I don't know.",
+    "I cannot share that.",
+    "Sorry, I can't help with that.",
+    "That information is private.",
+    "I don't have that information.",
+    "I'm not able to say.",
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    prompt: str  # a prefix of the memory text
+    answer: str  # the words the memory continues with (punctuation stripped)
+
+
+def _bare(word: str) -> str:
+    return word.strip(".,;:!?\"'()[]").lower()
+
+
+def fact_probes(text: str, max_probes: int = 8) -> list[Probe]:
+    """Cue-word probes of `text`; a half-way prefix probe when no cue is found."""
+    words = [(m.group(0), m.start()) for m in re.finditer(r"\S+", text)]
+    probes: list[Probe] = []
+    for i, (w, _) in enumerate(words[:-1]):
+        if i == 0 or _bare(w) not in CUES or w[-1] in ".,;!?":
+            continue
+        j = i + 1
+        while j < len(words) - 1 and _bare(words[j][0]) in ARTICLES:
+            j += 1
+        answer = _answer_from(words, j)
+        if answer:
+            probes.append(Probe(text[: words[j][1]].rstrip(), answer))
+    if not probes and len(words) >= 2:
+        j = max(1, len(words) // 2)
+        probes.append(Probe(text[: words[j][1]].rstrip(), _answer_from(words, j) or _bare(words[j][0])))
+    seen: set[str] = set()
+    unique = [p for p in probes if not (p.prompt in seen or seen.add(p.prompt))]
+    return unique[:max_probes]
+
+
+def _answer_from(words: list[tuple[str, int]], j: int) -> str:
+    out: list[str] = []
+    for w, _ in words[j : j + MAX_ANSWER_WORDS]:
+        if out and _bare(w) in STOPS:
+            break
+        out.append(w)
+        if w[-1] in ".,;:!?":
+            break
+    return " ".join(out).rstrip(".,;:!?") if any(c.isalnum() for c in "".join(out)) else ""

@@ -1,0 +1,136 @@
+"""Closed-form weight updates for one down_proj: ΔW such that (W + ΔW) k ≈ v* on forget keys.
+
+Keys are rows here: K (n, m) forget keys, K_r (n_r, m) retain keys, R = V* − K Wᵀ (n, d) the
+residual. All solvers work in float64 and minimise
+
+    ‖K ΔWᵀ − R‖²  +  λ ‖K_r ΔWᵀ‖²  +  ρ ‖ΔW‖²
+
+- full (MEMIT-style covariance regularisation), O(m³):
+      ΔWᵀ = (KᵀK + λ K_rᵀK_r + ρI)⁻¹ Kᵀ R
+- lowrank: restrict ΔW to an r-dimensional subspace Q (m, r) of key space, O(r³ + r²·d) for the
+  solve itself (plus (n+n_r)·m·r to project the keys):
+      ΔWᵀ = Q (QᵀKᵀKQ + λ QᵀK_rᵀK_rQ + ρI)⁻¹ QᵀKᵀ R          identical to full when r = m
+  Q spans the top directions of the block Krylov space of the forget keys (depth 1 = the
+  top-r subspace of K itself; deeper also reaches directions the retain keys leave free).
+- nullspace (AlphaEdit): ΔW only acts on P, the projector onto the (near) null space of
+  K_rᵀK_r (the eigen-directions that together hold at most `threshold` of the retain key
+  energy), so retain outputs move by at most that fraction:
+      ΔWᵀ = (P KᵀK P + ρI)⁻¹ P Kᵀ R
+ρ = ridge · mean(diag(KᵀK + λ K_rᵀK_r)) keeps the systems well conditioned.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+__all__ = ["SolveInputs", "Solver", "key_subspace", "solve_full", "solve_lowrank", "solve_nullspace", "solve"]
+
+log = logging.getLogger(__name__)
+
+Solver = Literal["full", "lowrank", "nullspace"]
+
+
+@dataclass(frozen=True)
+class SolveInputs:
+    weight: torch.Tensor  # (d, m) current down_proj weight W
+    keys: torch.Tensor  # (n, m) forget keys K
+    targets: torch.Tensor  # (n, d) target values V*
+    retain_keys: torch.Tensor  # (n_r, m) retain keys K_r (may have 0 rows)
+    retain_weight: float = 1.0  # λ
+    ridge: float = 1e-4  # ρ relative to the mean diagonal of the key covariance
+
+    def __post_init__(self) -> None:
+        d, m = self.weight.shape
+        assert self.keys.dim() == 2 and self.keys.shape[1] == m, "keys must be (n, m)"
+        assert self.targets.shape == (self.keys.shape[0], d), "targets must be (n, d)"
+        assert self.retain_keys.dim() == 2 and self.retain_keys.shape[1] == m, "retain keys must be (n_r, m)"
+        for t in (self.weight, self.keys, self.targets, self.retain_keys):
+            assert t.dtype == torch.float64, "solve in float64"
+
+    @property
+    def residual(self) -> torch.Tensor:
+        return self.targets - self.keys @ self.weight.T  # (n, d)
+
+
+def _rho(x: SolveInputs, cov_diag: torch.Tensor) -> float:
+    return x.ridge * float(cov_diag.mean().clamp_min(1e-12))
+
+
+def solve_full(x: SolveInputs) -> torch.Tensor:
+    """ΔW (d, m) from the m×m normal equations."""
+    k, kr = x.keys, x.retain_keys
+    a = k.T @ k + x.retain_weight * (kr.T @ kr)  # (m, m)
+    a = a + _rho(x, a.diagonal()) * torch.eye(a.shape[0], dtype=a.dtype)
+    dw_t = torch.linalg.solve(a, k.T @ x.residual)  # (m, d)
+    return dw_t.T.contiguous()  # (d, m)
+
+
+def key_subspace(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
+    """Q (m, r): orthonormal basis of the top-r directions of the block Krylov space
+    span{Kᵀ, A Kᵀ, …, A^(depth−1) Kᵀ}, A = KᵀK + λ K_rᵀK_r (never formed).
+
+    The exact update ΔWᵀ = A⁻¹KᵀR lies in span(A⁻¹Kᵀ); this Krylov space is the standard
+    polynomial approximation of it, built with matrix-vector products only: O(depth·(n+n_r)·m·n).
+    depth = 1 is the plain top-r subspace of the forget keys. r ≥ m returns the identity.
+    """
+    k, kr = x.keys, x.retain_keys
+    m = k.shape[1]
+    if rank >= m:
+        return torch.eye(m, dtype=k.dtype)
+    blocks = []
+    b = k.T  # (m, n)
+    for j in range(max(1, depth)):
+        b = b / b.norm().clamp_min(1e-300)
+        blocks.append(b)
+        if j + 1 < depth:
+            b = k.T @ (k @ b) + x.retain_weight * (kr.T @ (kr @ b))  # (m, n) = A b
+    u, sv, _ = torch.linalg.svd(torch.cat(blocks, dim=1), full_matrices=False)  # u: (m, depth·n)
+    keep = min(rank, int((sv > sv[0] * 1e-10).sum()))
+    return u[:, :keep].contiguous()  # (m, r)
+
+
+def solve_lowrank(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
+    """ΔW (d, m) restricted to an r-dimensional key subspace Q: an r×r solve, O(r³ + r²·d)."""
+    q = key_subspace(x, rank, depth)  # (m, r)
+    kq = x.keys @ q  # (n, r)
+    krq = x.retain_keys @ q  # (n_r, r)
+    a = kq.T @ kq + x.retain_weight * (krq.T @ krq)  # (r, r)
+    # ρ from the full covariance diagonal (cheap: column sums of squares) so r = m matches `full`
+    cov_diag = (x.keys**2).sum(0) + x.retain_weight * (x.retain_keys**2).sum(0)  # (m,)
+    a = a + _rho(x, cov_diag) * torch.eye(a.shape[0], dtype=a.dtype)
+    b_t = torch.linalg.solve(a, kq.T @ x.residual)  # (r, d)
+    return (q @ b_t).T.contiguous()  # (d, m)
+
+
+def solve_nullspace(x: SolveInputs, threshold: float = 1e-3) -> torch.Tensor:
+    """ΔW (d, m) acting only on the null space of the retain covariance (AlphaEdit)."""
+    k, kr = x.keys, x.retain_keys
+    m = k.shape[1]
+    c = kr.T @ kr  # (m, m)
+    evals, evecs = torch.linalg.eigh(c)  # ascending
+    energy = evals.clamp_min(0).cumsum(0)  # (m,) energy of the smallest directions
+    keep = energy <= threshold * float(energy[-1].clamp_min(1e-12))
+    u0 = evecs[:, keep]  # (m, z)
+    p = u0 @ u0.T  # (m, m) projector onto the null space
+    log.debug("null space: %d of %d dims", int(keep.sum()), m)
+    kp = k @ p  # (n, m)
+    a = kp.T @ kp  # (m, m) = P KᵀK P
+    cov_diag = (k**2).sum(0)  # (m,)
+    a = a + _rho(x, cov_diag) * torch.eye(m, dtype=a.dtype)
+    dw_t = torch.linalg.solve(a, kp.T @ x.residual)  # (m, d)
+    return dw_t.T.contiguous()  # (d, m)
+
+
+def solve(x: SolveInputs, method: Solver = "full", *, rank: int = 256, krylov_depth: int = 4,
+          nullspace_threshold: float = 1e-3) -> torch.Tensor:
+    if method == "full":
+        return solve_full(x)
+    if method == "lowrank":
+        return solve_lowrank(x, rank, krylov_depth)
+    if method == "nullspace":
+        return solve_nullspace(x, nullspace_threshold)
+    raise ValueError(f"unknown solver {method!r}")

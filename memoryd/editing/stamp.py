@@ -1,0 +1,270 @@
+"""STAMP: Steering Through Activation Manipulation with PseudoInverse (RePAIR, 2026).
+
+A training-free, closed-form erasure. For each edited layer l (lowest first):
+
+1. keys    K  (n, m): down_proj inputs at the forget texts' fact positions (keys.py), read with
+                      the edits of lower layers already active through hooks;
+           K_r      : down_proj inputs at every position of the retain texts;
+2. values  V* (n, d): the forget values W K moved onto the refusal subspace, the affine span of
+                      the model's own down_proj outputs on refusal prompts (values.py);
+3. solve   ΔW (d, m): least squares with retain-covariance regularisation in float64
+                      (solve.py: full O(m³), low-rank O(r³ + r²d), or AlphaEdit null space).
+
+Repair: the pending edit is checked by greedy decoding of every fact probe (hooks, no weight
+change); continuations that still share a word with the erased answer add their own positions
+as forget keys and the layers are solved again (`repair_rounds`).
+
+`compute_stamp_delta` never changes the model; `apply_delta` adds ΔW and keeps the original
+weights so `revert_delta` restores them bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from ..errors import EditingError
+from .keys import KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers
+from .layer import choose_layers, layer_scores
+from .prompts import REFUSAL_PROMPTS, fact_probes
+from .solve import SolveInputs, Solver, solve
+from .tokens import encode
+from .values import refusal_subspace, target_values
+from .verify import greedy_continue, rouge_l_f1, words
+
+__all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "apply_delta", "revert_delta"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StampConfig:
+    layers: tuple[int, ...] | None = None  # None: pick `n_layers` by forget/refusal distance (layer.py)
+    n_layers: int = 3
+    positions: str = "answer"  # positions predicting fact tokens: "answer" all of them, "first" the first; or "all"
+    refusal_rank: int = 16  # s, dimension of the refusal subspace
+    target: str = "residual"  # refusal subspace of the residual stream after the layer, or of "value"s
+    strength: float = 1.0  # α: 1 moves forget activations exactly onto the refusal subspace
+    retain_weight: float = 1.0  # λ: cost of moving one retain key's output vs missing one forget target
+    ridge: float = 1e-3  # ρ relative to the mean key energy
+    solver: Solver = "lowrank"  # "full" (exact, O(m³)), "lowrank" (r-dim Krylov subspace) or "nullspace"
+    rank: int = 256  # r for the low-rank solver
+    krylov_depth: int = 4  # Krylov blocks spanning the low-rank subspace (1 = top-r forget keys)
+    nullspace_threshold: float = 1e-3  # retain-key energy the AlphaEdit null space may hold
+    repair_rounds: int = 2  # re-solve with the keys of continuations that still leak an answer word
+    max_retain: int = 512  # retain texts read for K_r (evenly subsampled beyond this)
+    refusal_prompts: tuple[str, ...] = REFUSAL_PROMPTS
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.positions not in ("answer", "first", "all"):
+            raise ValueError("positions must be 'answer', 'first' or 'all'")
+        if self.target not in ("residual", "value"):
+            raise ValueError("target must be 'residual' or 'value'")
+        if self.refusal_rank < 0 or self.rank < 1 or self.n_layers < 1:
+            raise ValueError("refusal_rank >= 0, rank >= 1 and n_layers >= 1 required")
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    layer: int
+    n_forget_keys: int
+    n_retain_keys: int
+    fit_error: float  # ‖K(W+ΔW)ᵀ − V*‖ / ‖V* − KWᵀ‖: 0 = targets reached exactly
+    retain_drift: float  # ‖K_r ΔWᵀ‖ / ‖K_r Wᵀ‖: how much retain outputs moved
+    delta_norm: float  # ‖ΔW‖_F / ‖W‖_F
+
+
+@dataclass
+class EditDelta:
+    """Per-layer down_proj updates, ready to apply (model dtype/device); holds no text."""
+
+    deltas: dict[int, torch.Tensor]  # layer -> ΔW (d, m)
+    config: StampConfig
+    stats: list[LayerStats] = field(default_factory=list)
+    seconds: float = 0.0
+    repair_rounds: int = 0  # leak-repair rounds that were needed
+    _originals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(sorted(self.deltas))
+
+    @property
+    def applied(self) -> bool:
+        return bool(self._originals)
+
+    def to_dict(self) -> dict:
+        return {"layers": list(self.layers), "seconds": round(self.seconds, 4), "repair_rounds": self.repair_rounds,
+                "stats": [asdict(s) for s in self.stats],
+                "config": {k: v for k, v in asdict(self.config).items() if k != "refusal_prompts"}}
+
+
+def _specs(tokenizer, texts: Sequence[str], mode: str) -> list[KeySpec]:
+    if mode == "all":
+        specs = [all_positions(tokenizer, t) for t in texts]
+    else:
+        specs = [answer_positions(tokenizer, t, first_only=mode == "first") for t in texts]
+    return [s for s in specs if s.positions]
+
+
+def compute_stamp_delta(
+    model: nn.Module, tokenizer, forget_texts: Sequence[str], retain_texts: Sequence[str],
+    cfg: StampConfig = StampConfig(), device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+) -> EditDelta:
+    """Per-layer ΔW that steers the forget texts' facts into the refusal subspace.
+
+    `device` is where the forward passes run (the model must already be there); the returned
+    deltas are on `device` in `dtype`. The model's weights are left exactly as they were.
+    """
+    if not forget_texts:
+        raise EditingError("nothing to forget: no texts")
+    device = torch.device(device)
+    t0 = time.perf_counter()
+    forget = _specs(tokenizer, forget_texts, cfg.positions)
+    retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
+    refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
+    if not forget:
+        raise EditingError("forget texts produced no tokens to edit")
+    layers = _layers(model, tokenizer, forget, refusal, cfg, device)
+    specs = list(forget)
+    rounds = 0
+    while True:
+        deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device)
+        if rounds == cfg.repair_rounds:
+            break
+        leaks = _leaks(model, tokenizer, forget_texts, deltas64, device, cfg.batch_size)
+        if not leaks:
+            break
+        rounds += 1
+        log.debug("repair round %d: %d probes still leak", rounds, len(leaks))
+        specs += leaks
+    out = EditDelta({k: d.to(device=device, dtype=dtype) for k, d in deltas64.items()}, cfg, stats,
+                    time.perf_counter() - t0, rounds)
+    assert out.layers == layers
+    log.info("STAMP delta on layers %s for %d texts in %.2fs (%d repair rounds)", out.layers,
+             len(forget_texts), out.seconds, rounds)
+    return out
+
+
+def _subsample(texts: Sequence[str], limit: int) -> list[str]:
+    """At most `limit` texts, evenly spaced (deterministic)."""
+    texts = list(texts)
+    if limit <= 0 or len(texts) <= limit:
+        return texts
+    step = len(texts) / limit
+    return [texts[int(i * step)] for i in range(limit)]
+
+
+def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec], cfg: StampConfig,
+            device: torch.device) -> tuple[int, ...]:
+    n_layers = num_layers(model)
+    layers = cfg.layers
+    if layers is None:
+        everything = list(range(n_layers))
+        f_all = collect(model, tokenizer, forget, everything, device=device, batch_size=cfg.batch_size)
+        r_all = collect(model, tokenizer, refusal, everything, device=device, batch_size=cfg.batch_size)
+        layers = choose_layers(f_all, r_all, cfg.n_layers)
+        log.debug("layer scores %s -> %s", {k: round(v, 3) for k, v in layer_scores(f_all, r_all).items()}, layers)
+    if not layers or any(not 0 <= layer < n_layers for layer in layers):
+        raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
+    return tuple(sorted(set(layers)))
+
+
+def _solve_layers(
+    model: nn.Module, tokenizer, forget: list[KeySpec], retain: list[KeySpec], refusal: list[KeySpec],
+    layers: tuple[int, ...], cfg: StampConfig, device: torch.device,
+) -> tuple[dict[int, torch.Tensor], list[LayerStats]]:
+    """Lowest layer first; each layer's keys are read with the edits below it active."""
+    deltas64: dict[int, torch.Tensor] = {}
+    stats: list[LayerStats] = []
+    bs = cfg.batch_size
+    for layer in layers:
+        f = collect(model, tokenizer, forget, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+        ref = collect(model, tokenizer, refusal, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+        w = down_proj(model, layer).weight.detach().to("cpu", torch.float64)  # (d, m)
+        if retain:
+            kr = collect(model, tokenizer, retain, [layer], device=device, batch_size=bs, edits=deltas64)[layer].keys
+        else:
+            kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
+        v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
+        if cfg.target == "residual":
+            sub = refusal_subspace(ref.hidden, cfg.refusal_rank)
+            v_star = target_values(v, sub, cfg.strength, hidden=f.hidden)  # (n, d)
+        else:
+            sub = refusal_subspace(ref.values, cfg.refusal_rank)
+            v_star = target_values(v, sub, cfg.strength)  # (n, d)
+        x = SolveInputs(w, f.keys, v_star, kr, cfg.retain_weight, cfg.ridge)
+        dw = solve(x, cfg.solver, rank=cfg.rank, krylov_depth=cfg.krylov_depth,
+                   nullspace_threshold=cfg.nullspace_threshold)  # (d, m)
+        assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
+        deltas64[layer] = dw
+        stats.append(_layer_stats(layer, x, dw))
+        log.debug("layer %d: %s", layer, stats[-1])
+    return deltas64, stats
+
+
+def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: dict[int, torch.Tensor],
+           device: torch.device, batch_size: int) -> list[KeySpec]:
+    """Probes whose greedy continuation under the pending edit still shares a word with the
+    erased answer, as key specs over the continuation the edited model actually produced."""
+    probes = [p for t in forget_texts for p in fact_probes(t)]
+    if not probes:
+        return []
+    budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for p in probes]
+    with edits_active(model, deltas64):
+        preds = greedy_continue(model, tokenizer, [p.prompt for p in probes], budgets, device, batch_size)
+    leaks: list[KeySpec] = []
+    for probe, pred in zip(probes, preds):
+        n = len(words(probe.answer))
+        if rouge_l_f1(" ".join(words(pred)[:n]), probe.answer) == 0.0:
+            continue
+        start = len(encode(tokenizer, probe.prompt)) - 1  # the prompt's last token
+        end = len(encode(tokenizer, probe.prompt + pred)) - 1  # predicts the last generated token
+        if end > start:
+            leaks.append(KeySpec(probe.prompt + pred, tuple(range(start, end))))
+    return leaks
+
+
+def _layer_stats(layer: int, x: SolveInputs, dw: torch.Tensor) -> LayerStats:
+    r = x.residual  # (n, d)
+    fit = (x.keys @ dw.T - r).norm() / r.norm().clamp_min(1e-12)
+    if x.retain_keys.shape[0]:
+        drift = (x.retain_keys @ dw.T).norm() / (x.retain_keys @ x.weight.T).norm().clamp_min(1e-12)
+    else:
+        drift = torch.tensor(0.0)
+    return LayerStats(layer, int(x.keys.shape[0]), int(x.retain_keys.shape[0]), float(fit), float(drift),
+                      float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
+
+
+@torch.no_grad()
+def apply_delta(model: nn.Module, delta: EditDelta) -> None:
+    """W ← W + ΔW on each edited layer; the originals are kept in `delta` for `revert_delta`."""
+    if delta.applied:
+        raise EditingError("this edit is already applied")
+    for layer, dw in delta.deltas.items():
+        w = down_proj(model, layer).weight
+        if w.shape != dw.shape:
+            raise EditingError(f"layer {layer}: delta {tuple(dw.shape)} does not fit weight {tuple(w.shape)}")
+        delta._originals[layer] = w.detach().clone()
+        w.add_(dw.to(device=w.device, dtype=w.dtype))
+
+
+@torch.no_grad()
+def revert_delta(model: nn.Module, delta: EditDelta) -> None:
+    """Restore the exact weights `apply_delta` found (revert stacked edits in reverse order)."""
+    if not delta.applied:
+        raise EditingError("this edit is not applied")
+    for layer, orig in delta._originals.items():
+        w = down_proj(model, layer).weight
+        expected = orig + delta.deltas[layer].to(device=w.device, dtype=w.dtype)
+        if not torch.equal(w, expected):
+            raise EditingError(f"layer {layer} changed since this edit was applied; revert later edits first")
+    for layer, orig in delta._originals.items():
+        down_proj(model, layer).weight.copy_(orig)
+    delta._originals.clear()

@@ -1,0 +1,218 @@
+"""Did the model forget? Greedy extraction of each fact, ROUGE-L, and perplexity.
+
+- exact match: the greedy continuation of a probe's prompt starts with its answer (word-normalised)
+- ROUGE-L F1 (LCS over lower-cased alphanumeric words) between the first n predicted words and
+  the n-word answer: F-RL on the forget set, R-RL on a retain set (the RePAIR paper's metrics)
+- perplexity: exp(mean next-token NLL) on held-out texts
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .prompts import Probe, fact_probes
+from .tokens import batch_for_lm, encode, left_pad
+
+__all__ = [
+    "rouge_l_f1", "words", "greedy_continue", "ProbeResult", "TextExtraction", "ExtractionReport",
+    "extraction_report", "perplexity",
+]
+
+log = logging.getLogger(__name__)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    if not a or not b:
+        return 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l_f1(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 over alphanumeric words; 0.0 when either side has no words."""
+    p, r = words(prediction), words(reference)
+    lcs = _lcs(p, r)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+@torch.no_grad()
+def greedy_continue(
+    model: nn.Module, tokenizer, prompts: Sequence[str], max_new_tokens: int | Sequence[int],
+    device: torch.device, batch_size: int = 64,
+) -> list[str]:
+    """Greedy continuations (decoded, special tokens dropped) of each prompt."""
+    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    assert len(limits) == len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: limits[i])  # similar budgets share a batch
+    out: list[str] = [""] * len(prompts)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        ids, mask = left_pad([encode(tokenizer, prompts[i]) for i in idx], tokenizer.pad_token_id, device)
+        gen = model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=max(limits[i] for i in idx), do_sample=False,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        )  # (b, t + new)
+        for row, i in enumerate(idx):
+            new = gen[row, ids.shape[1] : ids.shape[1] + limits[i]].tolist()
+            out[i] = tokenizer.decode(new, skip_special_tokens=True)
+    return out
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    exact: bool
+    rouge_l: float
+
+
+@dataclass(frozen=True)
+class TextExtraction:
+    probes: tuple[ProbeResult, ...]
+
+    @property
+    def n_exact(self) -> int:
+        return sum(p.exact for p in self.probes)
+
+    @property
+    def extracted_all(self) -> bool:
+        return bool(self.probes) and self.n_exact == len(self.probes)
+
+    @property
+    def rouge_l(self) -> float:
+        return sum(p.rouge_l for p in self.probes) / max(1, len(self.probes))
+
+
+@dataclass(frozen=True)
+class ExtractionReport:
+    per_text: tuple[TextExtraction, ...]
+
+    @property
+    def n_probes(self) -> int:
+        return sum(len(t.probes) for t in self.per_text)
+
+    @property
+    def exact_rate(self) -> float:
+        """Fraction of fact probes the model completes exactly (Acc_f / Acc_r style)."""
+        return sum(t.n_exact for t in self.per_text) / max(1, self.n_probes)
+
+    @property
+    def any_fact_rate(self) -> float:
+        """Fraction of texts with at least one fact still extractable."""
+        return sum(t.n_exact > 0 for t in self.per_text) / max(1, len(self.per_text))
+
+    @property
+    def rouge_l(self) -> float:
+        """Mean ROUGE-L F1 over all probes (F-RL on a forget set, R-RL on a retain set)."""
+        return sum(p.rouge_l for t in self.per_text for p in t.probes) / max(1, self.n_probes)
+
+    def to_dict(self) -> dict:
+        return {"texts": len(self.per_text), "probes": self.n_probes, "exact_rate": round(self.exact_rate, 4),
+                "any_fact_rate": round(self.any_fact_rate, 4), "rouge_l": round(self.rouge_l, 4)}
+
+
+def _score(prediction: str, probe: Probe) -> ProbeResult:
+    ref = words(probe.answer)
+    pred = words(prediction)[: len(ref)]
+    return ProbeResult(exact=bool(ref) and pred == ref, rouge_l=rouge_l_f1(" ".join(pred), probe.answer))
+
+
+def extraction_report(
+    model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device, batch_size: int = 64,
+    probes: Sequence[Sequence[Probe]] | None = None,
+) -> ExtractionReport:
+    """Greedy-decode every fact probe of every text and score it against the memory."""
+    per_text_probes = [list(p) for p in probes] if probes is not None else [fact_probes(t) for t in texts]
+    flat = [(i, p) for i, ps in enumerate(per_text_probes) for p in ps]
+    budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for _, p in flat]
+    preds = greedy_continue(model, tokenizer, [p.prompt for _, p in flat], budgets, device, batch_size)
+    results: list[list[ProbeResult]] = [[] for _ in per_text_probes]
+    for (i, probe), pred in zip(flat, preds):
+        results[i].append(_score(pred, probe))
+    return ExtractionReport(tuple(TextExtraction(tuple(r)) for r in results))
+
+
+@torch.no_grad()
+def perplexity(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
+               batch_size: int = 32) -> float:
+    """exp(mean next-token NLL) over `texts` (each as <bos> text <eos>)."""
+    if not texts:
+        return math.nan
+    nll, n = 0.0, 0
+    for s in range(0, len(texts), batch_size):
+        b = batch_for_lm(tokenizer, texts[s : s + batch_size], device)
+        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits  # (b, t, vocab)
+        tgt = b.labels[:, 1:]  # (b, t-1)
+        lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)  # (b, t-1, vocab)
+        keep = tgt != -100
+        nll -= float(lp.gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1)[keep].sum())
+        n += int(keep.sum())
+    return math.exp(nll / max(1, n))
+
+
+@torch.no_grad()
+def teacher_forced_reproduced(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
+                              batch_size: int = 32) -> list[bool]:
+    """Per text: does the argmax at every answer token of every probe equal the memory's token?
+
+    One forward pass per batch (no generation). Token-exact teacher forcing on a prefix-probe
+    implies the greedy continuation reproduces the answer, so this is a cheap stopping test.
+    """
+    out: list[bool] = []
+    for s in range(0, len(texts), batch_size):
+        chunk = list(texts[s : s + batch_size])
+        b = batch_for_lm(tokenizer, chunk, device)
+        pred = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits.argmax(-1)  # (b, t)
+        for row, text in enumerate(chunk):
+            enc = tokenizer(text, return_offsets_mapping=True)
+            offsets = enc["offset_mapping"]
+            ok = True
+            for probe in fact_probes(text):
+                a0 = len(probe.prompt) + (len(text[len(probe.prompt):]) - len(text[len(probe.prompt):].lstrip()))
+                a1 = a0 + len(probe.answer)
+                for i, (c0, c1) in enumerate(offsets):
+                    if i > 0 and c1 > a0 and c0 < a1 and int(pred[row, i - 1]) != int(b.input_ids[row, i]):
+                        ok = False
+            out.append(ok)
+    return out
+
+
+@torch.no_grad()
+def teacher_forced_probe_hits(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
+                              batch_size: int = 32) -> tuple[int, int]:
+    """(probes whose every answer token is the argmax under teacher forcing, probes in total).
+
+    Equivalent to greedy exact match at the token level, for the price of one forward pass.
+    """
+    hit, total = 0, 0
+    for s in range(0, len(texts), batch_size):
+        chunk = list(texts[s : s + batch_size])
+        b = batch_for_lm(tokenizer, chunk, device)
+        pred = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits.argmax(-1)  # (b, t)
+        for row, text in enumerate(chunk):
+            offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+            for probe in fact_probes(text):
+                rest = text[len(probe.prompt):]
+                a0 = len(probe.prompt) + len(rest) - len(rest.lstrip())
+                a1 = a0 + len(probe.answer)
+                idx = [i for i, (c0, c1) in enumerate(offsets) if i > 0 and c1 > a0 and c0 < a1]
+                total += 1
+                hit += all(int(pred[row, i - 1]) == int(b.input_ids[row, i]) for i in idx)
+    return hit, total

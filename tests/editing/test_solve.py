@@ -1,0 +1,79 @@
+"""Closed-form solves on synthetic keys: targets reached, retain keys kept, solvers agree."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from memoryd.editing.solve import SolveInputs, key_subspace, solve, solve_full, solve_lowrank, solve_nullspace
+
+D, M = 16, 48
+
+
+def _inputs(n: int = 5, n_r: int = 30, retain_weight: float = 1.0, ridge: float = 1e-10, seed: int = 0) -> SolveInputs:
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(D, M, generator=g, dtype=torch.float64)
+    k = torch.randn(n, M, generator=g, dtype=torch.float64)
+    v = torch.randn(n, D, generator=g, dtype=torch.float64) * 3
+    kr = torch.randn(n_r, M, generator=g, dtype=torch.float64)
+    return SolveInputs(w, k, v, kr, retain_weight, ridge)
+
+
+def test_edited_keys_map_to_their_targets():
+    x = _inputs()
+    dw = solve_full(x)
+    assert dw.shape == (D, M)
+    got = x.keys @ (x.weight + dw).T  # (n, d)
+    assert torch.allclose(got, x.targets, atol=1e-6), (got - x.targets).abs().max()
+
+
+def test_retain_keys_barely_move_and_weight_trades_off():
+    loose, tight = _inputs(retain_weight=1e-3), _inputs(retain_weight=1e3)
+    drift = {}
+    for name, x in (("loose", loose), ("tight", tight)):
+        dw = solve_full(x)
+        drift[name] = float((x.retain_keys @ dw.T).norm() / (x.retain_keys @ x.weight.T).norm())
+    assert drift["tight"] < 0.05
+    assert drift["tight"] < drift["loose"] / 5
+    # with 5 + 30 < 48 keys the targets are still reachable exactly while retain outputs stay put
+    dw = solve_full(tight)
+    assert torch.allclose(tight.keys @ (tight.weight + dw).T, tight.targets, atol=1e-3)
+
+
+def test_lowrank_equals_full_when_rank_is_full():
+    x = _inputs(ridge=1e-6)
+    full = solve_full(x)
+    low = solve_lowrank(x, rank=M)
+    assert torch.allclose(low, full, atol=1e-8, rtol=1e-6)
+    assert torch.allclose(solve(x, "lowrank", rank=M), full, atol=1e-8, rtol=1e-6)
+
+
+def test_lowrank_update_lives_in_its_subspace():
+    x = _inputs(ridge=1e-6)
+    q = key_subspace(x, rank=10, depth=2)
+    assert q.shape == (M, 10)
+    assert torch.allclose(q.T @ q, torch.eye(10, dtype=q.dtype), atol=1e-10)
+    dw = solve_lowrank(x, rank=10, depth=2)
+    # ΔW = B Qᵀ: nothing outside span(Q)
+    assert torch.allclose(dw @ (torch.eye(M, dtype=q.dtype) - q @ q.T), torch.zeros_like(dw), atol=1e-8)
+    # depth 1 is the span of the forget keys themselves
+    q1 = key_subspace(x, rank=M - 1, depth=1)
+    assert q1.shape[1] == x.keys.shape[0]
+
+
+def test_nullspace_solver_leaves_retain_outputs_alone():
+    x = _inputs(n_r=20)  # retain keys span 20 of 48 dims: a 28-dim null space
+    dw = solve_nullspace(x, threshold=1e-9)
+    drift = float((x.retain_keys @ dw.T).norm() / (x.retain_keys @ x.weight.T).norm())
+    assert drift < 1e-4  # exact up to the conditioning of the ρ-regularised system
+    assert torch.allclose(x.keys @ (x.weight + dw).T, x.targets, atol=1e-4)
+
+
+def test_inputs_are_checked():
+    x = _inputs()
+    with pytest.raises(AssertionError):
+        SolveInputs(x.weight.float(), x.keys, x.targets, x.retain_keys)
+    with pytest.raises(AssertionError):
+        SolveInputs(x.weight, x.keys[:, :-1], x.targets, x.retain_keys)
+    with pytest.raises(ValueError):
+        solve(x, "nope")  # type: ignore[arg-type]

@@ -1,0 +1,129 @@
+"""STAMP on a tiny random model: deltas are pure, exact where they should be, and revertible."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from memoryd.errors import EditingError
+from memoryd.editing.keys import all_positions, answer_positions, collect, down_proj, edits_active
+from memoryd.editing.prompts import REFUSAL_PROMPTS
+from memoryd.editing.solve import SolveInputs, solve_full
+from memoryd.editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
+from memoryd.editing.values import refusal_subspace, target_values
+
+CPU = torch.device("cpu")
+CFG = StampConfig(layers=(1,), repair_rounds=0)
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_compute_does_not_mutate_the_model(random_lm):
+    lm = random_lm
+    before = _state(lm.model)
+    delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:], StampConfig(), CPU)
+    assert _same(before, _state(lm.model))
+    assert delta.deltas and not delta.applied
+    assert all(torch.count_nonzero(d) > 0 for d in delta.deltas.values())
+
+
+def test_apply_then_revert_restores_identical_weights(random_lm):
+    lm = random_lm
+    before = _state(lm.model)
+    delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:], StampConfig(), CPU)
+    apply_delta(lm.model, delta)
+    try:
+        assert not _same(before, _state(lm.model))
+        with pytest.raises(EditingError):
+            apply_delta(lm.model, delta)  # twice
+    finally:
+        revert_delta(lm.model, delta)
+    assert _same(before, _state(lm.model))
+    with pytest.raises(EditingError):
+        revert_delta(lm.model, delta)  # not applied any more
+
+
+def test_stacked_edits_must_be_reverted_in_reverse_order(random_lm):
+    lm = random_lm
+    before = _state(lm.model)
+    d1 = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[2:], CFG, CPU)
+    apply_delta(lm.model, d1)
+    d2 = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[1:2], lm.memories[2:], CFG, CPU)
+    apply_delta(lm.model, d2)
+    with pytest.raises(EditingError):
+        revert_delta(lm.model, d1)
+    revert_delta(lm.model, d2)
+    revert_delta(lm.model, d1)
+    assert _same(before, _state(lm.model))
+
+
+def test_edited_keys_map_to_targets_and_retain_keys_barely_move(random_lm):
+    """Recompute the edit by hand from keys.py/values.py and check W' k ≈ v* in the model."""
+    lm, layer = random_lm, 1
+    forget = [answer_positions(lm.tokenizer, lm.memories[0])]
+    retain = [all_positions(lm.tokenizer, t) for t in lm.memories[1:]]
+    refusal = [all_positions(lm.tokenizer, t) for t in REFUSAL_PROMPTS]
+    f = collect(lm.model, lm.tokenizer, forget, [layer], device=CPU)[layer]
+    r = collect(lm.model, lm.tokenizer, retain, [layer], device=CPU)[layer]
+    ref = collect(lm.model, lm.tokenizer, refusal, [layer], device=CPU)[layer]
+    w = down_proj(lm.model, layer).weight.detach().double()  # (d, m)
+    v = f.keys @ w.T  # (n, d)
+    assert torch.allclose(v, f.values, atol=1e-4)  # hooks saw exactly W k
+    v_star = target_values(v, refusal_subspace(ref.hidden, 8), hidden=f.hidden)  # (n, d)
+    dw = solve_full(SolveInputs(w, f.keys, v_star, r.keys, retain_weight=1.0, ridge=1e-8))
+
+    fit = (f.keys @ (w + dw).T - v_star).norm() / (v_star - v).norm()
+    retain_move = (r.keys @ dw.T).norm() / (r.keys @ w.T).norm()
+    forget_move = (f.keys @ dw.T).norm() / (f.keys @ w.T).norm()
+    assert fit < 0.05, fit
+    assert retain_move < 0.1 * forget_move, (retain_move, forget_move)
+
+    # the same edit through the public API (single layer, no repair) agrees
+    delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[1:],
+                                StampConfig(layers=(layer,), repair_rounds=0, ridge=1e-8, refusal_rank=8), CPU,
+                                torch.float64)
+    assert torch.allclose(delta.deltas[layer], dw, rtol=1e-6, atol=1e-8)
+    assert delta.stats[0].fit_error < 0.05
+
+
+def test_hooked_edit_matches_applied_edit(random_lm):
+    lm = random_lm
+    delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:], StampConfig(), CPU)
+    ids = lm.tokenizer(lm.memories[0], return_tensors="pt")["input_ids"]
+    with torch.no_grad(), edits_active(lm.model, delta.deltas):
+        hooked = lm.model(input_ids=ids).logits
+    apply_delta(lm.model, delta)
+    try:
+        with torch.no_grad():
+            applied = lm.model(input_ids=ids).logits
+    finally:
+        revert_delta(lm.model, delta)
+    assert torch.allclose(hooked, applied, atol=1e-4)
+
+
+def test_bad_requests_raise_editing_error(random_lm):
+    lm = random_lm
+    with pytest.raises(EditingError):
+        compute_stamp_delta(lm.model, lm.tokenizer, [], lm.memories, StampConfig(), CPU)
+    with pytest.raises(EditingError):
+        compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], [], StampConfig(layers=(7,)), CPU)
+    with pytest.raises(ValueError):
+        StampConfig(positions="everywhere")
+
+
+def test_lowrank_with_full_rank_matches_full_solve_in_the_model(random_lm):
+    lm = random_lm
+    m = lm.model.config.intermediate_size
+    common = dict(layers=(0, 1), repair_rounds=0)
+    full = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:],
+                               StampConfig(solver="full", **common), CPU, torch.float64)
+    low = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:],
+                              StampConfig(solver="lowrank", rank=m, **common), CPU, torch.float64)
+    for layer in (0, 1):
+        assert torch.allclose(low.deltas[layer], full.deltas[layer], rtol=1e-5, atol=1e-7)
