@@ -40,6 +40,8 @@ from . import erase as _erase  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 from . import agents as _agents  # noqa: E402,F401
 from . import trust as _trust  # noqa: E402,F401
+from . import graph as _graph  # noqa: E402,F401
+from . import models as _models  # noqa: E402,F401
 
 
 def main() -> None:

@@ -104,12 +104,13 @@ def search(
     until: str = typer.Option(None, "--until", help="Created at/before."),
     legs: str = typer.Option("bm25,vector", "--legs", help="Search legs to fuse: bm25, vector or both."),
     include_quarantined: bool = typer.Option(False, "--include-quarantined", help="Also show memories quarantined for low trust (marked)."),
+    expand: bool = typer.Option(False, "--expand", help="Also fuse in knowledge-graph neighbours of the top hits."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Hybrid search (BM25 + vectors, fused by reciprocal rank)."""
     app_ = get_app(ctx)
     opts = SearchOptions(limit=limit, legs=tuple(x.strip() for x in legs.split(",") if x.strip()),
-                         include_quarantined=include_quarantined)
+                         include_quarantined=include_quarantined, expand=expand)
     hits = app_.memories.search(query, _filters(namespace, tag, agent, kind, since, until), opts)
 
     def human() -> None:

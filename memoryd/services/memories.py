@@ -19,13 +19,13 @@ from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
-from ..search.fusion import fuse
+from ..search.fusion import FusedHit, fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore
 from ..store import vectors as vstore
 from .validation import MAX_QUERY_CHARS, validate_new
 
-__all__ = ["MemoryService", "MemoryListener", "ReadPolicy", "SearchOptions", "content_hash"]
+__all__ = ["Expander", "MemoryService", "MemoryListener", "ReadPolicy", "SearchOptions", "content_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,18 @@ class ReadPolicy(Protocol):
     def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float) -> list[SearchHit]: ...
 
 
+class Expander(Protocol):
+    """Graph expansion at recall (`SearchOptions.expand`): given the fused candidates, adds
+    graph neighbours of the top hits and memories sharing their entities, and returns the
+    re-ranked fused list (FusedHit with a "graph" rank where the graph contributed). Must
+    respect `filters` (namespaces, exclusions, the rest) for every memory it adds."""
+
+    def expand(
+        self, fused: list[FusedHit], ranked: dict[str, list[tuple[int, float]]],
+        filters: SearchFilters, depth: int,
+    ) -> list[FusedHit]: ...
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     limit: int = 10
@@ -61,6 +73,7 @@ class SearchOptions:
     fusion: str = "relative"  # "relative" (min-max score fusion, measured best) or "rrf"
     trust: bool = True  # apply the read policy (trust ranking, quarantine) when one is installed
     include_quarantined: bool = False  # with trust: also return quarantined memories, marked
+    expand: bool = False  # fuse in graph neighbours of the top hits (needs an expander)
 
 
 class MemoryService:
@@ -82,6 +95,7 @@ class MemoryService:
         self.clock = clock
         self.listeners: list[MemoryListener] = []
         self.read_policy: ReadPolicy | None = None  # None: plain relevance ranking
+        self.expander: Expander | None = None  # the knowledge graph installs itself here
         self._index: VectorIndex | None = None
         self._bm25: BM25Index | None = None
         self._data_version: int | None = None
@@ -284,6 +298,8 @@ class MemoryService:
         if opts.fusion not in ("relative", "rrf"):
             raise ValidationError(f"unknown fusion {opts.fusion!r}; use relative or rrf")
         fused = fuse(opts.fusion, ranked)
+        if opts.expand and self.expander is not None:
+            fused = self.expander.expand(fused, ranked, filters, depth)
         policy = self.read_policy if opts.trust else None
         if policy is None:
             return self.hydrate(fused[: opts.limit], ranked)

@@ -1,0 +1,1 @@
+"""`memoryd graph ...` commands (placeholder; filled in by the graph work)."""

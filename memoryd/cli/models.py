@@ -1,0 +1,1 @@
+"""`memoryd models ...` commands (placeholder; filled in by the models work)."""
