@@ -21,11 +21,13 @@ PARAMS = {
                  "importance": (NUM, False, 0.5), "source": (OPT_STR, False, None), "kind": (STR, False, "note")},
     "recall": {"query": (STR, True, None), "limit": (INT, False, 10), "namespaces": (OPT_LIST, False, None),
                "tags": (OPT_LIST, False, None), "agent": (OPT_STR, False, None), "kind": (OPT_STR, False, None),
-               "since": (OPT_STR, False, None), "until": (OPT_STR, False, None)},
+               "since": (OPT_STR, False, None), "until": (OPT_STR, False, None),
+               "expand": ("boolean", False, False), "include_quarantined": ("boolean", False, False)},
     "get": {"id": (STR, True, None)},
     "list_recent": {"limit": (INT, False, 20), "namespace": (OPT_STR, False, None), "tags": (OPT_LIST, False, None),
                     "agent": (OPT_STR, False, None)},
     "forget": {"id": (STR, True, None)},
+    "erase": {"ids": (OPT_LIST, False, None), "subject": (OPT_STR, False, None), "confirm": ("boolean", False, False)},
     "feedback": {"id": (STR, True, None), "verdict": ("useful|wrong|harmful", True, None),
                  "note": (OPT_STR, False, None)},
     "related": {"id": (STR, True, None), "limit": (INT, False, 10)},
@@ -40,6 +42,7 @@ ANNOTATIONS = {
     "get": ("Get a memory", True, False, True),
     "list_recent": ("List recent memories", True, False, True),
     "forget": ("Forget a memory", False, True, True),
+    "erase": ("Erase memories (GDPR)", False, True, False),
     "feedback": ("Give feedback on a memory", False, False, False),
     "related": ("Related memories", True, False, True),
     "communities": ("Memory communities", True, False, True),
@@ -90,10 +93,10 @@ def test_every_tool_is_pinned(alice):
     assert [t.uri_template for t in templates] == ["memory://{id}"]
 
 
-def test_destructive_tools_are_exactly_forget(alice):
+def test_destructive_tools_are_exactly_forget_and_erase(alice):
     tools, _, _ = _listing(alice)
-    assert [t.name for t in tools if t.annotations.destructive_hint] == ["forget"]
-    assert {t.name for t in tools if not t.annotations.read_only_hint} == {"remember", "forget", "feedback"}
+    assert [t.name for t in tools if t.annotations.destructive_hint] == ["forget", "erase"]
+    assert {t.name for t in tools if not t.annotations.read_only_hint} == {"remember", "forget", "erase", "feedback"}
 
 
 def test_no_tool_lets_the_client_choose_its_identity(alice):
