@@ -179,6 +179,11 @@ def subject_export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export every memory about a data subject as JSON, with why each matched (Art. 15 / 20)."""
+    write_subject_export(ctx, subject, out, as_json)
+
+
+def write_subject_export(ctx: typer.Context, subject: list[str], out: Path | None, as_json: bool) -> None:
+    """Shared by `subject export` and `export --subject`."""
     data = get_app(ctx).erasure.subject_export(tuple(subject), out)
     if out is None:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

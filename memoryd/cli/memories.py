@@ -221,10 +221,20 @@ def export(
     ctx: typer.Context,
     out: Path = typer.Option(None, "--out", "-o", help="Write JSONL here (default: stdout)."),
     namespace: list[str] = typer.Option(None, "--namespace", "-n"),
+    subject: list[str] = typer.Option(None, "--subject", "-s",
+                                      help="Only what is about this data subject, as one JSON document with why each "
+                                           "memory matched (GDPR Art. 15/20; same as `subject export`). Repeatable."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Export memories as JSONL (one memory per line)."""
+    """Export memories as JSONL (one memory per line), or a data subject's memories as JSON."""
     app_ = get_app(ctx)
+    if subject:
+        if namespace:
+            raise ValidationError("--subject exports everything about the subject; drop --namespace")
+        from .erase import write_subject_export  # noqa: PLC0415 - erase registers after this module
+
+        write_subject_export(ctx, subject, out, as_json)
+        return
     filters = SearchFilters(namespaces=tuple(namespace) if namespace else None)
     if out is None:
         n = export_jsonl(app_, sys.stdout, filters)

@@ -110,3 +110,16 @@ def test_every_command_has_help_and_json():
     walk(group, [])
     assert missing_help == []
     assert missing_json == []
+
+
+def test_export_subject_is_an_access_request(run, tmp_path):
+    about = _json(run("add", "Ingrid Kowalczyk owns the billing service; ingrid.k@example.org", "--json"))
+    _json(run("add", "The billing service retries webhooks three times", "--json"))
+    data = _json(run("export", "--subject", "Ingrid Kowalczyk"))
+    assert data["count"] == 1 and [m["id"] for m in data["memories"]] == [about["id"]]
+    assert data["memories"][0]["matched_because"]
+    out = tmp_path / "ingrid.json"
+    assert _json(run("export", "-s", "ingrid.k@example.org", "-o", str(out), "--json"))["exported"] == 1
+    assert json.loads(out.read_text())["memories"][0]["id"] == about["id"]
+    bad = run("export", "-s", "Ingrid Kowalczyk", "-n", "default")
+    assert bad.exit_code != 0 and "--subject" in bad.output
