@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -29,6 +31,20 @@ def _progress(quiet: bool):
     return prog, cb
 
 
+@contextmanager
+def bench_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """Progress bars on stderr for the duration of a benchmark (none with --json)."""
+    prog, cb = _progress(quiet)
+    if prog is None:
+        yield cb
+        return
+    prog.start()
+    try:
+        yield cb
+    finally:
+        prog.stop()
+
+
 def print_figures(data: dict, prefix: str = "") -> None:
     for k, v in data.items():
         if isinstance(v, dict):
@@ -52,15 +68,9 @@ def bench_search(
     """Ingest rate, search p50/p95 (with and without query embedding), recall@5, MRR, DB size, RSS."""
     from ..bench.search_bench import run_search_bench
 
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
+    with bench_progress(as_json) as cb:
         data = run_search_bench(memories, n_queries=queries, seed=seed, workdir=workdir,
                                 settings=get_settings(ctx), progress=cb, reuse=reuse)
-    finally:
-        if prog:
-            prog.stop()
     emit(data, as_json, lambda: print_figures(data))
 
 
@@ -68,7 +78,7 @@ def bench_search(
 @handles_errors
 def bench_poison(
     ctx: typer.Context,
-    memories: int = typer.Option(2000, "--memories", "-n", help="Benign corpus size (honest memories)."),
+    memories: int = typer.Option(3000, "--memories", "-n", help="Benign corpus size (honest memories)."),
     queries: int = typer.Option(200, "--queries", help="Clean questions for recall@5."),
     targets: int = typer.Option(30, "--targets", help="PoisonedRAG target questions (5 poisoned memories each)."),
     seed: int = typer.Option(0, "--seed"),
@@ -78,13 +88,7 @@ def bench_poison(
     """Memory-poisoning attacks (PoisonedRAG, trigger, sleeper, Sybil) with trust on and off."""
     from ..bench.poison_bench import run_poison_bench
 
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
+    with bench_progress(as_json) as cb:
         data = run_poison_bench(memories, n_queries=queries, n_targets=targets, seed=seed,
                                 settings=get_settings(ctx), workdir=workdir, progress=cb)
-    finally:
-        if prog:
-            prog.stop()
     emit(data, as_json, lambda: print_figures(data))

@@ -13,7 +13,7 @@ from ..erasure.models import GROUNDS, ErasurePlan, ErasureReceipt, ErasureReques
 from ..services.erasure import VACUUM_POLICIES
 from . import app
 from ._common import JsonOpt, console, emit, fmt_time, get_app, get_settings, handles_errors
-from .bench import _progress, bench_app, print_figures
+from .bench import bench_app, bench_progress, print_figures
 
 erase_app = typer.Typer(
     help="GDPR erasure (Art. 17): dry run by default, --yes to erase; receipts and their verification.",
@@ -209,11 +209,8 @@ def bench_erase(
     on a large store with searches running meanwhile (VACUUM share reported separately)."""
     from ..bench.erase_bench import run_forensic_bench, run_subject_bench
 
-    prog, cb = _progress(as_json)
     data: dict = {}
-    if prog:
-        prog.start()
-    try:
+    with bench_progress(as_json) as cb:
         if not skip_forensic:
             data["forensic"] = run_forensic_bench(
                 memories, erasures=erasures, seed=seed, settings=get_settings(ctx), progress=cb,
@@ -222,7 +219,4 @@ def bench_erase(
             data["subject"] = run_subject_bench(
                 subject_memories, seed=seed, settings=get_settings(ctx), progress=cb,
                 workdir=workdir / "subject" if workdir else None)
-    finally:
-        if prog:
-            prog.stop()
     emit(data, as_json, lambda: print_figures(data))
