@@ -268,8 +268,9 @@ class Tools:
         """
 
         def go() -> dict[str, Any]:
-            m = self._visible(self._access(), id)
-            gone = self.app.memories.forget(m.id)
+            access = self._access()
+            m = self._visible(access, id)
+            gone = self.app.trust.forget([m.id], by=access.agent_id)[0]  # a hit-and-run delete is evidence
             return {"forgotten": gone.id, "namespace": gone.namespace}
 
         return self._run(go)

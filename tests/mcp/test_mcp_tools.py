@@ -72,6 +72,16 @@ def test_feedback_is_stored_and_counted(app, alice):
     assert app.feedback.events() == []
 
 
+def test_forget_right_after_writing_is_trust_evidence(app, alice):
+    """Over MCP the caller is an agent: deleting its own memory within the hour (hit and
+    run) is recorded against it; the CLI (the operator) records nothing."""
+    m = run_client(alice, lambda c: call(c, "remember", {"content": "Release tags are signed with the ops key"}))
+    run_client(alice, lambda c: call(c, "forget", {"id": m["id"]}))
+    kinds = [r[0] for r in app.conn.execute(
+        "SELECT kind FROM trust_evidence WHERE subject_type = 'agent' AND subject_id = 'alice'")]
+    assert "deleted_soon_after_write" in kinds
+
+
 def test_forget_is_permanent(alice):
     async def go(c):
         m = await call(c, "remember", {"content": "Temporary note to delete"})
