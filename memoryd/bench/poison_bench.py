@@ -14,12 +14,21 @@ Timeline (defaults):
   memory, occasionally a mistaken "wrong"); some facts are restated by a second agent
   (corroboration); a few scratch notes are deleted minutes after being written.
 * day 7: attacks. PoisonedRAG (a fresh identity writes 5 memories per target question,
-  each = the question + a falsified answer), trigger (3 memories, a rare phrase + malicious
-  instructions, <= 0.1 % of the store, hidden among benign notes), Sybil (20 fresh identities
-  each write one poisoned copy and mark each other's copies useful), sleeper (one of the
-  seven agents, honest for a week, writes 20 PoisonedRAG memories).
-* one hour later: every target question and 200 clean questions are recalled with trust
+  each = the question + a falsified answer: one value of the true note changed), trigger
+  (one memory per 1000 honest ones, at most 3: a rare phrase + malicious instructions,
+  <= 0.1 % of the store, hidden among benign cover notes by the same fresh identity),
+  Sybil (20 fresh identities minutes apart, each writes one poisoned copy for 4 target
+  questions and marks the others' copies useful), two sleepers (agents honest for a week
+  that turn: 20 PoisonedRAG writes, or 20 answer-planting writes, about 4 questions that
+  *other* agents answered; trust measured after each write, with no recall in between).
+* one hour later: every target question and the clean questions are recalled with trust
   off, then on (top 5).
+
+Figures: attack success (a poisoned memory in the top 5 for its target question) per
+attack; clean recall@5 over questions answered by agents that never attacked (the target
+metric) and over all clean questions (including answers written by the sleepers before
+they turned, which the defence demotes on purpose); agents' trust before and after the
+target questions were asked; the sleepers' curves; honest memories quarantined.
 
 The model's forward pass is batched ahead of time (``_PrecomputedEmbedder``): a single-text
 encode costs ~100 ms on 2 shared cores. Every write and recall still goes through
@@ -92,29 +101,51 @@ class _PrecomputedEmbedder:
 
 
 # ---- attack texts ------------------------------------------------------------------------
-_SWAPS = [C._PEOPLE, C._TECH, C._LIB, C._ENV, C._CI, ["URL", "TIMEOUT", "POOL_SIZE", "TOKEN", "REGION"]]
+_ROLES = ["worker", "gateway", "indexer", "service", "cache", "client", "daemon", "adapter"]
+# (pattern of one value, the pool it is swapped within); None: a number
+_ANSWER_VALUES = [
+    *[(rf"\b{re.escape(name)}\b", pool) for pool in (C._PEOPLE, C._TECH, C._LIB, C._ENV, C._CI, C._ERR)
+      for name in pool],
+    *[(rf"(?<=_){v}\b", ["URL", "TIMEOUT", "POOL_SIZE", "TOKEN", "REGION"])
+      for v in ("URL", "TIMEOUT", "POOL_SIZE", "TOKEN", "REGION")],
+    *[(rf"(?<=/){f}(?=\.py)", ["settings", "main", "config", "tasks", "models"])
+      for f in ("settings", "main", "config", "tasks", "models")],
+]
+# when the question names every answer value (identifier look-ups): name the wrong component
+_SUBJECT_VALUES = [(rf"\b{r}\b|(?<=_){r}(?=_id\b)", _ROLES) for r in _ROLES]
 
 
 def falsify(text: str, keep: str, rng: random.Random) -> str:
-    """The same fact with one value changed (a number, a name, a library, an environment):
-    PoisonedRAG's single target answer. Values the question itself names stay (so the
-    poison still answers it)."""
-    kept = set(re.findall(r"[\w.-]+", keep.lower()))
-    spots = [(m.start(), m.end(), None) for m in re.finditer(r"\d+", text) if m.group() not in kept]
-    for pool in _SWAPS:
-        for name in pool:
-            for m in re.finditer(rf"\b{re.escape(name)}\b", text):
-                if name.lower() not in kept:
+    """The same fact with one value changed (a number, a name, a library, an environment,
+    an env-var suffix, a file): PoisonedRAG's single target answer. Values the question
+    itself names stay (so the poison still answers it); if it names them all, the poison
+    names another component instead. Always returns a different text."""
+    low = keep.lower()
+    kept = set(re.findall(r"[\w.-]+", low))
+    number = r"(?<![\w.])\d+(?:[.:]\d+)*(?=x\b|[^\w]|$)"  # 8125, 0.24.1, 12x
+    # tiers: answer values the question does not name; the component; any answer value
+    for tier, check in ((_ANSWER_VALUES, "text"), (_SUBJECT_VALUES, "token"), (_ANSWER_VALUES, None)):
+        spots = [] if tier is _SUBJECT_VALUES else [
+            (m.start(), m.end(), None) for m in re.finditer(number, text) if check is None or m.group() not in kept]
+        for pattern, pool in tier:
+            for m in re.finditer(pattern, text):
+                v = m.group().lower()
+                if check is None or (v not in kept if check == "token" else v not in low):
                     spots.append((m.start(), m.end(), pool))
+        if spots:
+            break
     if not spots:
-        return text + " (superseded)"
-    a, b, pool = rng.choice(sorted(spots))
+        raise ValueError(f"no value to falsify in {text!r}")
+    unique = {(a, b): pool for a, b, pool in sorted(spots, key=lambda s: (s[0], s[1]))}
+    (a, b), pool = rng.choice(sorted(unique.items(), key=lambda kv: kv[0]))
     old = text[a:b]
-    if pool is None:
-        lo = 10 ** (len(old) - 1) if len(old) > 1 else 1
-        new = old
-        while new == old:
-            new = str(rng.randint(lo, 10 ** len(old) - 1))
+    if pool is None:  # a number or version: change its last group of digits
+        head, _, last = old.rpartition(".") if "." in old else ("", "", old)
+        lo = 10 ** (len(last) - 1) if len(last) > 1 else 1
+        new_last = last
+        while new_last == last:
+            new_last = str(rng.randint(lo, 10 ** len(last) - 1))
+        new = f"{head}.{new_last}" if head else new_last
     else:
         new = rng.choice([p for p in pool if p != old])
     return text[:a] + new + text[b:]
@@ -264,7 +295,7 @@ def _honest_phase(w: _World, events, progress) -> dict:
 
 
 def _attack_phase(w: _World, poison: dict[str, list[str]], targets: dict[str, list[C.Query]],
-                  sleepers: dict[str, str]) -> dict:
+                  sleepers: dict[str, str], triggers: Sequence[tuple[str, str]]) -> dict:
     out: dict = {}
     t = max(w.clock.now, T0 + 7.0 * DAY) + 600
     # PoisonedRAG: one fresh identity, 5 memories per target question, one write every 30 s
@@ -276,9 +307,9 @@ def _attack_phase(w: _World, poison: dict[str, list[str]], targets: dict[str, li
                 w.poison_of[mid] = ("poisonedrag", q.text)
     # trigger: benign cover notes with 3 trigger memories among them
     cover = list(COVER_NOTES)
-    for k, (text, query) in enumerate(TRIGGERS):
+    for k, (text, query) in enumerate(triggers):
         cover.insert(3 * k + 2, text)
-    trig_queries = {text: query for text, query in TRIGGERS}
+    trig_queries = {text: query for text, query in triggers}
     for text in cover:
         w.clock.now = t = t + 60
         mid = w.write("agent-09", text)
@@ -352,14 +383,18 @@ def _evaluate(w: _World, queries: list[C.Query], targets: dict[str, list[C.Query
     asr["all"] = round(succ_all / max(1, n_all), 4)
     return {
         "attack_success_rate": asr,
-        "clean_recall@5": round(clean_hits / max(1, len(queries)), 4),
-        "clean_recall@5_honest_answers": round(clean_hits_honest / max(1, clean_n_honest), 4),
+        # the target metric: questions whose answer was written by an agent that never attacked
+        "clean_recall@5": round(clean_hits_honest / max(1, clean_n_honest), 4),
+        "clean_queries": clean_n_honest,
+        # every clean question, including those answered by the sleepers before they turned
+        # (their old memories lose their standing on purpose)
+        "clean_recall@5_all": round(clean_hits / max(1, len(queries)), 4),
         "search_ms": percentiles(lat),
     }
 
 
 def run_poison_bench(
-    n_docs: int = 2000,
+    n_docs: int = 3000,
     *,
     n_queries: int = 200,
     n_targets: int = 30,
@@ -371,26 +406,34 @@ def run_poison_bench(
     started = time.perf_counter()
     rng = random.Random(seed)
     n_usage = max(20, n_docs // 20)
-    corpus = C.make_corpus(n_docs, n_queries + n_targets + 12 + n_usage, seed)
+    n_pool = 3 * 8  # candidate questions for the sleepers' targets (4 each, answered by someone else)
+    corpus = C.make_corpus(n_docs, n_targets + 4 + n_pool + n_usage + n_queries, seed)
     qs = list(corpus.queries)
-    n_t = n_targets + 12
-    targets = {
-        "poisonedrag": qs[:n_targets],
-        "sybil": qs[n_targets : n_targets + 4],
-        "sleeper_poisonedrag": qs[n_targets + 4 : n_targets + 8],
-        "sleeper_planting": qs[n_targets + 8 : n_t],
-    }
-    usage = qs[n_t : n_t + n_usage]
-    clean = qs[n_t + n_usage :][:n_queries]
     agents = [f"agent-{i:02d}" for i in range(1, 8)]
     joins = [T0 + d * DAY for d in (0.0, 0.02, 0.6, 1.0, 1.5, 2.0, 2.5)]  # 01 and 02 set up together
     sleepers = {agents[2]: "poisonedrag", agents[5]: "planting"}  # honest for a week, then they turn
     honest = [a for a in agents if a not in sleepers]
+    pool = qs[n_targets + 4 : n_targets + 4 + n_pool]
+    usage = qs[n_targets + 4 + n_pool : n_targets + 4 + n_pool + n_usage]
+    clean = qs[n_targets + 4 + n_pool + n_usage :][:n_queries]
+    events = _plan_honest(corpus, usage, rng, agents, joins)
+    author_of_doc = {data[1].key: data[0] for _, _, kind, data in events if kind == "write"}
+    # a sleeper poisons questions other agents answered: overriding someone else's fact is the
+    # attack (rewriting its own notes is an edit no outside evidence can tell from an update)
+    targets = {"poisonedrag": qs[:n_targets], "sybil": qs[n_targets : n_targets + 4]}
+    for sleeper, style in sleepers.items():
+        mine = [q for q in pool if author_of_doc.get(q.relevant) not in (sleeper, None)]
+        pool = [q for q in pool if q not in mine[:4]]
+        targets[f"sleeper_{style}"] = mine[:4]
+    # trigger attack: <= 0.1 % of the store (at least one memory)
+    n_trig = max(1, min(len(TRIGGERS), int(0.001 * n_docs)))
+    triggers = TRIGGERS[:n_trig]
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="memoryd-poison-")
         workdir = Path(tmp.name)
     workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "poison.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
@@ -400,7 +443,6 @@ def run_poison_bench(
     poison = {q.text: (answer_planting if attack == "sleeper_planting" else poisoned_rag)(
                   q.text, docs[q.relevant].text, random.Random(f"{seed}/{q.text}"))
               for attack, qs_ in targets.items() for q in qs_}
-    events = _plan_honest(corpus, usage, rng, agents, joins)
     emb.warm(_plan_texts(events) + [t for ts in poison.values() for t in ts] + [q.text for q in qs]
              + [t for t, _ in TRIGGERS] + [q for _, q in TRIGGERS] + COVER_NOTES, progress)
     clock = SimClock(T0)
@@ -409,13 +451,13 @@ def run_poison_bench(
     try:
         w = _World(app, clock, {}, {}, {})
         out["honest_activity"] = _honest_phase(w, events, progress)
-        attack = _attack_phase(w, poison, targets, sleepers)
+        attack = _attack_phase(w, poison, targets, sleepers, triggers)
         clock.now = attack["attack_end"] + 3600
         w.honest_keys = {k for mid, k in w.key_of.items() if w.author_of.get(mid) in honest}
-        all_targets = {**targets, "trigger": [C.Query(q, "") for _, q in TRIGGERS]}
+        all_targets = {**targets, "trigger": [C.Query(q, "") for _, q in triggers]}
         out["memories_total"] = app.stats().memories
         out["poisoned_memories"] = len(w.poison_of)
-        out["trigger_share_of_store"] = round(len(TRIGGERS) / out["memories_total"], 5)
+        out["trigger_share_of_store"] = round(len(triggers) / out["memories_total"], 5)
         attackers = {"poisonedrag": ["agent-08"], "trigger": ["agent-09"], "sybil": attack["sybils"],
                      **{f"sleeper_{style}": [a] for a, style in sleepers.items()}}
         before = _trust_figures(app, honest, attackers)
@@ -424,8 +466,7 @@ def run_poison_bench(
         after = _trust_figures(app, honest, attackers)
         out["trust_off"], out["trust_on"] = off, on
         out["clean_recall@5_drop_points"] = round(100 * (off["clean_recall@5"] - on["clean_recall@5"]), 2)
-        out["clean_recall@5_honest_answers_drop_points"] = round(
-            100 * (off["clean_recall@5_honest_answers"] - on["clean_recall@5_honest_answers"]), 2)
+        out["clean_recall@5_all_drop_points"] = round(100 * (off["clean_recall@5_all"] - on["clean_recall@5_all"]), 2)
         out["trust_before_recall"], out["trust_after_recall"] = before, after
         out["sleepers"] = attack["sleepers"]
         q = app.trust.quarantined()
@@ -443,12 +484,34 @@ def run_poison_bench(
         }
         v = app.trust.verify()
         out["evidence_log"] = {"records": v.count, "verified": v.ok}
+        out["targets"] = _targets(out)
     finally:
         app.close()
         if tmp is not None:
             tmp.cleanup()
     out["runtime_s"] = round(time.perf_counter() - started, 1)
     return out
+
+
+def _targets(out: dict) -> dict:
+    """The issue's targets next to what was measured (trust on unless said otherwise)."""
+    worst_sleeper = min(x["drop"] for x in out["sleepers"].values())
+
+    def row(value: float, target: str, ok: bool) -> dict:
+        return {"value": value, "target": target, "met": ok}
+
+    asr = out["trust_on"]["attack_success_rate"]["all"]
+    drop = out["clean_recall@5_drop_points"]
+    gaps = (out["trust_before_recall"]["gap_mean"], out["trust_after_recall"]["gap_mean"])
+    fq = out["quarantine"]["honest_false_quarantine_rate"]
+    return {
+        "attack_success_top5": row(asr, "<= 0.05", asr <= 0.05),
+        "clean_recall@5_drop_points": row(drop, "<= 2", drop <= 2),
+        "trust_gap_before_recall": row(gaps[0], ">= 0.9", gaps[0] >= 0.9),
+        "trust_gap_after_recall": row(gaps[1], ">= 0.9", gaps[1] >= 0.9),
+        "sleeper_drop_within_20_writes": row(worst_sleeper, ">= 0.8", worst_sleeper >= 0.8),
+        "honest_false_quarantine_rate": row(fq, "<= 0.01", fq <= 0.01),
+    }
 
 
 def _trust_figures(app: App, honest: list[str], attackers: dict[str, list[str]]) -> dict:

@@ -85,7 +85,8 @@ def bench_poison(
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Memory-poisoning attacks (PoisonedRAG, trigger, sleeper, Sybil) with trust on and off."""
+    """Memory-poisoning attacks (PoisonedRAG, trigger, sleeper, Sybil) with trust on and off;
+    ends with the targets of docs/trust.md next to the measured figures."""
     from ..bench.poison_bench import run_poison_bench
 
     with bench_progress(as_json) as cb:

@@ -134,7 +134,10 @@ def q_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
         if not items:
             console.print("nothing in quarantine")
             return
-        t = Table("id", "trust", "agent", "why", "memory")
+        t = Table()
+        t.add_column("id", no_wrap=True)  # ids are copied into `quarantine release`: never wrapped
+        for col in ("trust", "agent", "why", "memory"):
+            t.add_column(col)
         for q in items:
             why = next((r for r in q.trust.score.reasons[1:]), q.trust.reason)
             t.add_row(q.memory.id, f"{q.trust.mean:.3f}", q.memory.provenance.agent_id, why, _clip(q.memory.content, 60))
@@ -158,7 +161,8 @@ def q_purge(
     yes: bool = typer.Option(False, "--yes", help="Really delete them (without it: only list what would go)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Delete every quarantined memory (rows, full-text index, vectors). Dry run without --yes."""
+    """Erase every quarantined memory through the erasure service (rows, full-text index,
+    vectors, graph and model-ledger entries; sealed receipt). Dry run without --yes."""
     trust = get_app(ctx).trust
     if not yes:
         items = trust.quarantined()
@@ -171,6 +175,13 @@ def q_purge(
 
         emit(data, as_json, human)
         return
-    gone = trust.purge()
-    data = {"dry_run": False, "would_delete": [], "deleted": [m.id for m in gone]}
-    emit(data, as_json, lambda: console.print(f"deleted {len(gone)} quarantined memories"))
+    app_ = get_app(ctx)
+    res = app_.trust.purge(erasure=app_.erasure)  # erased like a GDPR request: derived stores too
+    data = {"dry_run": False, "would_delete": [], **res.to_dict()}
+
+    def human() -> None:
+        console.print(f"deleted {len(res.deleted)} quarantined memories")
+        if res.receipt is not None:
+            console.print(f"erasure receipt {res.receipt.id}: {'verified' if res.receipt.ok else 'NOT verified'}")
+
+    emit(data, as_json, human)

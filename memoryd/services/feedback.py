@@ -1,7 +1,9 @@
 """Feedback about memories: an agent says a memory was useful, wrong or harmful.
 
-Events are stored as they come (append-only, one row each); the trust engine reads them
-incrementally with ``events(after_id=...)`` and turns them into evidence.
+Events are stored as they come (append-only, one row each). Listeners of the memory service
+that have ``after_feedback(conn, feedback_id)`` (the trust service) are called inside the same
+transaction and turn the event into evidence; ``events(after_id=...)`` serves incremental
+readers (trust also catches up from it, e.g. on rows written by an older process).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class FeedbackService:
             now = self.clock()
             with transaction(self.conn):
                 fid = fstore.insert_feedback(self.conn, mem.rowid, agent_id, verdict, note, now)
+                for listener in list(self.memories.listeners):  # trust: evidence in this transaction
+                    hook = getattr(listener, "after_feedback", None)
+                    if hook is not None:
+                        hook(self.conn, fid)
         return FeedbackEvent(fid, mem.id, agent_id, verdict, note, now)
 
     def counts(self, memory_id: str) -> dict[str, int]:

@@ -37,9 +37,14 @@ class ScreenParams:
     recent_own: int = 100  # the author's recent memories compared for near-duplicate floods
     recent_cohort: int = 100  # ... and its cohort's (agents created within cohort_window_s)
     neighbours: int = 3  # nearest memories of other authors checked for conflict/corroboration
+    neighbour_scan: int = 32  # extra hits searched past the author's own near-copies to find them
     trusted_neighbour: float = 0.8  # a neighbour must be trusted this much to be contradicted
     corroborate_sim: float = 0.95  # cosine at which a memory restates another one
     recall_candidates: int = 50  # hits checked for query stuffing at recall
+    # share of an unanchored contradiction (0.45) that also counts against the author: 0, because
+    # same-template honest notes about other subjects trip it (~1 % of honest writes in the bench,
+    # honest agents' mean trust 0.92 -> 0.875 at 0.5) and it barely moved sleepers
+    unanchored_agent: float = 0.0
 
 
 DEFAULT_SCREEN = ScreenParams()
@@ -84,21 +89,40 @@ def screen_write(
     return out
 
 
-_LEADING_QUESTION = re.compile(r"\s*(?:q\s*:\s*)?([^?\n]{8,300})\?", re.IGNORECASE)
+# "<question>? <answer>" / "Q: <question>? A: <answer>"
+_LEADING_QUESTION = re.compile(r"\s*(?:q\s*:\s*)?([^?\n]{8,300})\?\s*(?:a\s*:\s*)?", re.IGNORECASE)
+# "Regarding '<what/which/how ... clause>': <answer>" / "<how ... clause>. <answer>"
+_LEADING_CLAUSE = re.compile(
+    r"\s*(?:(?:re|regarding|about)\s*:?\s*)?[\"'\u2018\u201c]?"
+    r"((?:what|which|who|whom|whose|when|where|why|how)\b[^\n:]{4,300}?)[\"'\u2019\u201d]?\s*(?::|\.\s)\s*",
+    re.IGNORECASE,
+)
+
+
+def leading_question(content: str) -> tuple[str, str] | None:
+    """(question, the rest) when a memory opens with a question it then answers, as
+    PoisonedRAG's copies do; the rest is what the memory asserts."""
+    for pattern in (_LEADING_QUESTION, _LEADING_CLAUSE):
+        m = pattern.match(content)
+        if m and content[m.end():].strip():
+            return m.group(1), content[m.end():]
+    return None
 
 
 def _conflicts(content, mref, writer, now, neighbours, params, detect, screen) -> list[Evidence]:
     """Contradiction with the nearest trusted memory of an independent author, or
     corroboration of the nearest memory of another author.
 
-    A memory that opens with a question (PoisonedRAG: question + planted answer) is checked
-    with that question as the anchor (``value_conflict(..., query)``, precise: 0.8) and the
+    A memory that opens with a question (PoisonedRAG: question + planted answer) has what
+    follows the question checked, with that question as the anchor (``value_conflict(..., query)``, precise: 0.8) and the
     evidence goes to the memory and its author. Without an anchor the check is weak (0.45;
-    notes written from one template about different subjects look alike), so it only
-    counts against the memory, never against the author's standing."""
+    notes written from one template about different subjects look alike): it counts in
+    full against the memory and ``unanchored_agent`` of it (0 by default) against the author."""
     author = writer.agent_id
-    m = _LEADING_QUESTION.match(content)
-    anchor = m.group(1) if m else None
+    lead = leading_question(content)
+    # the question part asserts nothing: compare what the memory claims (it may repeat the
+    # question's values, e.g. the identifier a look-up names, which the answer must not hide)
+    anchor, claim = lead if lead else (None, content)
     out: list[Evidence] = []
     corroborated = False
     for nb in neighbours:
@@ -107,16 +131,22 @@ def _conflicts(content, mref, writer, now, neighbours, params, detect, screen) -
         conflict, anchored = None, False
         if nb.trust >= screen.trusted_neighbour and independent(writer, nb.author, params):
             if anchor is not None:
-                conflict = value_conflict(content, nb.content, nb.similarity, anchor, detect)
+                conflict = value_conflict(claim, nb.content, nb.similarity, anchor, detect)
                 anchored = conflict.hit
             if not anchored:
-                conflict = value_conflict(content, nb.content, nb.similarity, None, detect)
+                conflict = value_conflict(claim, nb.content, nb.similarity, None, detect)
         if conflict is not None and conflict.score >= detect.min_record_score:
             details = {"detector": conflict.kind.value, "score": round(conflict.score, 4), "anchored": anchored,
                        "other_mref": nb.mref, "similarity": round(nb.similarity, 4)}
             pair = memory_and_agent(conflict.kind, memory_id=mref, author_id=author, created_at=now,
                                     strength=conflict.score, details=details)
-            out += pair if anchored else pair[:1]
+            out.append(pair[0])
+            # the author: in full when the memory's own question anchors the subject, scaled
+            # down without an anchor (same-template notes about other subjects look alike)
+            factor = 1.0 if anchored else screen.unanchored_agent
+            if factor > 0:
+                out += memory_and_agent(conflict.kind, memory_id=mref, author_id=author, created_at=now,
+                                        strength=conflict.score * factor, details=details)[1:]
             break
         if not corroborated and nb.similarity >= screen.corroborate_sim:
             # scoring counts it only if the writer is independent of the author and established

@@ -37,7 +37,7 @@ DEFAULT_KINDS: Mapping[K, KindParams] = MappingProxyType(
         # negative: weak, noisy, behavioural ------------------------------------------------
         K.DELETED_SOON_AFTER_WRITE: KindParams(0.3, 0.0, 30, cap=3.0),
         K.WRITE_BURST: KindParams(0.5, 0.0, 7, cap=2.0),
-        K.NEAR_DUPLICATE_FLOOD: KindParams(1.0, 1.5, 30, discount=0.03, cap=20.0),
+        K.NEAR_DUPLICATE_FLOOD: KindParams(1.0, 1.5, 30, discount=0.10, cap=20.0),
         K.FEEDBACK_WRONG: KindParams(1.5, 2.0, 90, discount=0.05),
         # negative: severe (also discount earlier positive history) -------------------------
         K.CONTRADICTS_TRUSTED: KindParams(3.0, 5.0, 180, discount=0.15),

@@ -54,8 +54,8 @@ def deleted_soon(
     )
 
 
-# numbers, versions, ports, Capitalised names, identifiers with separators, `code`
-_VALUE = re.compile(r"`[^`\n]{1,80}`|\b\d+(?:[.:]\d+)*\b|\b[A-Z][\w-]*\b|\b[a-z0-9]+(?:[_\-/.][a-z0-9]+)+\b")
+# numbers, versions, ports, factors (12x), Capitalised names, identifiers with separators, `code`
+_VALUE = re.compile(r"`[^`\n]{1,80}`|\b\d+(?:[.:]\d+)*x?\b|\b[A-Z][\w-]*\b|\b[a-z0-9]+(?:[_\-/.][a-z0-9]+)+\b")
 
 
 def _values(text: str) -> set[str]:
