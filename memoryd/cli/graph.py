@@ -1,1 +1,167 @@
-"""`memoryd graph ...` commands (placeholder; filled in by the graph work)."""
+"""`memoryd graph ...`: knowledge-graph stats, communities, one memory's links, export,
+plot, rebuild; and `memoryd bench graph`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from . import app
+from ._common import JsonOpt, console, emit, get_app, get_settings, handles_errors
+from .bench import _progress, bench_app, print_figures
+
+graph_app = typer.Typer(help="Knowledge graph: entities, similarity links, Leiden communities.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("stats")
+@handles_errors
+def graph_stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """Counts of entities, links and communities; when the graph was last re-clustered."""
+    data = get_app(ctx).graph.stats()
+    emit(data, as_json, lambda: print_figures(data))
+
+
+@graph_app.command("communities")
+@handles_errors
+def graph_communities(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", "-l", help="Most communities to list, largest first."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Communities of related memories, largest first, labelled by their most distinctive terms."""
+    items = [c.to_dict() for c in get_app(ctx).graph.communities(limit=limit)]
+
+    def human() -> None:
+        t = Table("id", "size", "label")
+        for c in items:
+            t.add_row(str(c["id"]), str(c["size"]), c["label"])
+        console.print(t)
+
+    emit(items, as_json, human)
+
+
+@graph_app.command("community")
+@handles_errors
+def graph_community(
+    ctx: typer.Context,
+    community_id: int = typer.Argument(..., help="Community id (from `memoryd graph communities`)."),
+    limit: int = typer.Option(20, "--limit", "-l", help="Most members to list."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """One community: its label, size and first members."""
+    data = get_app(ctx).graph.community(community_id, limit=limit)
+
+    def human() -> None:
+        console.print(f"community {data['id']} ({data['size']} memories): {data['label']}")
+        for m in data["members"]:
+            console.print(f"  {m['id']}  {m['content'][:100]}")
+
+    emit(data, as_json, human)
+
+
+@graph_app.command("show")
+@handles_errors
+def graph_show(
+    ctx: typer.Context,
+    memory_id: str = typer.Argument(..., help="Memory id."),
+    limit: int = typer.Option(10, "--limit", "-l", help="Most related memories to list."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A memory's entities, community and strongest links."""
+    data = get_app(ctx).graph.show(memory_id, limit=limit)
+
+    def human() -> None:
+        console.print(f"{data['id']}  [{data['namespace']}]  {data['content']}")
+        c = data["community"]
+        console.print(f"community: {c['id']} ({c['size']} memories): {c['label']}" if c else "community: none")
+        console.print("entities: " + (", ".join(f"{e['kind']}:{e['value']} ({e['mentions']})"
+                                                for e in data["entities"]) or "none"))
+        t = Table("id", "weight", "via", "memory")
+        for r in data["related"]:
+            t.add_row(r["id"], f"{r['weight']:.2f}", r["via"] + (f" ({', '.join(r['entities'])})" if r["entities"] else ""),
+                      r["content"][:80])
+        console.print(t)
+
+    emit(data, as_json, human)
+
+
+@graph_app.command("export")
+@handles_errors
+def graph_export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("json", "--format", "-f", help="graphml or json."),
+    out: Path = typer.Option(None, "--out", "-o", help="File to write (default: JSON to stdout; GraphML needs --out)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export the graph: memory ids, link weights, communities and labels (never memory text)."""
+    graph = get_app(ctx).graph
+    if out is None:
+        if fmt != "json":
+            from ..errors import ValidationError
+
+            raise ValidationError("GraphML export needs --out FILE")
+        emit(graph.export_dict(), True, lambda: None)
+        return
+    data = graph.export(out, fmt)
+    emit(data, as_json, lambda: console.print(
+        f"wrote {data['path']}: {data['nodes']} memories, {data['edges']} edges, {data['communities']} communities"))
+
+
+@graph_app.command("plot")
+@handles_errors
+def graph_plot(
+    ctx: typer.Context,
+    out: Path = typer.Argument(..., help="PNG file to write."),
+    labels: int = typer.Option(12, "--labels", help="Label this many of the largest communities."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Draw the communities to a PNG (largest 20 coloured, the rest grey)."""
+    data = get_app(ctx).graph.plot(out, max_labels=labels)
+    emit(data, as_json, lambda: console.print(
+        f"wrote {data['path']}: {data['nodes']} memories, {data['communities']} communities"))
+
+
+@graph_app.command("rebuild")
+@handles_errors
+def graph_rebuild(
+    ctx: typer.Context,
+    reextract: bool = typer.Option(False, "--reextract", help="Extract every memory's entities again (after an extractor upgrade)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recompute kNN links, Leiden communities and labels from scratch (also runs by itself
+    in the background once enough has changed)."""
+    rep = get_app(ctx).graph.rebuild(reextract=reextract).to_dict()
+    emit(rep, as_json, lambda: print_figures(rep))
+
+
+@bench_app.command("graph")
+@handles_errors
+def bench_graph(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size (including the multi-hop chains)."),
+    queries: int = typer.Option(200, "--queries", help="Ordinary known-answer queries."),
+    chains: int = typer.Option(100, "--chains", help="Multi-hop chains (two linked memories and one query each)."),
+    adds: int = typer.Option(50, "--adds", help="Single-memory adds to time."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
+    embedder: str = typer.Option("model", "--embedder", help="model, or hash: a fast bag-of-words stand-in for scale runs (timings only; recall meaningless)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Graph rebuild time, incremental add, community purity/NMI, recall@5 with and without expansion."""
+    from ..bench.graph_bench import run_graph_bench
+
+    prog, cb = _progress(as_json)
+    if prog:
+        prog.start()
+    try:
+        data = run_graph_bench(memories, n_queries=queries, n_chains=chains, n_adds=adds, seed=seed,
+                               workdir=workdir, reuse=reuse, settings=get_settings(ctx), progress=cb,
+                               embedder=embedder)
+    finally:
+        if prog:
+            prog.stop()
+    emit(data, as_json, lambda: print_figures(data))

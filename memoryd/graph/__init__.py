@@ -23,9 +23,12 @@ from memoryd.graph.expand import (
     ExpandedHit,
     Link,
     NeighbourSource,
+    ScoredExpandConfig,
+    ScoredHit,
     Via,
     adjacency,
     expand_hits,
+    expand_scored,
 )
 from memoryd.graph.export import (
     GraphExport,
@@ -97,6 +100,9 @@ __all__ = [
     "Via",
     "adjacency",
     "expand_hits",
+    "ScoredExpandConfig",
+    "ScoredHit",
+    "expand_scored",
     # metrics
     "CommunityScores",
     "nmi",

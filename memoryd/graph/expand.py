@@ -16,7 +16,7 @@ so a service can answer it from the store instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +32,9 @@ __all__ = [
     "NeighbourSource",
     "expand_hits",
     "adjacency",
+    "ScoredExpandConfig",
+    "ScoredHit",
+    "expand_scored",
 ]
 
 LinkKind = Literal["similar", "entity"]
@@ -183,3 +186,82 @@ def adjacency(
         for m in present:
             adj[m].extend(Link(o, entity_link_weight, "entity", key) for o in present if o != m)
     return adj
+
+
+# ---- score-based expansion (what recall uses) -----------------------------------------------
+@dataclass(frozen=True)
+class ScoredExpandConfig:
+    """Expansion over fused *scores* (recall's relative score fusion), not ranks.
+
+    A seed in the top ``max_seeds`` passes ``fraction * w * score(seed)`` to each of its
+    ``max_neighbours_per_seed`` strongest links (``w`` in [0, 1]); a memory reached from
+    several seeds keeps its best gain (``combine="max"``: a memory close to every seed is
+    a look-alike the retrieval legs already scored) or their sum, capped at
+    ``fraction * top score``. Seeds receive nothing, so
+    their order never changes; a lower-ranked candidate or a memory pulled in by the
+    graph rises above a seed only when a strong link to a much better seed carries it
+    there (score gaps matter, unlike RRF where rank 1 and rank 5 differ by 6%).
+    """
+
+    fraction: float = 0.5
+    max_seeds: int = 5
+    max_neighbours_per_seed: int = 5
+    min_link_weight: float = 0.2
+    combine: Literal["max", "sum"] = "max"  # a memory reached from several seeds: best gain, or summed
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ScoredHit:
+    id: Hashable
+    score: float
+    base_score: float  # 0 for a memory the graph pulled in
+    gain: float  # what the graph added
+    seed_rank: int | None  # 0-based rank among the initial hits, None if pulled in
+    via: tuple[Via, ...] = ()
+
+
+def expand_scored(
+    hits: Sequence[tuple[Hashable, float]],
+    neighbours: NeighbourSource,
+    config: ScoredExpandConfig = ScoredExpandConfig(),
+) -> list[ScoredHit]:
+    """Fuse graph neighbours of the top hits into a scored ranking (see :class:`ScoredExpandConfig`).
+
+    Returns every initial hit and every memory reached, sorted by fused score (ties:
+    initial hits first, by rank, then pulled-in ones by id).
+    """
+    rank: dict[Hashable, int] = {}
+    base: dict[Hashable, float] = {}
+    for mid, s in hits:
+        if mid not in rank:
+            rank[mid], base[mid] = len(rank), max(float(s), 0.0)
+    seeds = [mid for mid, r in rank.items() if r < config.max_seeds]
+    top = max((base[m] for m in seeds), default=0.0)
+    gain: dict[Hashable, float] = {}
+    vias: dict[Hashable, list[Via]] = {}
+    seed_set = set(seeds)
+    for s in seeds:
+        best: dict[Hashable, float] = {}
+        links: dict[Hashable, list[Link]] = {}
+        for link in _links_of(neighbours, s):  # type: ignore[arg-type]
+            w = min(max(float(link.weight), 0.0), 1.0)
+            if link.id in seed_set or w < config.min_link_weight or w == 0.0:
+                continue
+            best[link.id] = max(best.get(link.id, 0.0), w)
+            links.setdefault(link.id, []).append(link)
+        for n in sorted(best, key=lambda n: (-best[n], str(n)))[: config.max_neighbours_per_seed]:
+            g = config.fraction * best[n] * base[s]
+            gain[n] = gain.get(n, 0.0) + g if config.combine == "sum" else max(gain.get(n, 0.0), g)
+            vias.setdefault(n, []).extend(
+                Via(seed=str(s), kind=lk.kind, weight=min(max(lk.weight, 0.0), 1.0), entity=lk.entity)
+                for lk in links[n])
+    cap = config.fraction * top
+    out = [ScoredHit(m, base[m] + min(gain.get(m, 0.0), cap), base[m], min(gain.get(m, 0.0), cap), r,
+                     tuple(sorted(vias.get(m, ()), key=lambda v: (-v.weight, v.seed, v.entity or ""))))
+           for m, r in rank.items()]
+    out += [ScoredHit(n, min(g, cap), 0.0, min(g, cap), None,
+                      tuple(sorted(vias[n], key=lambda v: (-v.weight, v.seed, v.entity or ""))))
+            for n, g in gain.items() if n not in rank]
+    out.sort(key=lambda h: (-h.score, h.seed_rank is None, h.seed_rank or 0, str(h.id)))
+    return out[: config.limit] if config.limit is not None else out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["KnnEdges", "knn_edges", "neighbours_of", "Neighbours"]
+__all__ = ["KnnEdges", "knn_edges", "neighbours_of", "Neighbours", "batch_neighbours"]
 
 log = logging.getLogger(__name__)
 
@@ -237,3 +237,23 @@ def neighbours_of(
     order = np.lexsort((idx, -sims[idx]))  # best first, ties by index
     idx = idx[order].astype(np.int64)
     return Neighbours(idx, sims[idx].astype(np.float32))
+
+
+def batch_neighbours(
+    ids: np.ndarray, mat: np.ndarray, vecs: np.ndarray, k: int, threshold: float, cols: int = 64
+) -> list[dict[int, float]]:
+    """Exact top-``k`` rows of ``mat`` (cosine >= ``threshold``) for each row of ``vecs``,
+    as ``{row id: cosine}`` dicts keyed by ``ids``: (n, d) @ (d, c) blocks, so a bulk
+    import costs one matrix product per ``cols`` memories instead of a scan each."""
+    out: list[dict[int, float]] = []
+    n = mat.shape[0]
+    kk = min(k, n)
+    for c0 in range(0, vecs.shape[0], cols):
+        sims = mat @ vecs[c0 : c0 + cols].T  # (n, c)
+        top = np.argpartition(-sims, kk - 1, axis=0)[:kk] if kk < n else np.arange(n)[:, None].repeat(sims.shape[1], 1)
+        for j in range(sims.shape[1]):
+            idx = top[:, j]
+            w = sims[idx, j]
+            keep = w >= threshold
+            out.append({int(ids[i]): float(x) for i, x in zip(idx[keep].tolist(), w[keep].tolist())})
+    return out

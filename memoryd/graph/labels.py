@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 from memoryd.graph._lexicon import COMMON_WORDS
 
-__all__ = ["tokenize", "community_terms", "label_communities", "texts_by_community"]
+__all__ = ["tokenize", "community_terms", "label_communities", "texts_by_community", "terms_against"]
 
 _TOKEN = re.compile(r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*")
 
@@ -103,3 +103,24 @@ def texts_by_community(
             out.setdefault(c, []).append(text)
     return out
 
+
+def terms_against(
+    member_texts: Mapping[int, Sequence[str]], df: Mapping[str, int], n_total: int, top_n: int,
+    max_df_ratio: float = 0.5,
+) -> dict[int, list[tuple[str, float]]]:
+    """c-TF-IDF terms of *some* communities, scored against corpus-wide document
+    frequencies ``df`` over ``n_total`` memories (e.g. kept up to date by a service), so
+    one community can be relabelled without reading every other one.
+    :func:`community_terms` scores against the given communities only."""
+    out: dict[int, list[tuple[str, float]]] = {}
+    max_df = max_df_ratio * n_total
+    for c, texts in member_texts.items():
+        counter: Counter[str] = Counter()
+        for text in texts:
+            counter.update(set(tokenize(text)))
+        size = max(len(texts), 1)
+        scored = [(t, k / size * math.log((n_total + 1) / max(df.get(t, k), k)))
+                  for t, k in counter.items() if df.get(t, k) <= max_df or n_total < 4]
+        scored.sort(key=lambda ts: (-ts[1], ts[0]))
+        out[c] = scored[:top_n]
+    return out

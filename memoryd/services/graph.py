@@ -1,18 +1,773 @@
-"""Knowledge-graph service (placeholder until the graph store lands): installs nothing."""
+"""The knowledge graph in the running system: entities, kNN links and Leiden communities
+kept in step with every write, graph-expanded recall, and erasure of everything derived.
+
+    listener (MemoryService.listeners, inside the write transaction):
+        after_insert   extract entities (stored as keyed hashes), link each new memory to its
+                       k nearest neighbours (RAM vector index + the rest of its batch), put it
+                       in the community it links to most; count the change, and re-cluster
+                       when enough has changed (inline while small, else a background thread);
+                       labels of the communities it touched go stale, recomputed when read
+        before_delete  nothing to do in SQL (mentions, links, membership cascade; triggers
+                       drop orphaned entities and blank the labels of affected communities)
+    expander (MemoryService.expander): ``expand(fused, ranked, filters, depth)``
+    erasure hook: ``erase_derived`` / ``forensic_tokens`` (name "graph")
+    reads:    stats(), communities(limit, filters), related(id, limit, filters), show(id),
+              export(path, fmt), plot(path)
+    rebuild:  rebuild() (on demand), rebuild_in_background()
+
+Pure computation lives in :mod:`memoryd.graph`; SQL in :mod:`memoryd.store.graph`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings
+from ..db import transaction
+from ..errors import NotFoundError, ValidationError
+from ..graph import (
+    Clustering,
+    GraphConfig,
+    LeidenConfig,
+    Link,
+    MemoryGraph,
+    ScoredExpandConfig,
+    assign_community,
+    build_memory_graph,
+    cluster,
+    community_terms,
+    expand_scored,
+    extract_entities,
+    knn_edges,
+    link_weights_for_new,
+    neighbours_of,
+    tokenize,
+)
+from ..graph.knn import batch_neighbours
+from ..graph.labels import terms_against
+from ..models import Memory, SearchFilters
+from ..search.fusion import FusedHit
+from ..store import erasure as estore
+from ..store import graph as gstore
+from ..store import memories as mstore
+from ..store import vectors as vstore
+from .memories import MemoryService
+
+__all__ = ["GraphService", "GraphParams", "CommunityInfo", "RelatedMemory", "RebuildReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GraphParams:
+    """How the graph is built, kept up to date and used at recall."""
+
+    k: int = 10  # similarity neighbours per memory
+    threshold: float = 0.5  # minimum cosine for a similarity link (all-MiniLM-L6-v2: related notes ~0.5+)
+    graph: GraphConfig = GraphConfig()  # entity weights and hub cap in the clustered graph
+    leiden: LeidenConfig = LeidenConfig()
+    label_terms: int = 3
+    expand: ScoredExpandConfig = ScoredExpandConfig()
+    entity_link_cap: int = 50  # expansion ignores entities mentioned by more memories (hubs)
+    expand_similarity_weight: float = 0.3  # similarity links count less at recall: the vector leg saw them
+    auto_rebuild: bool = True  # re-cluster when enough has changed since the last time
+    rebuild_ratio: float = 0.5  # ... i.e. changes >= ratio * size at the last re-cluster
+    rebuild_min_changes: int = 20  # ... and at least this many
+    inline_rebuild_below: int = 2000  # smaller graphs re-cluster inside the write (milliseconds)
+
+
+@dataclass(frozen=True)
+class CommunityInfo:
+    id: int
+    size: int
+    label: str
+    terms: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "size": self.size, "label": self.label,
+                "terms": [[t, round(w, 4)] for t, w in self.terms]}
+
+
+@dataclass(frozen=True)
+class RelatedMemory:
+    id: str
+    namespace: str
+    content: str
+    weight: float  # link strength in [0, 1]
+    similarity: float  # cosine of the similarity link, 0 if none
+    entities: list[str]  # shared entities ("kind:value"), strongest first
+    community: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "namespace": self.namespace, "content": self.content,
+                "weight": round(self.weight, 4), "similarity": round(self.similarity, 4),
+                "via": ("similar+entity" if self.similarity and self.entities
+                        else "similar" if self.similarity else "entity"),
+                "entities": self.entities, "community": self.community}
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    memories: int
+    links: int
+    edges: int
+    communities: int
+    modularity: float
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"memories": self.memories, "links": self.links, "edges": self.edges,
+                "communities": self.communities, "modularity": round(self.modularity, 4),
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+class _TermDF:
+    """Document frequency of label terms over all memories (RAM only; scores labels).
+
+    Built on first use from every memory's text, then kept up to date by this process's
+    inserts and deletes; rebuilt when another connection has committed (PRAGMA
+    data_version moved). Words of deleted memories leave it when their count reaches 0.
+    """
+
+    def __init__(self) -> None:
+        self.df: Counter[str] | None = None
+        self.n = 0
+        self.version: int | None = None
+
+    def ensure(self, conn: sqlite3.Connection) -> Counter[str]:
+        dv = gstore.data_version(conn)
+        if self.df is None or dv != self.version:
+            df: Counter[str] = Counter()
+            n = 0
+            for text in gstore.iter_texts(conn):
+                df.update(set(tokenize(text)))
+                n += 1
+            self.df, self.n, self.version = df, n, dv
+        return self.df
+
+    def add(self, texts: Iterable[str], sign: int) -> None:
+        if self.df is None:
+            return
+        for t in texts:
+            for w in set(tokenize(t)):
+                c = self.df[w] + sign
+                if c > 0:
+                    self.df[w] = c
+                else:
+                    del self.df[w]
+            self.n += sign
+
+    def drop(self) -> None:
+        self.df, self.n, self.version = None, 0, None
+
+
+_GEMM_BATCH = 8  # batches at least this large score against the whole index in one matrix product
+
+
+def _index_arrays(index: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(rowids (n,), vectors (n, d)) views of the RAM vector index, read under App.lock.
+
+    VectorIndex.search does its exact scan with a BLAS gemv, whose thread hand-off stalls
+    for whole scheduler slices on a busy machine (1 ms -> 15 ms at 1k rows here);
+    knn.neighbours_of scans single-threaded. VectorIndex has no public accessor for its
+    matrix yet, hence the private attributes (asked for in the graph change's report)."""
+    n = len(index)
+    return index._rowids[:n], index._mat[:n]  # noqa: SLF001
 
 
 class GraphService:
-    name = "graph"
+    name = "graph"  # erasure hook name
 
-    def __init__(self, conn, memories, *, lock, settings, clock):
-        self.conn, self.memories, self.lock, self.settings, self.clock = conn, memories, lock, settings, clock
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        memories: MemoryService,
+        *,
+        lock: threading.RLock,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        params: GraphParams = GraphParams(),
+    ):
+        self.conn = conn
+        self.memories = memories
+        self.lock = lock
+        self.settings = settings
+        self.clock = clock
+        self.params = params
+        self._key: bytes | None = None
+        self._terms = _TermDF()
+        self._thread: threading.Thread | None = None
+        self._rebuild_again = False
+        self._view_cache: dict[tuple, list[CommunityInfo]] = {}
+        self._version = 0  # bumped on every graph change made through this service
+        self.last_insert_ms: float | None = None  # graph work of the last after_insert (bench)
+        self.last_rebuild: RebuildReport | None = None
 
     def install(self) -> GraphService:
+        """Hook into the memory service: write listener and recall expander."""
+        if self not in self.memories.listeners:
+            self.memories.listeners.append(self)
+        self.memories.expander = self
         return self
 
-    def erase_derived(self, conn, memories: Sequence) -> Mapping[str, int]:
-        return {}
+    # ---- entity ids ---------------------------------------------------------------------------
+    def _entity_key(self, conn: sqlite3.Connection) -> bytes:
+        if self._key is None:
+            hexkey = gstore.state_get(conn, "entity_key")
+            if hexkey is None:  # restored from a copy without it: any fresh key works after a rebuild
+                raise ValidationError("graph_state has no entity_key: run `memoryd graph rebuild --reextract`")
+            self._key = bytes.fromhex(hexkey)
+        return self._key
+
+    def _eid(self, key: bytes, kind: str, value_key: str) -> int:
+        d = hashlib.blake2b(f"{kind}:{value_key}".encode("utf-8"), key=key, digest_size=8).digest()
+        return int.from_bytes(d, "big", signed=True)
+
+    def _entities(self, conn: sqlite3.Connection, text: str) -> dict[int, tuple[str, str]]:
+        """entity id -> (kind, readable value) of one text."""
+        key = self._entity_key(conn)
+        return {self._eid(key, e.kind, e.key): (e.kind, e.value) for e in extract_entities(text)}
+
+    # ---- listener -----------------------------------------------------------------------------
+    def after_insert(self, conn: sqlite3.Connection, memories: list[Memory], vectors: np.ndarray) -> None:
+        if not memories:
+            return
+        t0 = time.perf_counter()
+        with self.lock:
+            self._add(conn, memories, np.asarray(vectors, dtype=np.float32))
+            self._terms.add((m.content for m in memories), +1)
+            self._version += 1
+            self.last_insert_ms = (time.perf_counter() - t0) * 1000
+            self._count_changes(conn, len(memories))
+
+    def before_delete(self, conn: sqlite3.Connection, memories: list[Memory]) -> None:
+        # mentions, links and membership cascade with the rows; triggers drop orphaned
+        # entities and blank the labels of the communities they leave
+        with self.lock:
+            self._terms.add((m.content for m in memories), -1)
+            self._version += 1
+            self._view_cache.clear()
+            self._count_changes(conn, len(memories), maybe_rebuild=False)
+
+    def _add(self, conn: sqlite3.Connection, mems: list[Memory], vecs: np.ndarray) -> None:
+        """Entities, kNN links and a community for each new memory (one batch)."""
+        p = self.params
+        rowids = [m.rowid for m in mems]
+        ents = [self._entities(conn, m.content) for m in mems]
+        all_eids = list({e for d in ents for e in d})
+        members = gstore.entity_members(conn, all_eids, max_members=p.graph.max_entity_members)
+        gstore.add_mentions(conn, [(r, e, kind) for r, d in zip(rowids, ents) for e, (kind, _) in d.items()])
+
+        neighbours = self._neighbours(rowids, vecs)  # per new memory: [(rowid, cosine)]
+        gstore.add_links(conn, [(r, n, s) for r, nb in zip(rowids, neighbours) for n, s in nb])
+
+        known = gstore.communities_of(conn, list({n for nb in neighbours for n, _ in nb}))
+        assigned: list[tuple[int, int]] = []
+        for r, d, nb in zip(rowids, ents, neighbours):
+            weights = link_weights_for_new(nb, d.keys(), members, p.graph)
+            c = assign_community(weights, known, new_id=-1)
+            if c == -1:
+                c = gstore.new_community(conn)
+            known[r] = c
+            assigned.append((r, c))
+            for e in d:  # batch mates see each other's entities
+                members.setdefault(e, []).append(r)
+        gstore.set_membership(conn, assigned)
+
+    def _neighbours(self, rowids: list[int], vecs: np.ndarray) -> list[list[tuple[int, float]]]:
+        """Each new memory's k nearest (cosine >= threshold) among stored memories (RAM
+        index) and the rest of its batch, best first."""
+        p = self.params
+        index = self.memories.index  # stored memories; this batch is added after commit
+        out: list[list[tuple[int, float]]] = []
+        batch = vecs @ vecs.T if len(rowids) > 1 else None  # (b, b)
+        ix_rowids, mat = _index_arrays(index)
+        stored: list[dict[int, float]]
+        if len(rowids) >= _GEMM_BATCH and len(ix_rowids):
+            stored = batch_neighbours(ix_rowids, mat, vecs, p.k + 1, p.threshold)
+        elif len(ix_rowids) < index.exact_below:  # exact scan, single-threaded (see knn.neighbours_of)
+            stored = []
+            for i in range(len(rowids)):
+                nb = neighbours_of(vecs[i], mat, p.k + 1, p.threshold)
+                stored.append({int(ix_rowids[j]): float(w) for j, w in zip(nb.index.tolist(), nb.weight.tolist())})
+        else:  # large store, a few memories: the index's binary shortlist + exact re-score, as recall does
+            stored = [{h.rowid: h.score for h in index.search(vecs[i], p.k + 1)} for i in range(len(rowids))]
+        for i, r in enumerate(rowids):
+            cand = {n: s for n, s in stored[i].items() if n != r}
+            if batch is not None:
+                row = batch[i].copy()
+                row[i] = -np.inf
+                for j in np.argsort(-row)[: p.k]:
+                    cand[rowids[int(j)]] = max(cand.get(rowids[int(j)], -1.0), float(row[j]))
+            best = sorted(((n, s) for n, s in cand.items() if s >= p.threshold), key=lambda x: (-x[1], x[0]))
+            out.append(best[: p.k])
+        return out
+
+    def _count_changes(self, conn: sqlite3.Connection, n: int, maybe_rebuild: bool = True) -> None:
+        changes = int(gstore.state_get(conn, "changes") or 0) + n
+        gstore.state_set(conn, "changes", str(changes))
+        if not (maybe_rebuild and self.params.auto_rebuild):
+            return
+        size = int(gstore.state_get(conn, "rebuilt_size") or 0)
+        if changes < max(self.params.rebuild_min_changes, self.params.rebuild_ratio * size):
+            return
+        total = mstore.count(conn)
+        if total <= self.params.inline_rebuild_below:
+            self._rebuild_locked(conn)
+        else:
+            self.rebuild_in_background()
+
+    # ---- full rebuild -------------------------------------------------------------------------
+    def rebuild(self, *, reextract: bool = False, progress: Callable[[str], None] | None = None) -> RebuildReport:
+        """Recompute entities (missing ones, or all with ``reextract``), kNN links, Leiden
+        communities and every label; one write transaction at the end."""
+        with self.lock:
+            return self._rebuild_locked(self.conn, reextract=reextract, progress=progress)
+
+    def rebuild_in_background(self) -> threading.Thread | None:
+        """Start a rebuild on a daemon thread (one at a time; a request while one runs
+        schedules another). Returns the thread, or None if one is already running."""
+        with self.lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._rebuild_again = True
+                return None
+            self._thread = threading.Thread(target=self._background, name="memoryd-graph-rebuild", daemon=True)
+            self._thread.start()
+            return self._thread
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+
+    def _background(self) -> None:
+        while True:
+            try:
+                self._rebuild_snapshot()
+            except (sqlite3.ProgrammingError, sqlite3.OperationalError) as exc:  # connection closed meanwhile
+                log.info("background graph rebuild stopped: %s", exc)
+                return
+            except Exception:  # noqa: BLE001 - a failed background rebuild must not kill the process
+                log.exception("background graph rebuild failed")
+                return
+            with self.lock:
+                if not self._rebuild_again:
+                    return
+                self._rebuild_again = False
+
+    def _rebuild_snapshot(self) -> None:
+        """Background rebuild: read under the lock, compute without it (writes go on),
+        then write under the lock; memories written meanwhile are re-linked and assigned."""
+        with self.lock:
+            snap = self._read_snapshot(self.conn, reextract=False)
+        result = self._compute(*snap)
+        with self.lock:
+            self._write_rebuild(self.conn, snap, result)
+
+    def _rebuild_locked(
+        self, conn: sqlite3.Connection, *, reextract: bool = False, progress: Callable[[str], None] | None = None
+    ) -> RebuildReport:
+        snap = self._read_snapshot(conn, reextract=reextract, progress=progress)
+        result = self._compute(*snap, progress=progress)
+        return self._write_rebuild(conn, snap, result)
+
+    def _read_snapshot(self, conn, *, reextract: bool, progress=None):
+        t = time.perf_counter()
+        rowids, mat = vstore.load_vectors(conn, self.memories.embedder.name)  # (n,), (n, d)
+        todo = [r for r, _ in gstore.rowid_ids(conn).items()] if reextract else gstore.unassigned_rowids(conn)
+        new_mentions: dict[int, dict[int, str]] = {}
+        if todo:
+            if progress:
+                progress(f"extracting entities of {len(todo)} memories")
+            for chunk in range(0, len(todo), 2000):
+                mems = mstore.get_by_rowids(conn, todo[chunk : chunk + 2000])
+                for r, m in mems.items():
+                    new_mentions[r] = {e: kind for e, (kind, _) in self._entities(conn, m.content).items()}
+        mentions = gstore.all_mentions(conn)
+        if reextract:
+            mentions = {}
+        for r, d in new_mentions.items():
+            mentions[r] = list(d)
+        texts_n = mstore.count(conn)
+        return rowids, mat, mentions, new_mentions, reextract, texts_n, time.perf_counter() - t
+
+    def _compute(self, rowids, mat, mentions, new_mentions, reextract, texts_n, read_s, progress=None):
+        p = self.params
+        t0 = time.perf_counter()
+        if progress:
+            progress(f"kNN over {len(rowids)} memories")
+        knn = knn_edges(mat, k=p.k, threshold=p.threshold) if len(rowids) else None
+        t1 = time.perf_counter()
+        ids = [int(r) for r in rowids.tolist()]
+        if knn is not None and len(knn):
+            src, dst, w = knn.src, knn.dst, knn.weight
+        else:
+            src = dst = np.zeros(0, np.int64)
+            w = np.zeros(0, np.float32)
+        graph = build_memory_graph(ids, src, dst, w, {r: mentions.get(r, ()) for r in ids}, p.graph)
+        if progress:
+            progress(f"Leiden over {graph.n_nodes} nodes, {graph.n_edges} edges")
+        clustering = cluster(graph, p.leiden)
+        t2 = time.perf_counter()
+        links = [(ids[a], ids[b], float(s)) for a, b, s in zip(src.tolist(), dst.tolist(), w.tolist())]
+        return graph, clustering, links, {"read": read_s, "knn": t1 - t0, "leiden": t2 - t1}
+
+    def _write_rebuild(self, conn, snap, result) -> RebuildReport:
+        rowids, _mat, _mentions, new_mentions, reextract, _n, _ = snap
+        graph, clustering, links, seconds = result
+        t = time.perf_counter()
+        with transaction(conn):
+            present = set(gstore.rowid_ids(conn))
+            membership = {r: c for r, c in clustering.membership.items() if r in present}
+            if reextract:
+                gstore.clear_all_mentions(conn)
+            gstore.add_mentions(conn, [(r, e, kind) for r, d in new_mentions.items() if r in present
+                                       for e, kind in d.items()])
+            gstore.replace_links(conn, [(a, b, s) for a, b, s in links if a in present and b in present])
+            gstore.replace_communities(conn, membership)
+            late = sorted(present - set(membership))  # written while we computed (background)
+            if late:
+                self._assign_late(conn, late)
+            self._relabel(conn, None)
+            gstore.state_set(conn, "changes", "0")
+            gstore.state_set(conn, "rebuilt_size", str(len(present)))
+            gstore.state_set(conn, "rebuilt_at", repr(self.clock()))
+            gstore.state_set(conn, "modularity", repr(clustering.modularity))
+        seconds["write"] = time.perf_counter() - t
+        seconds["total"] = sum(seconds.values())
+        self._version += 1
+        self._view_cache.clear()
+        rep = RebuildReport(len(membership), len(links), graph.n_edges, clustering.n_communities,
+                            clustering.modularity, seconds)
+        self.last_rebuild = rep
+        log.info("graph rebuilt: %s", rep.to_dict())
+        return rep
+
+    def _assign_late(self, conn: sqlite3.Connection, rowids: list[int]) -> None:
+        """Memories written during a background rebuild: link and assign them like new ones."""
+        mems = mstore.get_by_rowids(conn, rowids)
+        rs, vecs = [], []
+        for r in rowids:
+            v = self.memories.index.vector(r)
+            if r in mems and v is not None:
+                rs.append(r)
+                vecs.append(v)
+        if rs:
+            self._add(conn, [mems[r] for r in rs], np.stack(vecs))
+
+    # ---- labels -------------------------------------------------------------------------------
+    def _relabel(self, conn: sqlite3.Connection, community_ids: Sequence[int] | None) -> int:
+        """Recompute labels (all communities, or these) from their current members."""
+        texts = gstore.member_texts(conn, community_ids)
+        if community_ids is None:  # every member at hand: one pass, no corpus statistics needed
+            terms = community_terms(texts, self.params.label_terms)
+        else:
+            df = self._terms.ensure(conn)
+            terms = terms_against(texts, df, self._terms.n, self.params.label_terms)
+        labels = {c: (", ".join(t for t, _ in terms.get(c, [])), terms.get(c, [])) for c in texts}
+        gstore.set_labels(conn, labels)
+        return len(labels)
+
+    def refresh_labels(self) -> int:
+        """Relabel communities whose membership changed since their label was computed."""
+        with self.lock:
+            stale = gstore.stale_communities(self.conn)
+            if not stale:
+                return 0
+            with transaction(self.conn):
+                return self._relabel(self.conn, stale)
+
+    # ---- erasure hook -------------------------------------------------------------------------
+    def erase_derived(self, conn: sqlite3.Connection, memories: Sequence[Memory]) -> Mapping[str, int]:
+        """Inside the erasure's delete transaction: drop the memories' mentions (and the
+        entities only they mention), links and membership, then relabel the communities
+        they were in from the surviving members. Idempotent."""
+        rowids = [m.rowid for m in memories]
+        with self.lock:
+            before = gstore.counts(conn)
+            affected = sorted(set(gstore.communities_of(conn, rowids).values()))
+            removed = gstore.clear_memories(conn, rowids)
+            after = gstore.counts(conn)
+            alive = [row.id for row in gstore.list_communities(conn, ids=affected)] if affected else []
+            relabelled = self._relabel(conn, alive) if alive else 0
+            self._terms.drop()  # counted the erased texts; recounted from the survivors when next needed
+            self._version += 1
+            self._view_cache.clear()
+        return {"entities": before["entities"] - after["entities"], "mentions": removed["mentions"],
+                "links": removed["links"], "memberships": removed["memberships"],
+                "communities_relabelled": relabelled}
+
+    def forensic_tokens(self, memories: Sequence[Memory]) -> list[str]:
+        """Entity strings of the erased memories that no other memory mentions (and no
+        surviving text contains): after the erasure they must be nowhere in the files."""
+        erased = {m.rowid for m in memories}
+        with self.lock:
+            found: dict[int, set[str]] = {}
+            for m in memories:
+                for e, (_kind, value) in self._entities(self.conn, m.content).items():
+                    found.setdefault(e, set()).update({value, value.lower()})
+            others = gstore.entity_members(self.conn, list(found))
+            out: list[str] = []
+            for e, values in found.items():
+                if set(others.get(e, ())) - erased:
+                    continue
+                for v in sorted(values):
+                    rows = mstore.get_by_rowids(self.conn, [r for r in estore.fts_phrase_rowids(self.conn, v)
+                                                            if r not in erased])
+                    if not any(v.lower() in m.content.lower() for m in rows.values()):
+                        out.append(v)
+        return sorted(set(out))
+
+    # ---- expansion at recall ------------------------------------------------------------------
+    def _entity_links(
+        self, conn: sqlite3.Connection, rowids: Sequence[int]
+    ) -> dict[int, dict[int, tuple[float, list[int]]]]:
+        """seed rowid -> {other rowid: (summed entity weight, shared entity ids)}; weight of
+        one shared entity 1/log2(mentions) (1 for an identifier only these two memories
+        share), hubs (> entity_link_cap mentions) skipped."""
+        mentions = gstore.mentions_of(conn, rowids)
+        members = gstore.entity_members(conn, [e for es in mentions.values() for e in es],
+                                        max_members=self.params.entity_link_cap)
+        out: dict[int, dict[int, tuple[float, list[int]]]] = {}
+        for r, es in mentions.items():
+            acc: dict[int, tuple[float, list[int]]] = {}
+            for e in es:
+                mem = members.get(e)
+                if not mem or len(mem) < 2:
+                    continue
+                w = 1.0 / math.log2(len(mem))
+                for o in mem:
+                    if o != r:
+                        s, shared = acc.get(o, (0.0, []))
+                        acc[o] = (s + w, [*shared, e])
+            out[r] = acc
+        return out
+
+    def _links(self, conn: sqlite3.Connection, seeds: Sequence[int]) -> dict[int, dict[int, tuple[float, float, list[int]]]]:
+        """seed -> {neighbour: (weight in [0, 1], cosine, shared entity ids)}."""
+        thr = self.params.threshold
+        sims = gstore.links_of(conn, seeds)
+        ents = self._entity_links(conn, seeds)
+        out: dict[int, dict[int, tuple[float, float, list[int]]]] = {}
+        for s in seeds:
+            acc: dict[int, tuple[float, float, list[int]]] = {}
+            for n, cos in sims.get(s, ()):
+                scaled = max(0.0, (cos - thr) / (1 - thr)) if thr < 1 else 0.0
+                acc[n] = (self.params.expand_similarity_weight * scaled, cos, [])
+            for n, (w, shared) in ents.get(s, {}).items():
+                base, cos, _ = acc.get(n, (0.0, 0.0, []))
+                acc[n] = (base + w, cos, shared)
+            out[s] = {n: (min(w, 1.0), cos, sh) for n, (w, cos, sh) in acc.items()}
+        return out
+
+    def expand(
+        self, fused: list[FusedHit], ranked: dict[str, list[tuple[int, float]]], filters: SearchFilters, depth: int
+    ) -> list[FusedHit]:
+        """Recall expansion: neighbours of the top hits and memories sharing their entities,
+        fused by score (:func:`memoryd.graph.expand.expand_scored`); only memories passing
+        `filters` are added. Hits the graph added or lifted carry a "graph" rank."""
+        cfg = self.params.expand
+        if not fused:
+            return fused
+        seeds = [h.rowid for h in fused[: cfg.max_seeds]]
+        with self.lock:
+            links = self._links(self.conn, seeds)
+            cand = {n for d in links.values() for n in d}
+            visible = gstore.visible_rowids(self.conn, sorted(cand), filters) if cand else set()
+        source = {s: [Link(n, w, "entity" if sh and cos == 0 else "similar")
+                      for n, (w, cos, sh) in d.items() if n in visible] for s, d in links.items()}
+        out = expand_scored([(h.rowid, h.score) for h in fused], source, cfg)
+        by_id = {h.rowid: h for h in fused}
+        result: list[FusedHit] = []
+        graph_rank = 0
+        for h in out:
+            old = by_id.get(h.id)  # type: ignore[arg-type]
+            ranks = dict(old.ranks) if old is not None else {}
+            if h.gain > 0:
+                graph_rank += 1
+                ranks["graph"] = graph_rank
+            result.append(FusedHit(int(h.id), h.score, ranks))  # type: ignore[arg-type]
+        return result[: max(depth, len(fused))]
+
+    # ---- reads --------------------------------------------------------------------------------
+    def _memory(self, memory_id: str) -> Memory:
+        with self.lock:
+            m = mstore.get_by_id(self.conn, memory_id)
+        if m is None:
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+        return m
+
+    def related(self, memory_id: str, *, limit: int = 10, filters: SearchFilters = SearchFilters()) -> list[RelatedMemory]:
+        """Memories linked to this one (similarity link or shared entity), strongest first;
+        only those passing `filters`."""
+        if limit < 1:
+            raise ValidationError("limit must be positive")
+        seed = self._memory(memory_id)
+        with self.lock:
+            links = self._links(self.conn, [seed.rowid]).get(seed.rowid, {})
+            visible = gstore.visible_rowids(self.conn, sorted(links), filters) if links else set()
+            best = sorted((n for n in links if n in visible), key=lambda n: (-links[n][0], -links[n][1], n))[:limit]
+            mems = mstore.get_by_rowids(self.conn, best)
+            comm = gstore.communities_of(self.conn, best)
+            names = self._entities(self.conn, seed.content)
+        out = []
+        for n in best:
+            if n not in mems:
+                continue
+            w, cos, shared = links[n]
+            ents = [f"{names[e][0]}:{names[e][1]}" for e in shared if e in names]
+            out.append(RelatedMemory(mems[n].id, mems[n].namespace, mems[n].content, w, cos, ents, comm.get(n)))
+        return out
+
+    def _hides_members(self, filters: SearchFilters) -> bool:
+        if filters.is_empty():
+            return False
+        only_exclusions = SearchFilters(exclude_namespaces=filters.exclude_namespaces)
+        if filters == only_exclusions:
+            return bool(gstore.community_namespaces(self.conn, filters.exclude_namespaces))
+        return True
+
+    def communities(self, *, limit: int = 20, filters: SearchFilters = SearchFilters()) -> list[CommunityInfo]:
+        """Communities, largest first, with labels from their members. With `filters` that
+        hide some members (other agents' private namespaces), sizes and labels are computed
+        from the visible members only."""
+        if limit < 1:
+            raise ValidationError("limit must be positive")
+        with self.lock:
+            if not self._hides_members(filters):
+                self.refresh_labels()
+                return [CommunityInfo(c.id, c.size, c.label, c.terms)
+                        for c in gstore.list_communities(self.conn, limit)]
+            key = (self._version, gstore.data_version(self.conn), filters)
+            cached = self._view_cache.get(key)
+            if cached is None:
+                texts = gstore.member_texts(self.conn, None, filters)
+                terms = community_terms(texts, self.params.label_terms)
+                cached = sorted((CommunityInfo(c, len(t), ", ".join(x for x, _ in terms.get(c, [])), terms.get(c, []))
+                                 for c, t in texts.items()), key=lambda ci: (-ci.size, ci.id))
+                self._view_cache.clear()
+                self._view_cache[key] = cached
+            return cached[:limit]
+
+    def community(self, community_id: int, *, limit: int = 20, filters: SearchFilters = SearchFilters()) -> dict[str, Any]:
+        """One community: label, size and its first members."""
+        self.refresh_labels()
+        with self.lock:
+            rows = gstore.list_communities(self.conn, ids=[community_id])
+            if not rows:
+                raise NotFoundError(f"no community {community_id}")
+            members = gstore.members_of(self.conn, community_id, filters, limit)
+            mems = mstore.get_by_rowids(self.conn, members)
+        c = rows[0]
+        return {**CommunityInfo(c.id, c.size, c.label, c.terms).to_dict(),
+                "members": [{"id": mems[r].id, "namespace": mems[r].namespace, "content": mems[r].content}
+                            for r in members if r in mems]}
+
+    def show(self, memory_id: str, *, limit: int = 10, filters: SearchFilters = SearchFilters()) -> dict[str, Any]:
+        """A memory's place in the graph: entities, community, strongest links."""
+        m = self._memory(memory_id)
+        self.refresh_labels()
+        with self.lock:
+            comm = gstore.communities_of(self.conn, [m.rowid]).get(m.rowid)
+            row = gstore.list_communities(self.conn, ids=[comm]) if comm is not None else []
+            ents = self._entities(self.conn, m.content)
+            counts = gstore.entity_counts(self.conn, list(ents))
+        return {
+            "id": m.id,
+            "namespace": m.namespace,
+            "content": m.content,
+            "community": None if not row else {"id": row[0].id, "size": row[0].size, "label": row[0].label},
+            "entities": [{"kind": k, "value": v, "mentions": counts.get(e, 0)} for e, (k, v) in ents.items()],
+            "related": [r.to_dict() for r in self.related(memory_id, limit=limit, filters=filters)],
+        }
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            c = gstore.counts(self.conn)
+            ents = gstore.entity_stats(self.conn)
+            sizes = [row.size for row in gstore.list_communities(self.conn)]
+            state = {k: gstore.state_get(self.conn, k) for k in ("rebuilt_at", "rebuilt_size", "modularity", "changes")}
+        running = self._thread is not None and self._thread.is_alive()
+        return {
+            **c,
+            "entities_by_kind": ents,
+            "largest_communities": sizes[:5],
+            "last_rebuild": {
+                "at": float(state["rebuilt_at"]) if state["rebuilt_at"] else None,
+                "memories": int(state["rebuilt_size"] or 0),
+                "modularity": round(float(state["modularity"]), 4) if state["modularity"] else None,
+            },
+            "changes_since_rebuild": int(state["changes"] or 0),
+            "rebuild_running": running,
+            "params": {"k": self.params.k, "threshold": self.params.threshold},
+        }
+
+    # ---- whole-graph views (export, plot) -----------------------------------------------------
+    def snapshot(self) -> tuple[MemoryGraph, Clustering, dict[int, str]]:
+        """The stored graph (memory ids as node names), its communities and labels."""
+        self.refresh_labels()
+        with self.lock:
+            ids_of = gstore.rowid_ids(self.conn)
+            rowids = sorted(ids_of)
+            links = gstore.all_links(self.conn)
+            mentions = gstore.all_mentions(self.conn)
+            membership = gstore.all_membership(self.conn)
+            rows = gstore.list_communities(self.conn)
+            modularity = gstore.state_get(self.conn, "modularity")
+        pos = {r: i for i, r in enumerate(rowids)}
+        src = [pos[a] for a, b, _ in links if a in pos and b in pos]
+        dst = [pos[b] for a, b, _ in links if a in pos and b in pos]
+        w = [s for a, b, s in links if a in pos and b in pos]
+        ids = [ids_of[r] for r in rowids]
+        graph = build_memory_graph(ids, src, dst, w, {ids_of[r]: [str(e) for e in mentions.get(r, ())] for r in rowids},
+                                   self.params.graph)
+        # display ids: by size, 0 = largest (stored ids drift as memories arrive)
+        order = {row.id: i for i, row in enumerate(rows)}
+        member_of = {ids_of[r]: order[c] for r, c in membership.items() if r in ids_of and c in order}
+        sizes = Counter(member_of.values())
+        clustering = Clustering(member_of, float(modularity) if modularity else float("nan"), float("nan"),
+                                len(rows), dict(sizes))
+        labels = {order[row.id]: row.label for row in rows}
+        return graph, clustering, labels
+
+    def export(self, path: str | Path, fmt: str = "json") -> dict[str, Any]:
+        """Write the graph (ids, weights, communities, labels; never memory text)."""
+        from ..graph.export import write_graphml, write_json
+
+        graph, clustering, labels = self.snapshot()
+        if fmt == "json":
+            out = write_json(graph, path, clustering.membership, labels, clustering.modularity)
+        elif fmt == "graphml":
+            out = write_graphml(graph, path, clustering.membership, labels)
+        else:
+            raise ValidationError(f"unknown export format {fmt!r}; use graphml or json")
+        return {"path": str(out), "format": fmt, "nodes": graph.n_nodes, "edges": graph.n_edges,
+                "communities": clustering.n_communities}
+
+    def export_dict(self) -> dict[str, Any]:
+        from ..graph.export import to_json_dict
+
+        graph, clustering, labels = self.snapshot()
+        return to_json_dict(graph, clustering.membership, labels, clustering.modularity)
+
+    def plot(self, path: str | Path, *, max_labels: int = 12) -> dict[str, Any]:
+        """PNG of the communities (largest 20 coloured, top labels drawn)."""
+        from ..graph.plot import plot_communities
+
+        graph, clustering, labels = self.snapshot()
+        out = plot_communities(graph, clustering, labels, path, max_labels=max_labels)
+        return {"path": str(out), "nodes": graph.n_nodes, "edges": graph.n_edges,
+                "communities": clustering.n_communities}
+
