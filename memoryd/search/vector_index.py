@@ -148,6 +148,34 @@ class VectorIndex:
     def rowid_mask(self, allowed_rowids) -> np.ndarray:
         return np.isin(self._rowids[: self.n], np.asarray(list(allowed_rowids), dtype=np.int64))
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only views (rowids (n,), vectors (n, d)) of the index; valid until the next
+        write, so hold the owner's lock while using them."""
+        rowids, mat = self._rowids[: self.n].view(), self._mat[: self.n].view()
+        rowids.flags.writeable = mat.flags.writeable = False
+        return rowids, mat
+
+    def search_many(self, queries: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[list[VectorHit]]:
+        """`search` for many queries at once: one matrix product below `exact_below` rows
+        (a bulk import screens every new memory against the store), per query above it."""
+        qs = np.asarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self.lock:
+            n = self.n
+            if n == 0 or k <= 0 or len(qs) == 0:
+                return [[] for _ in range(len(qs))]
+            if n >= self.exact_below or len(qs) == 1:
+                return [self.search(q, k, mask) for q in qs]
+            scores = self._mat[:n] @ qs.T  # (n, m)
+            if mask is not None:
+                scores[~mask] = -np.inf
+            out = []
+            for j in range(scores.shape[1]):
+                col = scores[:, j]
+                cand = _top(col, k)
+                cand = cand[np.isfinite(col[cand])]
+                out.append([VectorHit(int(self._rowids[i]), float(col[i])) for i in cand])
+            return out
+
     def search(
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None, *, exact: bool = False
     ) -> list[VectorHit]:

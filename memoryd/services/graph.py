@@ -176,17 +176,6 @@ class _TermDF:
 _GEMM_BATCH = 8  # batches at least this large score against the whole index in one matrix product
 
 
-def _index_arrays(index: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(rowids (n,), vectors (n, d)) views of the RAM vector index, read under App.lock.
-
-    VectorIndex.search does its exact scan with a BLAS gemv, whose thread hand-off stalls
-    for whole scheduler slices on a busy machine (1 ms -> 15 ms at 1k rows here);
-    knn.neighbours_of scans single-threaded. VectorIndex has no public accessor for its
-    matrix yet, hence the private attributes (asked for in the graph change's report)."""
-    n = len(index)
-    return index._rowids[:n], index._mat[:n]  # noqa: SLF001
-
-
 class GraphService:
     name = "graph"  # erasure hook name
 
@@ -293,7 +282,7 @@ class GraphService:
         index = self.memories.index  # stored memories; this batch is added after commit
         out: list[list[tuple[int, float]]] = []
         batch = vecs @ vecs.T if len(rowids) > 1 else None  # (b, b)
-        ix_rowids, mat = _index_arrays(index)
+        ix_rowids, mat = index.arrays()
         stored: list[dict[int, float]]
         if len(rowids) >= _GEMM_BATCH and len(ix_rowids):
             stored = batch_neighbours(ix_rowids, mat, vecs, p.k + 1, p.threshold)

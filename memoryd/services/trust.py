@@ -236,6 +236,7 @@ class TrustService:
             snap = self.scorer.snapshot(now)
             private = astore.namespace_owners(conn)
             evs: list[Evidence] = []
+            candidates = self._candidates(memories, vectors, index, private)
             for i, m in enumerate(memories):
                 author = m.provenance.agent_id
                 writer = self.scorer.facts(author, now)
@@ -247,11 +248,10 @@ class TrustService:
                     vecs = [v for v in (batch.get(r) if r in batch else index.vector(r) for r in near) if v is not None]
                     sims = np.stack(vecs) @ vectors[i] if vecs else np.zeros(0, dtype=np.float32)
                     times = tstore.write_times(conn, author, now - self.detect.burst_window_s)
-                exclude = tuple(ns for ns, owner in private.items() if owner != author)
                 evs += screen_write(
                     content=m.content, mref=self.ledger.mref(m.id), writer=writer, now=now,
                     write_times=times, recent_similarities=sims,
-                    neighbours=self._neighbours(m, vectors[i], index, snap, exclude),
+                    neighbours=self._neighbours(m, candidates[i], snap),
                     params=self.params, detect=self.detect, screen=self.screen,
                 )
             evs += self._sweep(now)
@@ -261,10 +261,23 @@ class TrustService:
         w = self.params.cohort_window_s
         return [a for a, t in tstore.agent_facts(self.conn).items() if a != author and abs(t - created_at) <= w]
 
-    def _neighbours(self, m: Memory, vec: np.ndarray, index, snap: Snapshot, exclude: tuple[str, ...]) -> list[Neighbour]:
-        # the author's own copies must not hide the memories of others (a flood of five
-        # near-identical poisoned notes would otherwise fill every slot): look further, skip them
-        hits = index.search(vec, self.screen.neighbours + self.screen.neighbour_scan, index.namespace_mask(None, exclude))
+    def _candidates(self, memories: list[Memory], vectors: np.ndarray, index, private: dict[str, str]) -> list[list]:
+        """Nearest stored memories of each new one, in the namespaces its author may read.
+        The author's own copies must not hide the memories of others (a flood of five
+        near-identical poisoned notes would otherwise fill every slot): look further, skip
+        them later. One matrix product per group of authors with the same view (imports)."""
+        k = self.screen.neighbours + self.screen.neighbour_scan
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, m in enumerate(memories):
+            author = m.provenance.agent_id
+            groups.setdefault(tuple(ns for ns, owner in private.items() if owner != author), []).append(i)
+        out: list[list] = [[] for _ in memories]
+        for exclude, idx in groups.items():
+            for i, hits in zip(idx, index.search_many(vectors[idx], k, index.namespace_mask(None, exclude))):
+                out[i] = hits
+        return out
+
+    def _neighbours(self, m: Memory, hits: list, snap: Snapshot) -> list[Neighbour]:
         hits = [h for h in hits if h.score >= self.detect.conflict_sim and h.rowid != m.rowid]
         if not hits:
             return []

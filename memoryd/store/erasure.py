@@ -332,6 +332,11 @@ def ambient_words(conn: sqlite3.Connection) -> set[str]:
     add("SELECT key, value FROM meta")
     add("SELECT kind, body FROM audit_log")
     add("SELECT path FROM export_files")
+    # derived stores that by design hold ids, kinds, numbers and names, never memory text:
+    # the trust evidence log (JSON keys such as "details"), its state, graph state and the
+    # model ledger's names, paths and metric keys
+    for table in ("trust_evidence", "trust_state", "trust_agents", "graph_state", "model_versions", "model_edits"):
+        add(f"SELECT * FROM {table}")
     return words
 
 

@@ -177,3 +177,21 @@ def test_relative_score_fusion_keeps_a_confident_legs_margin():
     assert fused[0].ranks == {"bm25": 1, "vector": 3}
     assert rrf_fuse({leg: [r for r, _ in h] for leg, h in legs.items()})[0].rowid == 2
     assert relative_score_fuse({"bm25": []}) == []
+
+
+def test_vector_index_search_many_matches_search():
+    import numpy as np
+
+    from memoryd.search.vector_index import VectorIndex
+
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((500, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ix = VectorIndex(16)
+    ix.add(list(range(1, 501)), vecs, ["a" if i % 2 else "b" for i in range(500)])
+    qs = vecs[:7] + 0.1 * rng.standard_normal((7, 16)).astype(np.float32)
+    mask = ix.namespace_mask(None, ("b",))
+    many = ix.search_many(qs, 5, mask)
+    assert [[h.rowid for h in hits] for hits in many] == [[h.rowid for h in ix.search(q, 5, mask)] for q in qs]
+    rowids, mat = ix.arrays()
+    assert len(rowids) == 500 and not mat.flags.writeable

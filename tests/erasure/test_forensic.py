@@ -114,3 +114,15 @@ def test_request_matching_nothing_still_gets_a_receipt(app):
     r = app.erasure.execute(ErasureRequest(subjects=("Quentin Zzyzx",)), confirm=True)
     assert r.ok and r.body["counts"]["memories"] == 0
     assert app.stats().memories == 7
+
+
+def test_words_that_trust_evidence_legitimately_holds_are_not_a_false_alarm(app):
+    """The trust log's JSON keys ("details", "kind", ...) live in the file by design: an
+    erased memory that happens to use such a word must still verify."""
+    from memoryd.models import NewMemory
+
+    other = app.memories.remember(NewMemory(content="The CI cache is keyed by the lockfile hash")).memory
+    app.feedback.record(other.id, "wrong", agent_id="bob")  # trust evidence records now in the file
+    m = app.memories.remember(NewMemory(content="Rollout details for Vexlomir are in the kind wiki")).memory
+    receipt = app.erasure.execute(ErasureRequest(memory_ids=(m.id,)), confirm=True)
+    assert receipt.ok, receipt.body["verification"]
