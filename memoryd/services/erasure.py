@@ -4,6 +4,8 @@
     execute(plan | request, confirm=True) -> ErasureReceipt    erase, clean up, verify, seal
     resume_pending()                      -> [ErasureReceipt]  finish interrupted requests
     receipts() / receipt(id) / verify(id)                      the audit log
+    register_export / write_export / subject_export / epoch  exports with memory content,
+                                          rewritten by step 4 (services/erasure_exports.py)
 
 Execution, in order (each named step calls `on_step(name)`, the test seam for crashes):
 
@@ -32,7 +34,6 @@ import dataclasses
 import hmac
 import json
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -44,7 +45,6 @@ from ulid import ULID
 
 from ..config import Settings
 from ..db import connect, transaction
-from ..erasure import exports as xfiles
 from ..erasure.forensic import scan_hashed_ids
 from ..erasure.hooks import ErasureHook, call_optional
 from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
@@ -69,6 +69,7 @@ from ..store import audit
 from ..store import erasure as estore
 from ..store import memories as mstore
 from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
+from .erasure_exports import ErasureExports
 
 __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
 
@@ -78,7 +79,6 @@ STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "fts.op
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
-_ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 class ErasureService:
@@ -99,6 +99,7 @@ class ErasureService:
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
         self._master: bytes | None = None
+        self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
 
     # ---- set-up ----------------------------------------------------------------------------
     def register_hook(self, hook: ErasureHook) -> None:
@@ -293,7 +294,7 @@ class ErasureService:
         self._step("fts.optimized")
 
         t = time.perf_counter()
-        stats = self._rewrite_exports(export_entries, is_erased, needles)
+        stats = self.exports.rewrite(export_entries, is_erased, needles)
         for k, v in stats.items():
             counts[k] = counts.get(k, 0) + v
         if export_entries:  # keep the tally if we crash before the receipt
@@ -332,34 +333,6 @@ class ErasureService:
             time.sleep(0.05 * (attempt + 1))
         log.warning("could not truncate the WAL: readers kept it busy")
         return False
-
-    def _rewrite_exports(self, entries, is_erased, needles) -> dict[str, int]:
-        stats = {"exports_rewritten": 0, "exports_shredded": 0, "export_lines_removed": 0}
-        if not entries:
-            return stats
-        raw = [n.data for n in needles] if needles else []
-
-        def mentions(text: str) -> bool:
-            if any(is_erased(u) for u in _ULID_RE.findall(text)):
-                return True
-            b = text.encode("utf-8", errors="replace")
-            return any(n in b for n in raw)
-
-        gone = []
-        for path, fmt in entries:
-            res = xfiles.rewrite_export(Path(path), fmt, is_erased, mentions)
-            stats["export_lines_removed"] += res.lines_removed
-            if res.status == "rewritten":
-                stats["exports_rewritten"] += 1
-            elif res.status == "shredded":
-                stats["exports_shredded"] += 1
-            if res.status in ("shredded", "missing"):
-                gone.append(path)
-        if gone:
-            with self.lock, transaction(self.conn):
-                for p in gone:
-                    estore.unregister_export(self.conn, p)
-        return stats
 
     def _scope(self, plan: ErasurePlan, k_ids: bytes, salt: str) -> dict[str, Any]:
         r = plan.request
@@ -466,56 +439,23 @@ class ErasureService:
             head_ok=head_ok, rows_remaining=rows_remaining, id_scan=id_scan, subject_in_scope=in_scope,
             checked_at=self.clock())
 
-    # ---- exports ---------------------------------------------------------------------------
+    # ---- exports (services/erasure_exports.py) ---------------------------------------------
     def epoch(self) -> int:
-        """Changes whenever an erasure deletes something (exports compare it before/after)."""
-        with self.lock:
-            return estore.erasure_epoch(self.conn)
+        """Changes whenever an erasure deletes something (ErasureExports.epoch)."""
+        return self.exports.epoch()
 
     def register_export(self, path: Path, fmt: str = "jsonl") -> None:
-        """Record a file memoryd is about to write with memory content: every later erasure
-        rewrites it. Register *before* reading the memories."""
-        with self.lock, transaction(self.conn):
-            estore.register_export(self.conn, str(Path(path).resolve()), fmt, self.clock())
+        """Record a file before writing memory content to it (ErasureExports.register)."""
+        self.exports.register(path, fmt)
 
     def write_export(self, path: Path, fmt: str, produce: Callable[[], Sequence[Any]],
                      render: Callable[[Sequence[Any]], str]) -> int:
-        """Register `path`, then write `render(produce())` atomically; written again if an
-        erasure deleted something meanwhile, so the file never holds erased memories."""
-        self.register_export(path, fmt)
-        for _ in range(5):
-            before = self.epoch()
-            items = produce()
-            xfiles.write_atomic(Path(path), lambda fh: fh.write(render(items)))
-            if self.epoch() == before:
-                return len(items)
-        raise ErasureError(f"erasures kept running while {path} was written; try again")
+        """Register `path`, then write `render(produce())` atomically (ErasureExports.write)."""
+        return self.exports.write(path, fmt, produce, render)
 
     def subject_export(self, subjects: Sequence[str], out: Path | None = None) -> dict[str, Any]:
-        """Art. 15 (access) / Art. 20 (portability): every memory about the subject, as JSON,
-        with why it matched. Written to `out` (registered: erasure rewrites it) if given."""
-        def produce() -> list[dict[str, Any]]:
-            plan = self.plan(ErasureRequest(subjects=tuple(subjects)))
-            with self.lock:
-                rows = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
-            return [{**rows[i.rowid].to_dict(), "matched_because": list(i.reasons)}
-                    for i in plan.items if i.rowid in rows]
-
-        def doc(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-            return {"format": "memoryd-subject-export/1", "legal_basis": "GDPR Art. 15 and Art. 20",
-                    "generated_at": self.clock(), "subjects": list(subjects), "count": len(items),
-                    "memories": list(items)}
-
-        if out is None:
-            return doc(produce())
-        holder: dict[str, Any] = {}
-
-        def render(items: Sequence[dict[str, Any]]) -> str:
-            holder["doc"] = doc(items)
-            return json.dumps(holder["doc"], ensure_ascii=False, indent=2) + "\n"
-
-        self.write_export(out, "subject-json", produce, render)
-        return {**holder["doc"], "path": str(out)}
+        """Art. 15 / Art. 20: every memory about the subject (ErasureExports.subject_export)."""
+        return self.exports.subject_export(subjects, out)
 
 
 def _ms(t0: float) -> float:
