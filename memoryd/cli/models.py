@@ -1,1 +1,148 @@
-"""`memoryd models ...` commands (placeholder; filled in by the models work)."""
+"""`memoryd adapt`, `memoryd models list|show` and `memoryd bench unlearn`: local model
+adaptation with a ledger, and the unlearning benchmark (docs/editing.md)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from . import app
+from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, handles_errors
+from .bench import _progress, bench_app
+
+models_app = typer.Typer(help="Local models adapted on memories: the ledger of versions and erasure edits.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.command("adapt")
+@handles_errors
+def adapt(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., "--model", help="Local Hugging Face causal LM directory to start from (never downloaded)."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the adapted model to (must be new or empty)."),
+    memories: str = typer.Option(None, "--memories", "-q", help="Adapt on the memories this search query finds."),
+    namespace: str = typer.Option(None, "--namespace", "-n", help="Adapt on this namespace (with --memories: filter the search)."),
+    limit: int = typer.Option(100, "--limit", help="At most this many memories."),
+    name: str = typer.Option(None, "--name", help="Model name in the ledger (default: the --out directory name)."),
+    epochs: int = typer.Option(80, "--epochs", help="Maximum epochs (stops earlier once every fact is reproduced)."),
+    lr: float = typer.Option(2e-3, "--lr", help="Learning rate."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Texts per optimiser step."),
+    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (peft), merged into the weights before saving."),
+    lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank."),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fine-tune a local causal LM on selected memories and record in the ledger what it absorbed."""
+    from ..editing import AdaptConfig
+
+    cfg = AdaptConfig(max_epochs=epochs, lr=lr, batch_size=batch_size, lora=lora, lora_r=lora_r, device=device)
+    svc = get_app(ctx).models
+    prog, cb = _progress(as_json)
+    if prog:
+        prog.start()
+    try:
+        data = svc.adapt(model, out, query=memories, namespace=namespace, limit=limit, name=name, config=cfg,
+                         progress=cb)
+    finally:
+        if prog:
+            prog.stop()
+
+    def human() -> None:
+        a = data["adapt"]
+        console.print(f"model version {data['id']} ({data['name']}) at {data['path']}")
+        console.print(f"adapted on {data['metrics']['memories']} memories in {a['epochs']} epochs "
+                      f"({a['seconds']:.1f}s, loss {a['final_loss']:.4f}); {len(a['absorbed_ids'])} reproduced "
+                      f"exactly, {len(a['not_absorbed_ids'])} not")
+        console.print(f"ledger: {len(data['absorbed'])} memories recorded for this version")
+
+    emit(data, as_json, human)
+
+
+@models_app.command("list")
+@handles_errors
+def models_list(
+    ctx: typer.Context,
+    status: str = typer.Option(None, "--status", help="Only versions with this status: active, superseded, weights_deleted."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Model versions in the ledger, oldest first."""
+    rows = get_app(ctx).models.list(status=status)
+
+    def human() -> None:
+        if not rows:
+            console.print("no model versions (use `memoryd adapt`)")
+            return
+        t = Table("id", "name", "status", "method", "memories", "created", "path")
+        for r in rows:
+            t.add_row(r["id"], r["name"], r["status"], r["method"], str(r["absorbed"]), fmt_time(r["created_at"]),
+                      r["path"])
+        console.print(t)
+
+    emit(rows, as_json, human)
+
+
+@models_app.command("show")
+@handles_errors
+def models_show(
+    ctx: typer.Context,
+    version_id: str = typer.Argument(..., help="Model version id."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """One model version: where it is, what it absorbed, the erasure edits that made or replaced it."""
+    data = get_app(ctx).models.show(version_id)
+
+    def human() -> None:
+        console.print(f"{data['id']}  {data['name']}  [{data['status']}]  {data['method']}")
+        console.print(f"path: {data['path']} (weights {'present' if data['weights_present'] else 'absent'})")
+        console.print(f"base: {data['base']}  parent: {data['parent_id'] or '-'}  created {fmt_time(data['created_at'])}")
+        for k, v in data["metrics"].items():
+            if k != "verification":
+                console.print(f"  {k}: {v}")
+        states: dict[str, int] = {}
+        for a in data["absorbed"]:
+            states[a["memory"]] = states.get(a["memory"], 0) + 1
+        console.print(f"absorbed memories: {len(data['absorbed'])} "
+                      f"({', '.join(f'{n} {s}' for s, n in sorted(states.items())) or 'none'}); "
+                      f"reproduced exactly: {sum(a['reproduced'] for a in data['absorbed'])}")
+        for e in data["edits"]:
+            r = e["report"]
+            console.print(f"edit {e['id']}: {e['old_version']} -> {e['new_version'] or '(withdrawn)'} "
+                          f"[{e['outcome']}], {e['n_erased']} memories, receipt {e['request_id'] or '-'}")
+            if "forget_exact_after" in r:
+                console.print(f"  forget exact {r['forget_exact_before']:.2f} -> {r['forget_exact_after']:.2f}, "
+                              f"F-RL {r['forget_rouge_l_before']:.3f} -> {r['forget_rouge_l_after']:.3f}, "
+                              f"R-RL {r['retain_rouge_l_before']:.3f} -> {r['retain_rouge_l_after']:.3f}, "
+                              f"ppl {r['perplexity_before']:.2f} -> {r['perplexity_after']:.2f}")
+
+    emit(data, as_json, human)
+
+
+@bench_app.command("unlearn")
+@handles_errors
+def bench_unlearn(
+    profiles: int = typer.Option(48, "--profiles", help="Synthetic personal-profile memories the model is adapted on."),
+    forget: int = typer.Option(8, "--forget", help="Memories erased in one request."),
+    heldout: int = typer.Option(16, "--heldout", help="Unseen profiles for perplexity."),
+    sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
+    size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params) or test (~0.7M)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """STAMP (full, low-rank) vs gradient ascent vs SSD: forgetting, retain recall, perplexity, speed."""
+    from ..editing import TINY_BENCH, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
+
+    if size not in ("bench", "test"):
+        raise typer.BadParameter("size must be bench or test")
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
+
+    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
+                                 model_cfg=TINY_BENCH if size == "bench" else TINY_TEST)
+    emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))

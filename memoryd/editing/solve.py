@@ -7,11 +7,17 @@ residual. All solvers work in float64 and minimise
 
 - full (MEMIT-style covariance regularisation), O(m³):
       ΔWᵀ = (KᵀK + λ K_rᵀK_r + ρI)⁻¹ Kᵀ R
-- lowrank: restrict ΔW to an r-dimensional subspace Q (m, r) of key space, O(r³ + r²·d) for the
-  solve itself (plus (n+n_r)·m·r to project the keys):
+- lowrank (default): keep only the top-r subspace V_r (m, r) of the retain keys and treat the
+  rest of their energy as isotropic (PPCA), C ≈ λ(V_r S_r² V_rᵀ + τ(I − V_rV_rᵀ)) + ρI, which
+  is inverted in closed form; the n forget keys enter through Woodbury:
+      ΔWᵀ = C⁻¹Kᵀ (I_n + K C⁻¹ Kᵀ)⁻¹ R
+  O(n_r·m·r) for a randomized top-r SVD of K_r, O(m·r·n + n³) for the rest; no m×m matrix is
+  formed. Identical to full when r ≥ rank(K_r) (then τ = 0).
+- krylov: restrict ΔW to an r-dimensional subspace Q (m, r) of key space, an r×r solve:
       ΔWᵀ = Q (QᵀKᵀKQ + λ QᵀK_rᵀK_rQ + ρI)⁻¹ QᵀKᵀ R          identical to full when r = m
-  Q spans the top directions of the block Krylov space of the forget keys (depth 1 = the
-  top-r subspace of K itself; deeper also reaches directions the retain keys leave free).
+  Q spans the top directions of the block Krylov space of the forget keys. Measured worse
+  than lowrank (the exact update lives mostly where the retain keys are small, which low
+  powers of A = KᵀK + λK_rᵀK_r do not reach); kept for comparison.
 - nullspace (AlphaEdit): ΔW only acts on P, the projector onto the (near) null space of
   K_rᵀK_r (the eigen-directions that together hold at most `threshold` of the retain key
   energy), so retain outputs move by at most that fraction:
@@ -27,11 +33,12 @@ from typing import Literal
 
 import torch
 
-__all__ = ["SolveInputs", "Solver", "key_subspace", "solve_full", "solve_lowrank", "solve_nullspace", "solve"]
+__all__ = ["SolveInputs", "Solver", "key_subspace", "retain_subspace", "solve_full", "solve_lowrank", "solve_krylov",
+           "solve_nullspace", "solve"]
 
 log = logging.getLogger(__name__)
 
-Solver = Literal["full", "lowrank", "nullspace"]
+Solver = Literal["full", "lowrank", "krylov", "nullspace"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def key_subspace(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
     return u[:, :keep].contiguous()  # (m, r)
 
 
-def solve_lowrank(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
+def solve_krylov(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
     """ΔW (d, m) restricted to an r-dimensional key subspace Q: an r×r solve, O(r³ + r²·d)."""
     q = key_subspace(x, rank, depth)  # (m, r)
     kq = x.keys @ q  # (n, r)
@@ -104,6 +111,47 @@ def solve_lowrank(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
     a = a + _rho(x, cov_diag) * torch.eye(a.shape[0], dtype=a.dtype)
     b_t = torch.linalg.solve(a, kq.T @ x.residual)  # (r, d)
     return (q @ b_t).T.contiguous()  # (d, m)
+
+
+def retain_subspace(kr: torch.Tensor, rank: int, *, oversample: int = 10, power_iters: int = 2,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V (m, r), s² (r,)): top-r right singular vectors of the retain keys K_r (n_r, m) and
+    their energies. Exact SVD when r is close to min(n_r, m); otherwise a randomized range
+    finder with a fixed seed (deterministic), O(n_r·m·r)."""
+    n_r, m = kr.shape
+    r = min(rank, n_r, m)
+    if r == 0:
+        return torch.zeros(m, 0, dtype=kr.dtype), torch.zeros(0, dtype=kr.dtype)
+    if 2 * (r + oversample) >= min(n_r, m):
+        _, s, vh = torch.linalg.svd(kr, full_matrices=False)
+        return vh[:r].T.contiguous(), s[:r] ** 2
+    g = torch.Generator().manual_seed(seed)
+    omega = torch.randn(m, r + oversample, generator=g, dtype=kr.dtype)  # (m, r+p)
+    y, _ = torch.linalg.qr(kr @ omega)  # (n_r, r+p)
+    for _ in range(power_iters):
+        z, _ = torch.linalg.qr(kr.T @ y)  # (m, r+p)
+        y, _ = torch.linalg.qr(kr @ z)  # (n_r, r+p)
+    _, s, vh = torch.linalg.svd(y.T @ kr, full_matrices=False)  # (r+p, m)
+    return vh[:r].T.contiguous(), s[:r] ** 2
+
+
+def solve_lowrank(x: SolveInputs, rank: int) -> torch.Tensor:
+    """ΔW (d, m) with the retain covariance kept to its top-r subspace (+ isotropic tail)."""
+    k, kr, lam = x.keys, x.retain_keys, x.retain_weight
+    m = k.shape[1]
+    cov_diag = (k**2).sum(0) + lam * (kr**2).sum(0)  # (m,) as in `full`, so ρ matches
+    rho = _rho(x, cov_diag)
+    v, s2 = retain_subspace(kr, rank)  # (m, r), (r,)
+    r = v.shape[1]
+    tail = float(((kr**2).sum() - s2.sum()).clamp_min(0)) / max(1, m - r)  # τ: mean energy per other direction
+    a_in = 1.0 / (lam * s2 + rho)  # (r,) C⁻¹ on span(V)
+    a_out = 1.0 / (lam * tail + rho)  # C⁻¹ on its complement
+    kt = k.T  # (m, n)
+    vk = v.T @ kt  # (r, n)
+    cinv_kt = v @ (a_in[:, None] * vk) + a_out * (kt - v @ vk)  # (m, n) = C⁻¹Kᵀ
+    g = torch.eye(k.shape[0], dtype=k.dtype) + k @ cinv_kt  # (n, n)
+    dw_t = cinv_kt @ torch.linalg.solve(g, x.residual)  # (m, d)
+    return dw_t.T.contiguous()  # (d, m)
 
 
 def solve_nullspace(x: SolveInputs, threshold: float = 1e-3) -> torch.Tensor:
@@ -130,7 +178,9 @@ def solve(x: SolveInputs, method: Solver = "full", *, rank: int = 256, krylov_de
     if method == "full":
         return solve_full(x)
     if method == "lowrank":
-        return solve_lowrank(x, rank, krylov_depth)
+        return solve_lowrank(x, rank)
+    if method == "krylov":
+        return solve_krylov(x, rank, krylov_depth)
     if method == "nullspace":
         return solve_nullspace(x, nullspace_threshold)
     raise ValueError(f"unknown solver {method!r}")

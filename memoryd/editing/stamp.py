@@ -8,7 +8,7 @@ A training-free, closed-form erasure. For each edited layer l (lowest first):
 2. values  V* (n, d): the forget values W K moved onto the refusal subspace, the affine span of
                       the model's own down_proj outputs on refusal prompts (values.py);
 3. solve   ΔW (d, m): least squares with retain-covariance regularisation in float64
-                      (solve.py: full O(m³), low-rank O(r³ + r²d), or AlphaEdit null space).
+                      (solve.py: full O(m³), low-rank top-r retain subspace O(n_r·m·r + n³), or AlphaEdit null space).
 
 Repair: the pending edit is checked by greedy decoding of every fact probe (hooks, no weight
 change); continuations that still share a word with the erased answer add their own positions
@@ -52,9 +52,9 @@ class StampConfig:
     strength: float = 1.0  # α: 1 moves forget activations exactly onto the refusal subspace
     retain_weight: float = 1.0  # λ: cost of moving one retain key's output vs missing one forget target
     ridge: float = 1e-3  # ρ relative to the mean key energy
-    solver: Solver = "lowrank"  # "full" (exact, O(m³)), "lowrank" (r-dim Krylov subspace) or "nullspace"
-    rank: int = 256  # r for the low-rank solver
-    krylov_depth: int = 4  # Krylov blocks spanning the low-rank subspace (1 = top-r forget keys)
+    solver: Solver = "lowrank"  # "full" (exact, O(m³)), "lowrank" (top-r retain subspace), "krylov", "nullspace"
+    rank: int = 256  # r for the lowrank and krylov solvers
+    krylov_depth: int = 4  # Krylov blocks spanning the krylov subspace (1 = top-r forget keys)
     nullspace_threshold: float = 1e-3  # retain-key energy the AlphaEdit null space may hold
     repair_rounds: int = 2  # re-solve with the keys of continuations that still leak an answer word
     max_retain: int = 512  # retain texts read for K_r (evenly subsampled beyond this)

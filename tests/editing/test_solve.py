@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memoryd.editing.solve import SolveInputs, key_subspace, solve, solve_full, solve_lowrank, solve_nullspace
+from memoryd.editing.solve import (
+    SolveInputs,
+    key_subspace,
+    retain_subspace,
+    solve,
+    solve_full,
+    solve_krylov,
+    solve_lowrank,
+    solve_nullspace,
+)
 
 D, M = 16, 48
 
@@ -40,20 +49,55 @@ def test_retain_keys_barely_move_and_weight_trades_off():
     assert torch.allclose(tight.keys @ (tight.weight + dw).T, tight.targets, atol=1e-3)
 
 
-def test_lowrank_equals_full_when_rank_is_full():
-    x = _inputs(ridge=1e-6)
+def test_lowrank_equals_full_when_rank_covers_the_retain_keys():
+    x = _inputs(ridge=1e-6)  # 30 retain keys: rank 30
     full = solve_full(x)
-    low = solve_lowrank(x, rank=M)
-    assert torch.allclose(low, full, atol=1e-8, rtol=1e-6)
+    for r in (30, M):
+        assert torch.allclose(solve_lowrank(x, rank=r), full, atol=1e-8, rtol=1e-6)
     assert torch.allclose(solve(x, "lowrank", rank=M), full, atol=1e-8, rtol=1e-6)
 
 
-def test_lowrank_update_lives_in_its_subspace():
+def test_lowrank_degrades_gracefully_and_beats_krylov_at_equal_rank():
+    # retain keys with a decaying spectrum, more of them than dimensions
+    g = torch.Generator().manual_seed(1)
+    x0 = _inputs(n=5, n_r=200, ridge=1e-6)
+    scale = torch.logspace(0, -2, M, dtype=torch.float64)
+    kr = torch.randn(200, M, generator=g, dtype=torch.float64) * scale
+    x = SolveInputs(x0.weight, x0.keys, x0.targets, kr, 1.0, 1e-6)
+    full = solve_full(x)
+
+    def drift(dw: torch.Tensor) -> float:
+        return float((x.retain_keys @ dw.T).norm() / (x.retain_keys @ x.weight.T).norm())
+
+    def fit(dw: torch.Tensor) -> float:
+        return float((x.keys @ dw.T - x.residual).norm() / x.residual.norm())
+
+    errs = [float((solve_lowrank(x, r) - full).norm() / full.norm()) for r in (8, 24, 40, M)]
+    assert errs[-1] < 1e-8 and errs[0] > errs[1] > errs[2] > errs[3]
+    low, kry = solve_lowrank(x, 24), solve_krylov(x, 24)
+    assert fit(low) < 0.05 and drift(low) < drift(kry)
+
+
+def test_randomized_retain_subspace_matches_the_svd():
+    g = torch.Generator().manual_seed(2)
+    basis = torch.linalg.qr(torch.randn(300, 300, generator=g, dtype=torch.float64))[0]
+    scale = torch.cat([torch.linspace(10, 5, 20, dtype=torch.float64), torch.full((280,), 0.05, dtype=torch.float64)])
+    kr = (torch.randn(400, 300, generator=g, dtype=torch.float64) * scale) @ basis  # 20 strong directions
+    v, s2 = retain_subspace(kr, 20)  # randomized (20 + 10 oversampling << 300)
+    _, s, vh = torch.linalg.svd(kr, full_matrices=False)
+    assert torch.allclose(s2, s[:20] ** 2, rtol=1e-3)
+    assert torch.allclose((v.T @ vh[:20].T).abs().max(0).values, torch.ones(20, dtype=torch.float64), atol=1e-3)
+    v2, _ = retain_subspace(kr, 20)
+    assert torch.equal(v, v2)  # deterministic
+
+
+def test_krylov_update_lives_in_its_subspace():
     x = _inputs(ridge=1e-6)
+    assert torch.allclose(solve_krylov(x, rank=M), solve_full(x), atol=1e-8, rtol=1e-6)
     q = key_subspace(x, rank=10, depth=2)
     assert q.shape == (M, 10)
     assert torch.allclose(q.T @ q, torch.eye(10, dtype=q.dtype), atol=1e-10)
-    dw = solve_lowrank(x, rank=10, depth=2)
+    dw = solve(x, "krylov", rank=10, krylov_depth=2)
     # ΔW = B Qᵀ: nothing outside span(Q)
     assert torch.allclose(dw @ (torch.eye(M, dtype=q.dtype) - q @ q.T), torch.zeros_like(dw), atol=1e-8)
     # depth 1 is the span of the forget keys themselves
