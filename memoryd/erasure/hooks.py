@@ -50,7 +50,8 @@ class ErasureHook(Protocol):
     #     forensic scan reads them."""
     #
     # def after_erasure(self, conn: sqlite3.Connection, request_id: str) -> Mapping[str, Any]:
-    #     """Called once the deletion committed, before the receipt is sealed (again after a
+    #     """Called once the deletion committed, before the secure cleanup, the forensic scan
+    #     and the receipt (again after a
     #     crash: be idempotent). What it returns is stored in the receipt under
     #     hooks.<name> — e.g. {"model_edits_scheduled": 2}. No erased content in it."""
 

@@ -75,7 +75,7 @@ __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
 
 log = logging.getLogger(__name__)
 
-STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "fts.optimized",
+STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "hooks.done", "fts.optimized",
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
@@ -204,6 +204,15 @@ class ErasureService:
         erased_ids = [m.id for m in mems] if mems is not None else None
         mems = None  # the rows are gone; keep only what the scan needs
 
+        # derived stores finish first (e.g. the model ledger promotes edited weights and deletes
+        # the old ones), so that the cleanup and the forensic scan below cover what they left
+        hooks_notes = {}
+        with self.lock:
+            for h in self.hooks:
+                notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
+                if notes:
+                    hooks_notes[h.name] = dict(notes)
+        self._step("hooks.done")
         with self.lock:
             export_entries = estore.registered_exports(self.conn)
         mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
@@ -219,12 +228,6 @@ class ErasureService:
         finally:
             mc.close()
         self._step("verified")
-        hooks_notes = {}
-        with self.lock:
-            for h in self.hooks:
-                notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
-                if notes:
-                    hooks_notes[h.name] = dict(notes)
         timings["total_ms"] = _ms(t_start)
         body = {
             "format": RECEIPT_FORMAT,
