@@ -176,7 +176,9 @@ def list_(
 @handles_errors
 def forget(ctx: typer.Context, memory_id: list[str] = typer.Argument(..., help="Memory id(s)."), as_json: bool = JsonOpt) -> None:
     """Delete memories from the rows, the full-text index and the vectors."""
-    gone = get_app(ctx).memories.forget_many(memory_id)
+    app_ = get_app(ctx)
+    app_.models.guard_forget(memory_id)
+    gone = app_.memories.forget_many(memory_id)
     emit({"forgotten": [m.id for m in gone]}, as_json,
          lambda: console.print(f"forgot {len(gone)} memor{'y' if len(gone) == 1 else 'ies'}"))
 

@@ -270,6 +270,7 @@ class Tools:
         def go() -> dict[str, Any]:
             access = self._access()
             m = self._visible(access, id)
+            self.app.models.guard_forget([m.id])
             gone = self.app.trust.forget([m.id], by=access.agent_id)[0]  # a hit-and-run delete is evidence
             return {"forgotten": gone.id, "namespace": gone.namespace}
 

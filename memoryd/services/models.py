@@ -222,6 +222,18 @@ class ModelLedgerService:
         return {**v.to_dict(), "weights_present": Path(v.path).is_dir() and v.status != "weights_deleted",
                 "absorbed": absorbed, "edits": [e.to_dict() for e in edits]}
 
+    def guard_forget(self, memory_ids: Sequence[str]) -> None:
+        """A plain delete would leave these memories inside the local models that absorbed
+        them: refuse, and point to `erase`, which edits those models too."""
+        with self.lock:
+            absorbing = lstore.versions_absorbing(self.conn, list(memory_ids))
+        if absorbing:
+            ids = sorted({m for ms in absorbing.values() for m in ms})
+            raise ValidationError(
+                f"{', '.join(ids)} absorbed by local model version(s) {', '.join(sorted(absorbing))}: "
+                "forgetting would leave it in the model's weights; erase it instead "
+                "(`memoryd erase --id ID`, or the MCP erase tool), which edits the model too")
+
     # ---- erasure hook: inside the delete transaction ---------------------------------------
     def erase_derived(self, conn: sqlite3.Connection, memories: Sequence[Memory]) -> Mapping[str, int]:
         """Edit every active model that absorbed an erased memory (STAMP, staged), and drop the

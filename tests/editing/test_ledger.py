@@ -58,6 +58,12 @@ def test_adapt_records_version_and_absorbed_memories(app, adapted):
     assert {a["memory_id"] for a in data["absorbed"]} == {m.id for m in mems}
     assert all(a["memory"] == "present" for a in data["absorbed"])
     assert sum(a["reproduced"] for a in data["absorbed"]) >= 3
+    # a plain forget would leave an absorbed memory in the weights: refused, erase instead
+    from memoryd.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="erase it instead"):
+        app.models.guard_forget([mems[0].id])
+    app.models.guard_forget(["01ZZZZZZZZZZZZZZZZZZZZZZZZ"])  # nothing absorbed it: fine
     assert [v["id"] for v in app.models.list()] == [data["id"]]
     assert app.models.list()[0]["absorbed"] == 4
     # the ledger holds keyed MACs, never the content or its plain hash
