@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from ..errors import EditingError
-from .keys import KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers
+from .keys import Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers
 from .layer import choose_layers, layer_scores
 from .prompts import REFUSAL_PROMPTS, fact_probes
-from .solve import SolveInputs, Solver, solve
+from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
 from .tokens import encode
 from .values import refusal_subspace, target_values
 from .verify import greedy_continue, rouge_l_f1, words
@@ -58,6 +58,8 @@ class StampConfig:
     nullspace_threshold: float = 1e-3  # retain-key energy the AlphaEdit null space may hold
     repair_rounds: int = 2  # re-solve with the keys of continuations that still leak an answer word
     max_retain: int = 512  # retain texts read for K_r (evenly subsampled beyond this)
+    exact_retain: bool = False  # K_r read with the lower layers' edits active (one pass per layer and
+    # round) instead of once from the unedited model for every layer (the MEMIT approximation)
     refusal_prompts: tuple[str, ...] = REFUSAL_PROMPTS
     batch_size: int = 32
 
@@ -131,12 +133,24 @@ def compute_stamp_delta(
     refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
     if not forget:
         raise EditingError("forget texts produced no tokens to edit")
-    layers = _layers(model, tokenizer, forget, refusal, cfg, device)
+    layers, unedited = _layers(model, tokenizer, forget, refusal, cfg, device)
+    # Retain keys are most of the forward work and do not depend on the forget set: read once for
+    # every edited layer in one unedited pass (the MEMIT approximation), and their part of the
+    # solve (covariance / top-r subspace) is prepared once per layer and reused in every round.
+    prepared: dict[int, _Retain] | None = None
+    if not cfg.exact_retain:
+        keys = (collect(model, tokenizer, retain, layers, device=device, batch_size=cfg.batch_size) if retain
+                else {})
+        prepared = {layer: _Retain.prepare(keys[layer].keys if retain else None, down_proj(model, layer), cfg)
+                    for layer in layers}
+        del keys
     specs = list(forget)
     rounds = 0
     while True:
-        deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device)
-        if rounds == cfg.repair_rounds:
+        final = rounds == cfg.repair_rounds
+        deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device, prepared,
+                                        unedited if rounds == 0 else None)
+        if final:
             break
         leaks = _leaks(model, tokenizer, forget_texts, deltas64, device, cfg.batch_size)
         if not leaks:
@@ -144,6 +158,9 @@ def compute_stamp_delta(
         rounds += 1
         log.debug("repair round %d: %d probes still leak", rounds, len(leaks))
         specs += leaks
+    stats = [lazy() for lazy in stats]
+    for st in stats:
+        log.debug("layer %d: %s", st.layer, st)
     out = EditDelta({k: d.to(device=device, dtype=dtype) for k, d in deltas64.items()}, cfg, stats,
                     time.perf_counter() - t0, rounds)
     assert out.layers == layers
@@ -162,9 +179,12 @@ def _subsample(texts: Sequence[str], limit: int) -> list[str]:
 
 
 def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec], cfg: StampConfig,
-            device: torch.device) -> tuple[int, ...]:
+            device: torch.device) -> tuple[tuple[int, ...], tuple[Activations, Activations] | None]:
+    """The edited layers, and the unedited forget + refusal activations of the lowest of them
+    when they were read anyway (round 0 reuses them)."""
     n_layers = num_layers(model)
     layers = cfg.layers
+    f_all = r_all = None
     if layers is None:
         everything = list(range(n_layers))
         f_all = collect(model, tokenizer, forget, everything, device=device, batch_size=cfg.batch_size)
@@ -173,40 +193,130 @@ def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[Ke
         log.debug("layer scores %s -> %s", {k: round(v, 3) for k, v in layer_scores(f_all, r_all).items()}, layers)
     if not layers or any(not 0 <= layer < n_layers for layer in layers):
         raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
-    return tuple(sorted(set(layers)))
+    layers = tuple(sorted(set(layers)))
+    return layers, ((f_all[layers[0]], r_all[layers[0]]) if f_all is not None else None)
 
 
 def _solve_layers(
     model: nn.Module, tokenizer, forget: list[KeySpec], retain: list[KeySpec], refusal: list[KeySpec],
     layers: tuple[int, ...], cfg: StampConfig, device: torch.device,
-) -> tuple[dict[int, torch.Tensor], list[LayerStats]]:
-    """Lowest layer first; each layer's keys are read with the edits below it active."""
+    prepared: dict[int, _Retain] | None = None, first: tuple[Activations, Activations] | None = None,
+) -> tuple[dict[int, torch.Tensor], list[Callable[[], LayerStats]]]:
+    """Lowest layer first; forget and refusal keys are read with the edits below it active (one
+    batched pass per layer; `first`: those of the lowest layer, already read unedited); the
+    retain side comes from `prepared` (unedited model) when given, else is read like them."""
     deltas64: dict[int, torch.Tensor] = {}
-    stats: list[LayerStats] = []
+    stats: list[Callable[[], LayerStats]] = []  # computed for the round that is kept
     bs = cfg.batch_size
     for layer in layers:
-        f = collect(model, tokenizer, forget, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
-        ref = collect(model, tokenizer, refusal, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+        if first is not None and layer == layers[0]:
+            f, ref = first  # no edit below the lowest layer: what layer choice read unedited
+        else:
+            f = collect(model, tokenizer, forget, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+            ref = collect(model, tokenizer, refusal, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+        if prepared is not None:
+            p = prepared[layer]
+            w = p.weight
+            v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
+            v_star = _targets(v, f, ref, cfg)
+            x = SolveInputs(w, f.keys, v_star, p.keys, cfg.retain_weight, cfg.ridge)
+            dw = p.solve(x)
+            assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
+            deltas64[layer] = dw
+            stats.append(lambda layer=layer, p=p, x=x, dw=dw: p.stats(layer, x, dw))  # only the last round's
+            continue
         w = down_proj(model, layer).weight.detach().to("cpu", torch.float64)  # (d, m)
         if retain:
             kr = collect(model, tokenizer, retain, [layer], device=device, batch_size=bs, edits=deltas64)[layer].keys
         else:
             kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
         v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
-        if cfg.target == "residual":
-            sub = refusal_subspace(ref.hidden, cfg.refusal_rank)
-            v_star = target_values(v, sub, cfg.strength, hidden=f.hidden)  # (n, d)
-        else:
-            sub = refusal_subspace(ref.values, cfg.refusal_rank)
-            v_star = target_values(v, sub, cfg.strength)  # (n, d)
+        v_star = _targets(v, f, ref, cfg)
         x = SolveInputs(w, f.keys, v_star, kr, cfg.retain_weight, cfg.ridge)
         dw = solve(x, cfg.solver, rank=cfg.rank, krylov_depth=cfg.krylov_depth,
                    nullspace_threshold=cfg.nullspace_threshold)  # (d, m)
         assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
         deltas64[layer] = dw
-        stats.append(_layer_stats(layer, x, dw))
-        log.debug("layer %d: %s", layer, stats[-1])
+        stats.append(lambda layer=layer, x=x, dw=dw: _layer_stats(layer, x, dw))
     return deltas64, stats
+
+
+def _targets(v: torch.Tensor, f: Activations, ref: Activations, cfg: StampConfig) -> torch.Tensor:
+    """V* (n, d): the forget values moved onto the refusal subspace."""
+    if cfg.target == "residual":
+        sub = refusal_subspace(ref.hidden, cfg.refusal_rank)
+        return target_values(v, sub, cfg.strength, hidden=f.hidden)  # (n, d)
+    sub = refusal_subspace(ref.values, cfg.refusal_rank)
+    return target_values(v, sub, cfg.strength)  # (n, d)
+
+
+@dataclass
+class _Retain:
+    """One layer's retain side of the solve, computed once and reused in every repair round.
+
+    `solve` gives the same ΔW as `solve.solve` with these retain keys: "lowrank" bit for bit (the
+    same float64 operations, the retain SVD is not recomputed), "full" to rounding (λK_rᵀK_r
+    is not recomputed, and the SPD system is solved by Cholesky instead of LU); the other
+    solvers just call `solve.solve`.
+    """
+
+    weight: torch.Tensor  # (d, m) W, float64
+    keys: torch.Tensor  # (n_r, m) K_r
+    cfg: StampConfig
+    gram: torch.Tensor | None = None  # full: λ K_rᵀK_r (m, m)
+    subspace: tuple[torch.Tensor, torch.Tensor, float] | None = None  # lowrank: V (m, r), s² (r,), Σ K_r²
+    col_energy: torch.Tensor | None = None  # lowrank: λ Σ_rows K_r² (m,)
+    retain_out_norm: float = 0.0  # ‖K_r Wᵀ‖
+
+    @classmethod
+    def prepare(cls, kr: torch.Tensor | None, mod: nn.Linear, cfg: StampConfig) -> "_Retain":
+        w = mod.weight.detach().to("cpu", torch.float64)  # (d, m)
+        if kr is None:
+            kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
+        out = cls(w, kr, cfg)
+        lam = cfg.retain_weight
+        if cfg.solver == "full":
+            out.gram = lam * (kr.T @ kr)  # (m, m)
+        elif cfg.solver == "lowrank":
+            v, s2 = retain_subspace(kr, cfg.rank)
+            out.subspace = (v, s2, float((kr**2).sum()))
+            out.col_energy = lam * (kr**2).sum(0)
+        out.retain_out_norm = float((kr @ w.T).norm()) if kr.shape[0] else 0.0
+        return out
+
+    def solve(self, x: SolveInputs) -> torch.Tensor:
+        k = x.keys
+        if self.gram is not None:  # solve.solve_full
+            a = k.T @ k + self.gram  # (m, m)
+            a = a + _rho(x, a.diagonal()) * torch.eye(a.shape[0], dtype=a.dtype)
+            b = k.T @ x.residual  # (m, d)
+            chol, info = torch.linalg.cholesky_ex(a)  # a is SPD (ρ > 0): half the work of LU
+            if int(info) == 0:
+                return torch.cholesky_solve(b, chol).T.contiguous()  # (d, m)
+            return torch.linalg.solve(a, b).T.contiguous()  # (d, m)
+        if self.subspace is not None:  # solve.solve_lowrank
+            lam, m = x.retain_weight, k.shape[1]
+            rho = _rho(x, (k**2).sum(0) + self.col_energy)
+            v, s2, energy = self.subspace
+            r = v.shape[1]
+            tail = max(0.0, energy - float(s2.sum())) / max(1, m - r)  # τ
+            a_in = 1.0 / (lam * s2 + rho)  # (r,)
+            a_out = 1.0 / (lam * tail + rho)
+            kt = k.T  # (m, n)
+            vk = v.T @ kt  # (r, n)
+            cinv_kt = v @ (a_in[:, None] * vk) + a_out * (kt - v @ vk)  # (m, n) = C⁻¹Kᵀ
+            g = torch.eye(k.shape[0], dtype=k.dtype) + k @ cinv_kt  # (n, n)
+            return (cinv_kt @ torch.linalg.solve(g, x.residual)).T.contiguous()  # (d, m)
+        cfg = self.cfg
+        return solve(x, cfg.solver, rank=cfg.rank, krylov_depth=cfg.krylov_depth,
+                     nullspace_threshold=cfg.nullspace_threshold)
+
+    def stats(self, layer: int, x: SolveInputs, dw: torch.Tensor) -> LayerStats:
+        r = x.residual  # (n, d)
+        fit = (x.keys @ dw.T - r).norm() / r.norm().clamp_min(1e-12)
+        drift = float((self.keys @ dw.T).norm()) / max(self.retain_out_norm, 1e-12) if self.keys.shape[0] else 0.0
+        return LayerStats(layer, int(x.keys.shape[0]), int(self.keys.shape[0]), float(fit), drift,
+                          float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
 
 
 def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: dict[int, torch.Tensor],

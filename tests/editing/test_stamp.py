@@ -127,3 +127,52 @@ def test_lowrank_with_full_rank_matches_full_solve_in_the_model(random_lm):
                               StampConfig(solver="lowrank", rank=m, **common), CPU, torch.float64)
     for layer in (0, 1):
         assert torch.allclose(low.deltas[layer], full.deltas[layer], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ["full", "lowrank"])
+def test_prepared_retain_solve_matches_solve_module(random_lm, solver):
+    """The per-layer retain preparation reused across repair rounds gives solve.solve's ΔW."""
+    from memoryd.editing.solve import solve
+    from memoryd.editing.stamp import _Retain
+
+    lm, layer = random_lm, 1
+    forget = [answer_positions(lm.tokenizer, t) for t in lm.memories[:2]]
+    retain = [all_positions(lm.tokenizer, t) for t in lm.memories[2:]]
+    f = collect(lm.model, lm.tokenizer, forget, [layer], device=CPU)[layer]
+    kr = collect(lm.model, lm.tokenizer, retain, [layer], device=CPU)[layer].keys
+    cfg = StampConfig(solver=solver, rank=16)
+    prep = _Retain.prepare(kr, down_proj(lm.model, layer), cfg)
+    w = prep.weight
+    v = f.keys @ w.T
+    x = SolveInputs(w, f.keys, v + 0.1 * torch.randn_like(v, dtype=torch.float64), kr, cfg.retain_weight, cfg.ridge)
+    expected = solve(x, solver, rank=cfg.rank)
+    got = prep.solve(x)
+    assert torch.allclose(got, expected, rtol=1e-7, atol=1e-10)
+    st = prep.stats(layer, x, got)
+    assert st.n_retain_keys == kr.shape[0] and st.fit_error < 1.0
+
+
+def test_retain_keys_read_once_unless_exact(random_lm, monkeypatch):
+    """Retain keys: one unedited pass for every layer and round; exact_retain re-reads them."""
+    import memoryd.editing.stamp as stamp
+
+    lm = random_lm
+    calls: list[int] = []
+    real = stamp.collect
+
+    def counting(model, tok, specs, layers, **kw):
+        calls.append(len(specs))
+        return real(model, tok, specs, layers, **kw)
+
+    monkeypatch.setattr(stamp, "collect", counting)
+    retain = lm.memories[2:]
+    cfg = StampConfig(layers=(0, 1), repair_rounds=0)
+    fast = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain, cfg, CPU, torch.float64)
+    assert calls.count(len(retain)) == 1
+    calls.clear()
+    exact = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain,
+                                      StampConfig(layers=(0, 1), repair_rounds=0, exact_retain=True), CPU,
+                                      torch.float64)
+    assert calls.count(len(retain)) == 2  # once per layer
+    # the lowest layer sees no edit below it: both ways agree there
+    assert torch.allclose(fast.deltas[0], exact.deltas[0], rtol=1e-6, atol=1e-9)
