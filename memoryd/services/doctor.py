@@ -45,7 +45,10 @@ def run_doctor(app) -> list[dict[str, Any]]:
     def model():
         emb = app.embedder
         v = emb.encode(["memoryd doctor"])
-        return v.shape == (1, emb.dim), f"{emb.name} dim={emb.dim} from {app.settings.resolved_model_path()}"
+        backend = getattr(emb, "backend", "") or "custom"
+        why = getattr(emb, "fallback_reason", None)
+        detail = f"{emb.name} dim={emb.dim} on {backend} from {app.settings.resolved_model_path()}"
+        return v.shape == (1, emb.dim), detail + (f" (ONNX not used: {why})" if why else "")
 
     def vectors():
         n, v = mstore.count(conn), vstore.count_vectors(conn)
