@@ -11,7 +11,7 @@ kept in step with every write, graph-expanded recall, and erasure of everything 
                        drop orphaned entities and blank the labels of affected communities)
     erasure hook: ``erase_derived`` / ``forensic_tokens`` (name "graph")
     rebuild:  rebuild() (on demand), rebuild_in_background()
-    labels:   refresh_labels() (stale ones, before they are read)
+    labels:   refresh_labels() (stale ones, before they are read): graph_labels.GraphLabels
     reads:    the recall expander, related, communities, community, show, stats, export,
               plot: :class:`memoryd.services.graph_views.GraphViews`, mixed in here
 
@@ -25,8 +25,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,20 +41,18 @@ from ..graph import (
     assign_community,
     build_memory_graph,
     cluster,
-    community_terms,
     extract_entities,
     knn_edges,
     link_weights_for_new,
     neighbours_of,
-    tokenize,
 )
 from ..graph.knn import batch_neighbours
-from ..graph.labels import terms_against
 from ..models import Memory
 from ..store import erasure as estore
 from ..store import graph as gstore
 from ..store import memories as mstore
 from ..store import vectors as vstore
+from .graph_labels import GraphLabels, TermDF
 from .graph_views import CommunityInfo, GraphViews, RelatedMemory
 from .memories import MemoryService
 
@@ -97,50 +94,10 @@ class RebuildReport:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
-class _TermDF:
-    """Document frequency of label terms over all memories (RAM only; scores labels).
-
-    Built on first use from every memory's text, then kept up to date by this process's
-    inserts and deletes; rebuilt when another connection has committed (PRAGMA
-    data_version moved). Words of deleted memories leave it when their count reaches 0.
-    """
-
-    def __init__(self) -> None:
-        self.df: Counter[str] | None = None
-        self.n = 0
-        self.version: int | None = None
-
-    def ensure(self, conn: sqlite3.Connection) -> Counter[str]:
-        dv = gstore.data_version(conn)
-        if self.df is None or dv != self.version:
-            df: Counter[str] = Counter()
-            n = 0
-            for text in gstore.iter_texts(conn):
-                df.update(set(tokenize(text)))
-                n += 1
-            self.df, self.n, self.version = df, n, dv
-        return self.df
-
-    def add(self, texts: Iterable[str], sign: int) -> None:
-        if self.df is None:
-            return
-        for t in texts:
-            for w in set(tokenize(t)):
-                c = self.df[w] + sign
-                if c > 0:
-                    self.df[w] = c
-                else:
-                    del self.df[w]
-            self.n += sign
-
-    def drop(self) -> None:
-        self.df, self.n, self.version = None, 0, None
-
-
 _GEMM_BATCH = 8  # batches at least this large score against the whole index in one matrix product
 
 
-class GraphService(GraphViews):
+class GraphService(GraphViews, GraphLabels):
     name = "graph"  # erasure hook name
 
     def __init__(
@@ -160,7 +117,7 @@ class GraphService(GraphViews):
         self.clock = clock
         self.params = params
         self._key: bytes | None = None
-        self._terms = _TermDF()
+        self._terms = TermDF()
         self._thread: threading.Thread | None = None
         self._rebuild_again = False
         self._view_cache: dict[tuple, list[CommunityInfo]] = {}
@@ -419,28 +376,6 @@ class GraphService(GraphViews):
                 vecs.append(v)
         if rs:
             self._add(conn, [mems[r] for r in rs], np.stack(vecs))
-
-    # ---- labels -------------------------------------------------------------------------------
-    def _relabel(self, conn: sqlite3.Connection, community_ids: Sequence[int] | None) -> int:
-        """Recompute labels (all communities, or these) from their current members."""
-        texts = gstore.member_texts(conn, community_ids)
-        if community_ids is None:  # every member at hand: one pass, no corpus statistics needed
-            terms = community_terms(texts, self.params.label_terms)
-        else:
-            df = self._terms.ensure(conn)
-            terms = terms_against(texts, df, self._terms.n, self.params.label_terms)
-        labels = {c: (", ".join(t for t, _ in terms.get(c, [])), terms.get(c, [])) for c in texts}
-        gstore.set_labels(conn, labels)
-        return len(labels)
-
-    def refresh_labels(self) -> int:
-        """Relabel communities whose membership changed since their label was computed."""
-        with self.lock:
-            stale = gstore.stale_communities(self.conn)
-            if not stale:
-                return 0
-            with transaction(self.conn):
-                return self._relabel(self.conn, stale)
 
     # ---- erasure hook -------------------------------------------------------------------------
     def erase_derived(self, conn: sqlite3.Connection, memories: Sequence[Memory]) -> Mapping[str, int]:
