@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import Settings, default_cache_dir
-from .db import connect, migrate
+from .db import connect, migrate, optimize
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .models import Stats
@@ -166,7 +166,7 @@ class App:
     def close(self) -> None:
         with self.lock:
             try:
-                self.conn.execute("PRAGMA optimize")
+                optimize(self.conn)
             finally:
                 self.conn.close()
 

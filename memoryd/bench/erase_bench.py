@@ -41,6 +41,7 @@ from ..erasure.models import ErasureRequest
 from ..models import NewMemory, Provenance
 from ..services.memories import SearchOptions, content_hash
 from ..services.porting import export_jsonl
+from ..store import erasure as estore
 from ..store import memories as mstore
 from ..store import vectors as vstore
 from .corpus import make_corpus
@@ -246,7 +247,7 @@ def _build_random_store(app: App, n: int, rng: random.Random, extra: list[str]) 
                 nm = NewMemory(t, provenance=Provenance(agent_id="bench"))
                 rowids.append(mstore.insert_memory(app.conn, str(ULID()), nm, content_hash(t), now))
             vstore.insert_vectors(app.conn, rowids, vecs, name)
-    app.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    estore.wal_checkpoint_truncate(app.conn)
 
 
 class _NoEncode:

@@ -31,6 +31,7 @@ from ..graph import score_communities
 from ..models import NewMemory, Provenance
 from ..search.bm25 import tokenize as bm25_tokenize
 from ..services.memories import SearchOptions
+from ..store import erasure as estore
 from ..store import graph as gstore
 from .corpus import Doc, make_corpus
 from .measure import peak_rss_mb, percentiles, recall_mrr
@@ -261,7 +262,7 @@ def run_graph_bench(
         graph.wait_for_rebuild()
         st = graph.stats()
         out["graph"] = {k: st[k] for k in ("entities", "mentions", "links", "communities", "singletons")}
-        app.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        estore.wal_checkpoint_truncate(app.conn)
         out["db_mb"] = round(db.stat().st_size / 1e6, 1)
         out["peak_rss_mb"] = peak_rss_mb()
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..app import App
 from ..config import Settings
 from ..models import NewMemory, Provenance
+from ..store import erasure as estore
 from ..services.memories import SearchOptions
 from .corpus import make_corpus
 from .measure import peak_rss_mb, percentiles, recall_mrr
@@ -101,7 +102,7 @@ def run_search_bench(
             b = [h.rowid for h in idx.search(qv, 10, exact=True)]
             agree += len(set(a) & set(b))
         out["vector_shortlist_recall@10_vs_exact"] = round(agree / (10 * len(qvecs)), 4)
-        app.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        estore.wal_checkpoint_truncate(app.conn)
         out["db_mb"] = round(db.stat().st_size / 1e6, 1)
         out["peak_rss_mb"] = peak_rss_mb()
     finally:

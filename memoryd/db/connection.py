@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 
-__all__ = ["connect", "transaction", "PRAGMAS"]
+__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -48,6 +48,34 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     return conn
+
+
+READABLE_PRAGMAS = frozenset({"journal_mode", "foreign_keys", "secure_delete", "synchronous", "busy_timeout"})
+
+
+def pragma(conn: sqlite3.Connection, name: str):
+    """The current value of one of memoryd's pragmas (doctor, erasure checks)."""
+    if name not in READABLE_PRAGMAS:
+        raise ValueError(f"not a pragma memoryd reads: {name!r}")
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Moves when another connection commits (PRAGMA data_version)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def quick_check(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA quick_check").fetchone()[0])
+
+
+def shrink_memory(conn: sqlite3.Connection) -> None:
+    """Drop this connection's cached pages (after an erasure they held the erased rows)."""
+    conn.execute("PRAGMA shrink_memory")
+
+
+def optimize(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA optimize")
 
 
 _depths: dict[int, int] = {}  # id(conn) -> open transaction depth

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from ..db import pragma, quick_check
 from ..db.migrate import applied_versions, available_migrations
 from ..store import memories as mstore
 from ..store import vectors as vstore
@@ -25,9 +26,7 @@ def run_doctor(app) -> list[dict[str, Any]]:
     checks = []
 
     def pragmas():
-        jm = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        fk = conn.execute("PRAGMA foreign_keys").fetchone()[0]
-        sd = conn.execute("PRAGMA secure_delete").fetchone()[0]
+        jm, fk, sd = (pragma(conn, n) for n in ("journal_mode", "foreign_keys", "secure_delete"))
         ok = jm.lower() == "wal" and fk == 1 and sd == 1
         return ok, f"journal_mode={jm} foreign_keys={fk} secure_delete={sd} sqlite={sqlite3.sqlite_version}"
 
@@ -55,7 +54,7 @@ def run_doctor(app) -> list[dict[str, Any]]:
         return n == v, f"{n} memories, {v} vectors"
 
     def integrity():
-        r = conn.execute("PRAGMA quick_check").fetchone()[0]
+        r = quick_check(conn)
         return r == "ok", r
 
     checks.append(_check("database", lambda: (True, str(app.settings.db_path))))

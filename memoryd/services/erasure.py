@@ -44,7 +44,7 @@ from typing import Any
 from ulid import ULID
 
 from ..config import Settings
-from ..db import connect, transaction
+from ..db import connect, pragma, shrink_memory, transaction
 from ..erasure.forensic import scan_hashed_ids
 from ..erasure.hooks import ErasureHook, call_optional
 from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
@@ -288,7 +288,7 @@ class ErasureService:
 
     def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
         out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "secure_delete": "on"}
-        assert mc.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert pragma(mc, "secure_delete") == 1
         t = time.perf_counter()
         estore.fts_optimize(mc)
         out["fts"] = ("secure-delete + optimize" if estore.fts_secure_delete_supported()
@@ -322,8 +322,8 @@ class ErasureService:
         out["wal_truncated"] = self._truncate_wal(mc)
         timings["wal_checkpoint_ms"] = _ms(t)
         with self.lock:
-            self.conn.execute("PRAGMA shrink_memory")  # drop cached pages that held the rows
-        mc.execute("PRAGMA shrink_memory")
+            shrink_memory(self.conn)  # drop cached pages that held the rows
+        shrink_memory(mc)
         self._step("wal.truncated")
         return out
 

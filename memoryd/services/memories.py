@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 from ulid import ULID
 
-from ..db import transaction
+from ..db import data_version, transaction
 from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
@@ -124,7 +124,7 @@ class MemoryService:
             wait()
 
     def _dv(self) -> int:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return data_version(self.conn)
 
     def _load_indexes(self) -> None:
         self.embedder_ready()

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..db.connection import data_version as _data_version
 from ..models import SearchFilters
 from .memories import _where as _memory_where
 
@@ -360,7 +361,7 @@ def iter_texts(conn: sqlite3.Connection) -> Iterator[str]:
 
 def data_version(conn: sqlite3.Connection) -> int:
     """Moves when another connection commits (PRAGMA data_version)."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+    return _data_version(conn)
 
 
 def rowid_ids(conn: sqlite3.Connection) -> dict[int, str]:
