@@ -193,5 +193,14 @@ def test_vector_index_search_many_matches_search():
     mask = ix.namespace_mask(None, ("b",))
     many = ix.search_many(qs, 5, mask)
     assert [[h.rowid for h in hits] for hits in many] == [[h.rowid for h in ix.search(q, 5, mask)] for q in qs]
+    # above exact_below, search() uses the binary shortlist; search_many stays exact, in blocks
+    big = VectorIndex(16, exact_below=100)
+    big.add(list(range(1, 501)), vecs, ["a" if i % 2 else "b" for i in range(500)])
+    many = big.search_many(qs, 5, big.namespace_mask(None, ("b",)), block=3)
+    exact = [big.search(q, 5, big.namespace_mask(None, ("b",)), exact=True) for q in qs]
+    assert [[(h.rowid, round(h.score, 5)) for h in hits] for hits in many] == \
+        [[(h.rowid, round(h.score, 5)) for h in hits] for hits in exact]
+    assert all(h.rowid % 2 == 0 for hits in many for h in hits)  # the mask held ("b", odd rowids, excluded)
+    assert big.search_many(qs, 1000)[0][-1].rowid and len(big.search_many(qs, 1000)[0]) == 500
     rowids, mat = ix.arrays()
     assert len(rowids) == 500 and not mat.flags.writeable
