@@ -38,7 +38,7 @@ def shared_embedder(path: Path, max_seq_length: int = 256, *, backend: str = "au
                     cache_dir: Path | None = None) -> SentenceTransformerEmbedder:
     """One model per process, path and backend: loading costs seconds and ~100 MB."""
     cache_dir = cache_dir or default_cache_dir()
-    key = (str(Path(path).resolve()), max_seq_length, backend, str(cache_dir))
+    key = (str(Path(path).absolute()), max_seq_length, backend, str(cache_dir))  # not resolve(): the name comes from the path given
     with _shared_lock:
         emb = _shared_embedders.get(key)
         if emb is None:

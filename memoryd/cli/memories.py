@@ -201,6 +201,34 @@ def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 
 @app.command()
 @handles_errors
+def reindex(
+    ctx: typer.Context,
+    graph: bool = typer.Option(True, "--graph/--no-graph", help="Re-cluster the knowledge graph afterwards "
+                               "(its similarity links come from the vectors)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Re-embed memories whose vector is missing or was made by another model (after changing --model)."""
+    from ..services.reindex import reindex as run_reindex
+
+    app_ = get_app(ctx)
+    if as_json:
+        report = run_reindex(app_.memories)
+    else:
+        with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err_console, transient=True) as prog:
+            task = prog.add_task("reindex", total=None)
+            report = run_reindex(app_.memories, progress=lambda done, todo: prog.update(task, completed=done,
+                                                                                          total=todo))
+    out = report.to_dict()
+    if graph and report.reembedded:
+        out["graph"] = app_.graph.rebuild().to_dict()
+    emit(out, as_json, lambda: console.print(
+        f"re-embedded {report.reembedded} of {report.memories} memories with {report.model} "
+        f"({report.per_s}/s){'; graph re-clustered' if 'graph' in out else ''}"))
+
+
+@app.command()
+@handles_errors
 def doctor(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""
     checks = run_doctor(get_app(ctx))

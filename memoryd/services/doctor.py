@@ -50,8 +50,17 @@ def run_doctor(app) -> list[dict[str, Any]]:
         return v.shape == (1, emb.dim), detail + (f" (ONNX not used: {why})" if why else "")
 
     def vectors():
-        n, v = mstore.count(conn), vstore.count_vectors(conn)
-        return n == v, f"{n} memories, {v} vectors"
+        with app.lock:
+            n, by_model = mstore.count(conn), vstore.count_by_model(conn)
+        name = app.embedder.name
+        have = by_model.get(name, 0)
+        others = sum(by_model.values()) - have
+        detail = f"{n} memories, {have} vectors of {name}"
+        if others:
+            detail += f", {others} of other models ({', '.join(sorted(set(by_model) - {name}))})"
+        if have != n:
+            detail += ": run `memoryd reindex` (memories without a current vector are missed by the vector leg)"
+        return have == n, detail
 
     def integrity():
         r = quick_check(conn)

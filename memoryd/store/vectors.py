@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["insert_vectors", "load_vectors", "load_vectors_after", "all_rowids", "count_vectors"]
+__all__ = ["insert_vectors", "load_vectors", "load_vectors_after", "all_rowids", "count_vectors", "count_by_model",
+           "without_vector", "existing_rowids"]
 
 
 def insert_vectors(
@@ -60,6 +61,29 @@ def all_rowids(conn: sqlite3.Connection, model: str) -> np.ndarray:
 
 def count_vectors(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+
+
+def count_by_model(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute("SELECT model, count(*) FROM embeddings GROUP BY model")}
+
+
+def without_vector(conn: sqlite3.Connection, model: str, after_rowid: int, limit: int) -> list[tuple[int, str]]:
+    """(rowid, content) of memories with no vector of `model` (none, or another model's),
+    in rowid order after `after_rowid`."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(
+        "SELECT m.rowid, m.content FROM memories m LEFT JOIN embeddings e ON e.memory_rowid = m.rowid"
+        " WHERE (e.model IS NULL OR e.model != ?) AND m.rowid > ? ORDER BY m.rowid LIMIT ?",
+        (model, after_rowid, limit))]
+
+
+def existing_rowids(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
+    ids = [int(r) for r in rowids]
+    out: set[int] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        out.update(r[0] for r in conn.execute(
+            f"SELECT rowid FROM memories WHERE rowid IN ({','.join('?' * len(chunk))})", chunk))
+    return out
 
 
 def load_index_rows(
