@@ -120,7 +120,9 @@ class SentenceTransformerEmbedder:
                 if self.requested_backend == "onnx":
                     raise ConfigError(f"cannot run {self.path} with ONNX Runtime: {exc}") from exc
                 self.fallback_reason = f"{type(exc).__name__}: {exc}"
-                log.warning("embedding on PyTorch: ONNX not available (%s)", self.fallback_reason)
+                unsupported = type(exc).__name__ == "UnsupportedModel"  # expected for non-BERT models
+                (log.info if unsupported else log.warning)("embedding on PyTorch: ONNX not used (%s)",
+                                                           self.fallback_reason)
         if runner is None:
             try:
                 runner = _TorchRunner(self.path, self._max_seq)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["OnnxRunner", "onnx_cache_path", "export_onnx"]
+__all__ = ["OnnxRunner", "UnsupportedModel", "onnx_cache_path", "export_onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ CHECK_TEXTS = (
 CHECK_TOLERANCE = 1e-4  # largest |difference| allowed between ONNX and PyTorch unit vectors
 
 
+class UnsupportedModel(ConfigError):
+    """The model is not one the ONNX encoder exports (it runs on PyTorch instead)."""
+
+
 def _pooling(model_dir: Path) -> str:
     cfg_path = model_dir / "1_Pooling" / "config.json"
     if not cfg_path.exists():
@@ -50,7 +54,7 @@ def _pooling(model_dir: Path) -> str:
         return "mean"
     if modes == ["pooling_mode_cls_token"]:
         return "cls"
-    raise ConfigError(f"pooling {modes} is not supported by the ONNX encoder")
+    raise UnsupportedModel(f"pooling {modes} is not supported by the ONNX encoder")
 
 
 def _max_seq(model_dir: Path, limit: int) -> int:
@@ -60,11 +64,13 @@ def _max_seq(model_dir: Path, limit: int) -> int:
 
 
 def _check_supported(model_dir: Path) -> None:
+    if not (model_dir / "config.json").exists():
+        raise UnsupportedModel(f"{model_dir} has no transformer config.json (not a BERT encoder)")
     cfg = json.loads((model_dir / "config.json").read_text())
     if cfg.get("model_type") != "bert" or cfg.get("position_embedding_type", "absolute") != "absolute":
-        raise ConfigError(f"the ONNX encoder supports BERT models; {model_dir} is {cfg.get('model_type')!r}")
+        raise UnsupportedModel(f"the ONNX encoder supports BERT models; {model_dir} is {cfg.get('model_type')!r}")
     if not (model_dir / "tokenizer.json").exists():
-        raise ConfigError(f"no tokenizer.json (fast tokenizer) in {model_dir}")
+        raise UnsupportedModel(f"no tokenizer.json (fast tokenizer) in {model_dir}")
     _pooling(model_dir)
 
 
