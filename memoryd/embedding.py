@@ -65,7 +65,10 @@ class _TorchRunner:
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        model.max_seq_length = min(model.max_seq_length or max_seq_length, max_seq_length)
+        try:
+            model.max_seq_length = min(model.max_seq_length or max_seq_length, max_seq_length)
+        except AttributeError:  # static (bag-of-tokens) models have no sequence limit to set
+            pass
         self._bulk_threads = torch.get_num_threads()  # torch's default, read on the worker thread
         self._model = model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
