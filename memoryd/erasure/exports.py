@@ -29,7 +29,7 @@ from typing import IO
 
 from ..errors import ValidationError
 
-__all__ = ["ExportRewrite", "write_atomic", "rewrite_export", "shred", "tmp_path_for"]
+__all__ = ["ExportRewrite", "write_atomic", "rewrite_export", "shred", "tmp_path_for", "fsync_dir"]
 
 _ZERO_CHUNK = 1 << 20
 
@@ -72,7 +72,7 @@ def write_atomic(path: Path, write: Callable[[IO[str]], int]) -> int:
         except FileNotFoundError:
             old_fd = None
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         if old_fd is not None:
             _zero_fd(old_fd)
         return n
@@ -84,7 +84,8 @@ def write_atomic(path: Path, write: Callable[[IO[str]], int]) -> int:
             os.close(old_fd)
 
 
-def _fsync_dir(d: Path) -> None:
+def fsync_dir(d: Path) -> None:
+    """Make a rename or unlink in directory `d` durable (best effort)."""
     try:
         fd = os.open(d, os.O_RDONLY)
     except OSError:
@@ -108,7 +109,7 @@ def shred(path: Path) -> None:
     finally:
         os.close(fd)
     path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def rewrite_export(

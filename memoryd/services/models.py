@@ -44,6 +44,7 @@ from ulid import ULID
 
 from ..config import Settings
 from ..db import transaction
+from ..erasure.exports import fsync_dir
 from ..errors import EditingError, NotFoundError, TrustError, ValidationError
 from ..models import Memory, SearchFilters
 from ..store import erasure as estore
@@ -372,7 +373,7 @@ class ModelLedgerService:
                         shutil.rmtree(trash, ignore_errors=True)
                         os.replace(path, trash)
                     os.replace(staging, path)
-                    _fsync_dir(path.parent)
+                    fsync_dir(path.parent)
                 elif not path.is_dir():
                     log.error("model version %s: staged weights lost before promotion", s.id)
                 shutil.rmtree(trash, ignore_errors=True)
@@ -426,17 +427,3 @@ def _siblings(p: Path, mark: str) -> list[Path]:
         return sorted(q for q in p.parent.iterdir() if q.name.startswith(p.name + mark))
     except OSError:
         return []
-
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
