@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import EMBED_BACKENDS
 from .errors import ConfigError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder"]
@@ -42,7 +43,6 @@ class Embedder(Protocol):
 
 
 SMALL_BATCH = 8  # at most this many texts: encode on a single thread
-BACKENDS = ("auto", "onnx", "torch")
 
 
 def _cores() -> int:
@@ -97,8 +97,8 @@ class SentenceTransformerEmbedder:
         self.path = Path(model_path)
         if not self.path.is_dir():
             raise ConfigError(f"embedding model directory not found: {self.path}")
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend not in EMBED_BACKENDS:
+            raise ConfigError(f"unknown embedding backend {backend!r}; use one of {', '.join(EMBED_BACKENDS)}")
         self.name = name or ("all-MiniLM-L6-v2" if self.path.name == "model" else self.path.name)
         self._max_seq = max_seq_length
         self.requested_backend = backend
@@ -123,8 +123,9 @@ class SentenceTransformerEmbedder:
                 if self.requested_backend == "onnx":
                     raise ConfigError(f"cannot run {self.path} with ONNX Runtime: {exc}") from exc
                 self.fallback_reason = f"{type(exc).__name__}: {exc}"
-                unsupported = type(exc).__name__ == "UnsupportedModel"  # expected for non-BERT models
-                (log.info if unsupported else log.warning)("embedding on PyTorch: ONNX not used (%s)",
+                from .embedding_onnx import UnsupportedModel  # light: no onnxruntime import
+
+                (log.info if isinstance(exc, UnsupportedModel) else log.warning)("embedding on PyTorch: ONNX not used (%s)",
                                                            self.fallback_reason)
         if runner is None:
             try:
