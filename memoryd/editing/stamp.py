@@ -204,7 +204,8 @@ def _solve_layers(
 ) -> tuple[dict[int, torch.Tensor], list[Callable[[], LayerStats]]]:
     """Lowest layer first; forget and refusal keys are read with the edits below it active (one
     batched pass per layer; `first`: those of the lowest layer, already read unedited); the
-    retain side comes from `prepared` (unedited model) when given, else is read like them."""
+    retain side comes from `prepared` (unedited model) when given, else is read like them and
+    prepared per layer."""
     deltas64: dict[int, torch.Tensor] = {}
     stats: list[Callable[[], LayerStats]] = []  # computed for the round that is kept
     bs = cfg.batch_size
@@ -216,28 +217,18 @@ def _solve_layers(
             ref = collect(model, tokenizer, refusal, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
         if prepared is not None:
             p = prepared[layer]
-            w = p.weight
-            v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
-            v_star = _targets(v, f, ref, cfg)
-            x = SolveInputs(w, f.keys, v_star, p.keys, cfg.retain_weight, cfg.ridge)
-            dw = p.solve(x)
-            assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
-            deltas64[layer] = dw
-            stats.append(lambda layer=layer, p=p, x=x, dw=dw: p.stats(layer, x, dw))  # only the last round's
-            continue
-        w = down_proj(model, layer).weight.detach().to("cpu", torch.float64)  # (d, m)
-        if retain:
-            kr = collect(model, tokenizer, retain, [layer], device=device, batch_size=bs, edits=deltas64)[layer].keys
-        else:
-            kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
+        else:  # exact_retain: K_r read with the edits below this layer active
+            kr = (collect(model, tokenizer, retain, [layer], device=device, batch_size=bs, edits=deltas64)[layer].keys
+                  if retain else None)
+            p = _Retain.prepare(kr, down_proj(model, layer), cfg)
+        w = p.weight
         v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
         v_star = _targets(v, f, ref, cfg)
-        x = SolveInputs(w, f.keys, v_star, kr, cfg.retain_weight, cfg.ridge)
-        dw = solve(x, cfg.solver, rank=cfg.rank, krylov_depth=cfg.krylov_depth,
-                   nullspace_threshold=cfg.nullspace_threshold)  # (d, m)
+        x = SolveInputs(w, f.keys, v_star, p.keys, cfg.retain_weight, cfg.ridge)
+        dw = p.solve(x)
         assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
         deltas64[layer] = dw
-        stats.append(lambda layer=layer, x=x, dw=dw: _layer_stats(layer, x, dw))
+        stats.append(lambda layer=layer, p=p, x=x, dw=dw: p.stats(layer, x, dw))  # only the last round's
     return deltas64, stats
 
 
@@ -339,17 +330,6 @@ def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: d
         if end > start:
             leaks.append(KeySpec(probe.prompt + pred, tuple(range(start, end))))
     return leaks
-
-
-def _layer_stats(layer: int, x: SolveInputs, dw: torch.Tensor) -> LayerStats:
-    r = x.residual  # (n, d)
-    fit = (x.keys @ dw.T - r).norm() / r.norm().clamp_min(1e-12)
-    if x.retain_keys.shape[0]:
-        drift = (x.retain_keys @ dw.T).norm() / (x.retain_keys @ x.weight.T).norm().clamp_min(1e-12)
-    else:
-        drift = torch.tensor(0.0)
-    return LayerStats(layer, int(x.keys.shape[0]), int(x.retain_keys.shape[0]), float(fit), float(drift),
-                      float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
 
 
 @torch.no_grad()
