@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +22,7 @@ from .prompts import fact_probes
 from .tokens import encode
 
 __all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
-           "collect", "edits_active"]
+           "collect", "walk", "edits_active"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ class Activations:
     values: torch.Tensor  # (n, d) down_proj outputs, float64 on CPU
     hidden: torch.Tensor  # (n, d) residual stream after the whole decoder layer, float64 on CPU
     owner: torch.Tensor  # (n,) index of the KeySpec each row came from
+
+    def rows_of(self, lo: int, hi: int) -> "Activations":
+        """The rows that came from KeySpecs lo .. hi-1 (owners renumbered from 0)."""
+        sel = (self.owner >= lo) & (self.owner < hi)
+        return Activations(self.keys[sel], self.values[sel], self.hidden[sel], self.owner[sel] - lo)
 
 
 def down_proj(model: nn.Module, layer: int) -> nn.Linear:
@@ -119,6 +124,22 @@ def edits_active(model: nn.Module, deltas: Mapping[int, torch.Tensor]) -> Iterat
             h.remove()
 
 
+def _batch(tokenizer, specs: Sequence[KeySpec]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded (ids, mask), both (b, t), and the (row, column) of every requested position."""
+    seqs = [encode(tokenizer, sp.text) for sp in specs]
+    t = max(len(q) for q in seqs)
+    ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t)
+    mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t) right padding
+    for i, q in enumerate(seqs):
+        ids[i, : len(q)] = torch.tensor(q)
+        mask[i, : len(q)] = 1
+    if not all(p < len(q) for sp, q in zip(specs, seqs) for p in sp.positions):
+        raise EditingError("a key position lies past the end of its text")
+    rows = torch.tensor([i for i, sp in enumerate(specs) for _ in sp.positions], dtype=torch.long)
+    cols = torch.tensor([p for sp in specs for p in sp.positions], dtype=torch.long)
+    return ids, mask, rows, cols
+
+
 @torch.no_grad()
 def collect(
     model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence[int], *, device: torch.device,
@@ -154,20 +175,11 @@ def collect(
         with edits_active(model, edits or {}):
             for s in range(0, len(specs), batch_size):
                 chunk = specs[s : s + batch_size]
-                seqs = [encode(tokenizer, sp.text) for sp in chunk]
-                t = max(len(q) for q in seqs)
-                ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t)
-                mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t) right padding
-                for i, q in enumerate(seqs):
-                    ids[i, : len(q)] = torch.tensor(q)
-                    mask[i, : len(q)] = 1
+                ids, mask, rows, cols = _batch(tokenizer, chunk)
                 try:
                     model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
                 except _StopForward:
                     pass
-                rows = torch.tensor([i for i, sp in enumerate(chunk) for _ in sp.positions], dtype=torch.long)
-                cols = torch.tensor([p for sp in chunk for p in sp.positions], dtype=torch.long)
-                assert all(p < len(q) for sp, q in zip(chunk, seqs) for p in sp.positions), "position past text end"
                 owners.extend(s + i for i in rows.tolist())
                 for layer in layers:
                     buf[layer].append(tuple(current[c, layer][rows, cols].to("cpu", torch.float64) for c in "kvh"))
@@ -183,3 +195,60 @@ def collect(
         assert keys.shape[0] == values.shape[0] == hidden.shape[0] == owner.shape[0]
         out[layer] = Activations(keys, values, hidden, owner)
     return out
+
+
+SolveLayer = Callable[[int, Activations], torch.Tensor]
+
+
+@torch.no_grad()
+def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence[int], solve_layer: SolveLayer, *,
+         device: torch.device) -> None:
+    """One forward pass that edits as it goes: at each layer of `layers` (lowest first) the
+    activations at `specs`' positions, read with the edits below already in effect, go to
+    `solve_layer(layer, acts)`, whose ΔW (d, m) is then added to that down_proj's output for the
+    rest of the pass. The same as `collect` + solve one layer at a time, in one pass instead
+    of one per layer. All specs form one batch; the weights are not touched.
+
+    `acts.hidden` is the residual after the layer without its own edit (h_mid + W k), as `collect`
+    reads it; h_mid is the input of `post_attention_layernorm` (pre-norm decoder blocks).
+    """
+    if not specs:
+        raise EditingError("no texts to walk")
+    ids, mask, rows, cols = _batch(tokenizer, specs)
+    owner = rows.clone()
+    mids: dict[int, torch.Tensor] = {}
+
+    def mid_hook(layer: int):
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            mids[layer] = inputs[0].detach()  # (b, t, d) residual before the MLP
+        return hook
+
+    def mlp_hook(layer: int):
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
+            k, v = inputs[0].detach(), output.detach()  # (b, t, m), (b, t, d)
+            h = mids.pop(layer) + v  # (b, t, d)
+            acts = Activations(*(x[rows, cols].to("cpu", torch.float64) for x in (k, v, h)), owner)
+            dw = solve_layer(layer, acts).to(device=output.device, dtype=output.dtype)  # (d, m)
+            return output + k @ dw.T  # (b, t, d)
+        return hook
+
+    def stop_hook(_m: nn.Module, _inputs: tuple, _output) -> None:
+        raise _StopForward
+
+    handles = []
+    for layer in layers:
+        block = decoder_layer(model, layer)
+        norm = getattr(block, "post_attention_layernorm", None)
+        if not isinstance(norm, nn.Module):
+            raise EditingError(f"decoder block {layer} has no post_attention_layernorm (pre-norm Llama-style "
+                               "blocks only)")
+        handles.append(norm.register_forward_pre_hook(mid_hook(layer)))
+        handles.append(down_proj(model, layer).register_forward_hook(mlp_hook(layer)))
+    handles.append(decoder_layer(model, max(layers)).register_forward_hook(stop_hook))
+    try:
+        model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+    except _StopForward:
+        pass
+    finally:
+        for hd in handles:
+            hd.remove()

@@ -116,13 +116,22 @@ def solve_krylov(x: SolveInputs, rank: int, depth: int = 4) -> torch.Tensor:
 def retain_subspace(kr: torch.Tensor, rank: int, *, oversample: int = 10, power_iters: int = 2,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(V (m, r), s² (r,)): top-r right singular vectors of the retain keys K_r (n_r, m) and
-    their energies. Exact SVD when r is close to min(n_r, m); otherwise a randomized range
+    their energies (fewer than r when K_r has less energy-bearing directions). Exact through the
+    n_r×n_r Gram when n_r ≤ m, exact SVD when r is close to m; otherwise a randomized range
     finder with a fixed seed (deterministic), O(n_r·m·r)."""
     n_r, m = kr.shape
     r = min(rank, n_r, m)
     if r == 0:
         return torch.zeros(m, 0, dtype=kr.dtype), torch.zeros(0, dtype=kr.dtype)
-    if 2 * (r + oversample) >= min(n_r, m):
+    if n_r <= m:  # exact, from the smaller Gram: K_r K_rᵀ = U S² Uᵀ and V = K_rᵀ U S⁻¹, O(n_r²·m + n_r³)
+        evals, u = torch.linalg.eigh(kr @ kr.T)  # ascending
+        evals, u = evals.flip(0), u.flip(1)
+        # directions with under 1e-8 of the top energy are left to the caller's isotropic tail:
+        # below that, V's columns would lose orthogonality to rounding (error ~ eps·s₁²/s²)
+        keep = min(r, int((evals > evals[0].clamp_min(0) * 1e-8).sum()))
+        s2 = evals[:keep]
+        return ((kr.T @ u[:, :keep]) / s2.sqrt()).contiguous(), s2
+    if 2 * (r + oversample) >= m:
         _, s, vh = torch.linalg.svd(kr, full_matrices=False)
         return vh[:r].T.contiguous(), s[:r] ** 2
     g = torch.Generator().manual_seed(seed)

@@ -29,13 +29,14 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .keys import Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers
+from .keys import Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers, walk
 from .layer import choose_layers, layer_scores
 from .prompts import REFUSAL_PROMPTS, fact_probes
 from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
 from .tokens import encode
 from .values import refusal_subspace, target_values
-from .verify import greedy_continue, rouge_l_f1, words
+from .decode import probe_continuations
+from .verify import rouge_l_f1, words
 
 __all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "apply_delta", "revert_delta"]
 
@@ -133,10 +134,10 @@ def compute_stamp_delta(
     refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
     if not forget:
         raise EditingError("forget texts produced no tokens to edit")
-    layers, unedited = _layers(model, tokenizer, forget, refusal, cfg, device)
+    layers = _layers(model, tokenizer, forget, refusal, cfg, device)
     # Retain keys are most of the forward work and do not depend on the forget set: read once for
     # every edited layer in one unedited pass (the MEMIT approximation), and their part of the
-    # solve (covariance / top-r subspace) is prepared once per layer and reused in every round.
+    # solve (kernel / covariance / top-r subspace) is prepared once per layer for every round.
     prepared: dict[int, _Retain] | None = None
     if not cfg.exact_retain:
         keys = (collect(model, tokenizer, retain, layers, device=device, batch_size=cfg.batch_size) if retain
@@ -148,11 +149,10 @@ def compute_stamp_delta(
     rounds = 0
     while True:
         final = rounds == cfg.repair_rounds
-        deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device, prepared,
-                                        unedited if rounds == 0 else None)
+        deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device, prepared)
         if final:
             break
-        leaks = _leaks(model, tokenizer, forget_texts, deltas64, device, cfg.batch_size)
+        leaks = _leaks(model, tokenizer, forget_texts, deltas64, device)
         if not leaks:
             break
         rounds += 1
@@ -179,12 +179,11 @@ def _subsample(texts: Sequence[str], limit: int) -> list[str]:
 
 
 def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec], cfg: StampConfig,
-            device: torch.device) -> tuple[tuple[int, ...], tuple[Activations, Activations] | None]:
-    """The edited layers, and the unedited forget + refusal activations of the lowest of them
-    when they were read anyway (round 0 reuses them)."""
+            device: torch.device) -> tuple[int, ...]:
+    """The edited layers, lowest first: the configured ones, or those chosen by layer.py from one
+    unedited pass over the forget and refusal texts."""
     n_layers = num_layers(model)
     layers = cfg.layers
-    f_all = r_all = None
     if layers is None:
         everything = list(range(n_layers))
         f_all = collect(model, tokenizer, forget, everything, device=device, batch_size=cfg.batch_size)
@@ -193,42 +192,40 @@ def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[Ke
         log.debug("layer scores %s -> %s", {k: round(v, 3) for k, v in layer_scores(f_all, r_all).items()}, layers)
     if not layers or any(not 0 <= layer < n_layers for layer in layers):
         raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
-    layers = tuple(sorted(set(layers)))
-    return layers, ((f_all[layers[0]], r_all[layers[0]]) if f_all is not None else None)
+    return tuple(sorted(set(layers)))
 
 
 def _solve_layers(
     model: nn.Module, tokenizer, forget: list[KeySpec], retain: list[KeySpec], refusal: list[KeySpec],
-    layers: tuple[int, ...], cfg: StampConfig, device: torch.device,
-    prepared: dict[int, _Retain] | None = None, first: tuple[Activations, Activations] | None = None,
+    layers: tuple[int, ...], cfg: StampConfig, device: torch.device, prepared: dict[int, _Retain] | None,
 ) -> tuple[dict[int, torch.Tensor], list[Callable[[], LayerStats]]]:
-    """Lowest layer first; forget and refusal keys are read with the edits below it active (one
-    batched pass per layer; `first`: those of the lowest layer, already read unedited); the
-    retain side comes from `prepared` (unedited model) when given, else is read like them and
-    prepared per layer."""
+    """All layers in one forward pass (keys.walk), lowest first: each layer's forget and refusal
+    keys are read with the edits below it in effect, and its ΔW is solved before the pass goes
+    on. The retain side comes from `prepared` (unedited keys) when given; with exact_retain the
+    retain texts ride along in the pass and are prepared per layer."""
     deltas64: dict[int, torch.Tensor] = {}
     stats: list[Callable[[], LayerStats]] = []  # computed for the round that is kept
-    bs = cfg.batch_size
-    for layer in layers:
-        if first is not None and layer == layers[0]:
-            f, ref = first  # no edit below the lowest layer: what layer choice read unedited
-        else:
-            f = collect(model, tokenizer, forget, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
-            ref = collect(model, tokenizer, refusal, [layer], device=device, batch_size=bs, edits=deltas64)[layer]
+    n_f, n_ref = len(forget), len(refusal)
+    specs = forget + refusal + (retain if prepared is None else [])
+
+    def solve_layer(layer: int, acts: Activations) -> torch.Tensor:
+        f, ref = acts.rows_of(0, n_f), acts.rows_of(n_f, n_f + n_ref)
         if prepared is not None:
             p = prepared[layer]
-        else:  # exact_retain: K_r read with the edits below this layer active
-            kr = (collect(model, tokenizer, retain, [layer], device=device, batch_size=bs, edits=deltas64)[layer].keys
-                  if retain else None)
+        else:  # exact_retain: K_r read with the edits below this layer in effect
+            kr = acts.rows_of(n_f + n_ref, len(specs)).keys if retain else None
             p = _Retain.prepare(kr, down_proj(model, layer), cfg)
         w = p.weight
         v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
-        v_star = _targets(v, f, ref, cfg)
-        x = SolveInputs(w, f.keys, v_star, p.keys, cfg.retain_weight, cfg.ridge)
+        x = SolveInputs(w, f.keys, _targets(v, f, ref, cfg), p.keys, cfg.retain_weight, cfg.ridge)
         dw = p.solve(x)
         assert dw.shape == w.shape and torch.isfinite(dw).all(), "solve produced a bad update"
         deltas64[layer] = dw
-        stats.append(lambda layer=layer, p=p, x=x, dw=dw: p.stats(layer, x, dw))  # only the last round's
+        stats.append(lambda: p.stats(layer, x, dw))
+        return dw
+
+    walk(model, tokenizer, specs, layers, solve_layer, device=device)
+    assert tuple(deltas64) == layers, "the pass ended before every layer was solved"
     return deltas64, stats
 
 
@@ -246,17 +243,22 @@ class _Retain:
     """One layer's retain side of the solve, computed once and reused in every repair round.
 
     `solve` gives the same ΔW as `solve.solve` with these retain keys: "lowrank" bit for bit (the
-    same float64 operations, the retain SVD is not recomputed), "full" to rounding (λK_rᵀK_r
-    is not recomputed, and the SPD system is solved by Cholesky instead of LU); the other
-    solvers just call `solve.solve`.
+    same float64 operations, the retain subspace is not recomputed), "full" to rounding; the
+    other solvers just call `solve.solve`. "full" is solved in whichever form is smaller:
+
+    - primal (n_r > m/2): (KᵀK + λK_rᵀK_r + ρI) ΔWᵀ = KᵀR, an m×m Cholesky; λK_rᵀK_r prepared;
+    - dual (n_r ≤ m/2): with B = [K; √λ K_r] (N = n + n_r rows), the push-through identity
+      (ρI + BᵀB)⁻¹Bᵀ = Bᵀ(ρI + BBᵀ)⁻¹ gives ΔWᵀ = Bᵀ (ρI + BBᵀ)⁻¹ [R; 0], an N×N Cholesky;
+      the retain block λK_rK_rᵀ of BBᵀ is prepared. O(N²m + N³) instead of O(m³ + m²d).
     """
 
     weight: torch.Tensor  # (d, m) W, float64
     keys: torch.Tensor  # (n_r, m) K_r
     cfg: StampConfig
-    gram: torch.Tensor | None = None  # full: λ K_rᵀK_r (m, m)
+    gram: torch.Tensor | None = None  # full, primal: λ K_rᵀK_r (m, m)
+    kernel: torch.Tensor | None = None  # full, dual: λ K_r K_rᵀ (n_r, n_r)
     subspace: tuple[torch.Tensor, torch.Tensor, float] | None = None  # lowrank: V (m, r), s² (r,), Σ K_r²
-    col_energy: torch.Tensor | None = None  # lowrank: λ Σ_rows K_r² (m,)
+    col_energy: torch.Tensor | None = None  # λ Σ_rows K_r² (m,), for ρ
     retain_out_norm: float = 0.0  # ‖K_r Wᵀ‖
 
     @classmethod
@@ -266,25 +268,33 @@ class _Retain:
             kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
         out = cls(w, kr, cfg)
         lam = cfg.retain_weight
+        out.col_energy = lam * (kr**2).sum(0)
         if cfg.solver == "full":
-            out.gram = lam * (kr.T @ kr)  # (m, m)
+            if 2 * kr.shape[0] <= kr.shape[1]:
+                out.kernel = lam * (kr @ kr.T)  # (n_r, n_r)
+            else:
+                out.gram = lam * (kr.T @ kr)  # (m, m)
         elif cfg.solver == "lowrank":
             v, s2 = retain_subspace(kr, cfg.rank)
             out.subspace = (v, s2, float((kr**2).sum()))
-            out.col_energy = lam * (kr**2).sum(0)
         out.retain_out_norm = float((kr @ w.T).norm()) if kr.shape[0] else 0.0
         return out
 
     def solve(self, x: SolveInputs) -> torch.Tensor:
         k = x.keys
-        if self.gram is not None:  # solve.solve_full
+        if self.kernel is not None:  # solve.solve_full, dual form
+            n, root = k.shape[0], x.retain_weight**0.5
+            kkr = root * (k @ self.keys.T)  # (n, n_r)
+            a = torch.cat([torch.cat([k @ k.T, kkr], 1), torch.cat([kkr.T, self.kernel], 1)])  # (N, N) = BBᵀ
+            a.diagonal().add_(_rho(x, (k**2).sum(0) + self.col_energy))
+            e = torch.zeros(a.shape[0], x.residual.shape[1], dtype=k.dtype)  # (N, d)
+            e[:n] = x.residual
+            z = _spd_solve(a, e)  # (N, d)
+            return (k.T @ z[:n] + root * (self.keys.T @ z[n:])).T.contiguous()  # (d, m)
+        if self.gram is not None:  # solve.solve_full, primal form
             a = k.T @ k + self.gram  # (m, m)
-            a = a + _rho(x, a.diagonal()) * torch.eye(a.shape[0], dtype=a.dtype)
-            b = k.T @ x.residual  # (m, d)
-            chol, info = torch.linalg.cholesky_ex(a)  # a is SPD (ρ > 0): half the work of LU
-            if int(info) == 0:
-                return torch.cholesky_solve(b, chol).T.contiguous()  # (d, m)
-            return torch.linalg.solve(a, b).T.contiguous()  # (d, m)
+            a.diagonal().add_(_rho(x, a.diagonal()))
+            return _spd_solve(a, k.T @ x.residual).T.contiguous()  # (d, m)
         if self.subspace is not None:  # solve.solve_lowrank
             lam, m = x.retain_weight, k.shape[1]
             rho = _rho(x, (k**2).sum(0) + self.col_energy)
@@ -310,19 +320,29 @@ class _Retain:
                           float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
 
 
+def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a⁻¹b for a symmetric positive definite `a` (ρ > 0): Cholesky, LU if that fails."""
+    chol, info = torch.linalg.cholesky_ex(a)
+    if int(info) == 0:
+        return torch.cholesky_solve(b, chol)
+    return torch.linalg.solve(a, b)
+
+
 def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: dict[int, torch.Tensor],
-           device: torch.device, batch_size: int) -> list[KeySpec]:
+           device: torch.device) -> list[KeySpec]:
     """Probes whose greedy continuation under the pending edit still shares a word with the
-    erased answer, as key specs over the continuation the edited model actually produced."""
-    probes = [p for t in forget_texts for p in fact_probes(t)]
+    erased answer within the answer's length, as key specs over the continuation the edited
+    model actually produced (decoded only until those words are settled)."""
+    per_text = [fact_probes(t) for t in forget_texts]
+    probes = [p for ps in per_text for p in ps]
     if not probes:
         return []
+    n_words = [len(words(p.answer)) for p in probes]
     budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for p in probes]
     with edits_active(model, deltas64):
-        preds = greedy_continue(model, tokenizer, [p.prompt for p in probes], budgets, device, batch_size)
+        preds = probe_continuations(model, tokenizer, forget_texts, per_text, budgets, device, settle_words=n_words)
     leaks: list[KeySpec] = []
-    for probe, pred in zip(probes, preds):
-        n = len(words(probe.answer))
+    for probe, pred, n in zip(probes, preds, n_words):
         if rouge_l_f1(" ".join(words(pred)[:n]), probe.answer) == 0.0:
             continue
         start = len(encode(tokenizer, probe.prompt)) - 1  # the prompt's last token

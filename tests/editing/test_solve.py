@@ -121,3 +121,17 @@ def test_inputs_are_checked():
         SolveInputs(x.weight, x.keys[:, :-1], x.targets, x.retain_keys)
     with pytest.raises(ValueError):
         solve(x, "nope")  # type: ignore[arg-type]
+
+
+def test_retain_subspace_from_the_small_gram_matches_the_svd():
+    """Fewer retain keys than m: exact top-r through the n_r×n_r Gram."""
+    g = torch.Generator().manual_seed(3)
+    kr = torch.randn(40, 120, generator=g, dtype=torch.float64) * torch.linspace(3, 0.1, 120, dtype=torch.float64)
+    v, s2 = retain_subspace(kr, 25)
+    _, s, vh = torch.linalg.svd(kr, full_matrices=False)
+    assert v.shape == (120, 25)
+    assert torch.allclose(s2, s[:25] ** 2, rtol=1e-10)
+    assert torch.allclose(v.T @ v, torch.eye(25, dtype=torch.float64), atol=1e-10)
+    assert torch.allclose((v * vh[:25].T).sum(0).abs(), torch.ones(25, dtype=torch.float64), atol=1e-10)
+    v_all, s2_all = retain_subspace(kr, 500)  # more than there are: every direction that holds energy
+    assert v_all.shape == (120, 40) and torch.allclose(s2_all.sum(), (kr**2).sum(), rtol=1e-10)

@@ -88,7 +88,8 @@ def test_edited_keys_map_to_targets_and_retain_keys_barely_move(random_lm):
     delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[1:],
                                 StampConfig(layers=(layer,), repair_rounds=0, ridge=1e-8, refusal_rank=8,
                                             solver="full"), CPU, torch.float64)
-    assert torch.allclose(delta.deltas[layer], dw, rtol=1e-6, atol=1e-8)
+    # to rounding: the API solves the dual form (fewer retain keys than m) of this ill-conditioned system
+    assert float((delta.deltas[layer] - dw).norm() / dw.norm()) < 1e-5
     assert delta.stats[0].fit_error < 0.05
 
 
@@ -153,26 +154,36 @@ def test_prepared_retain_solve_matches_solve_module(random_lm, solver):
 
 
 def test_retain_keys_read_once_unless_exact(random_lm, monkeypatch):
-    """Retain keys: one unedited pass for every layer and round; exact_retain re-reads them."""
+    """Retain keys: one unedited pass for every layer and round; exact_retain reads them in each
+    round's layer-by-layer pass instead, with the edits below in effect."""
     import memoryd.editing.stamp as stamp
 
     lm = random_lm
-    calls: list[int] = []
-    real = stamp.collect
+    collected: list[int] = []
+    walked: list[int] = []
+    real_collect, real_walk = stamp.collect, stamp.walk
 
-    def counting(model, tok, specs, layers, **kw):
-        calls.append(len(specs))
-        return real(model, tok, specs, layers, **kw)
+    def counting_collect(model, tok, specs, layers, **kw):
+        collected.append(len(specs))
+        return real_collect(model, tok, specs, layers, **kw)
 
-    monkeypatch.setattr(stamp, "collect", counting)
+    def counting_walk(model, tok, specs, layers, solve_layer, **kw):
+        walked.append(len(specs))
+        return real_walk(model, tok, specs, layers, solve_layer, **kw)
+
+    monkeypatch.setattr(stamp, "collect", counting_collect)
+    monkeypatch.setattr(stamp, "walk", counting_walk)
     retain = lm.memories[2:]
-    cfg = StampConfig(layers=(0, 1), repair_rounds=0)
-    fast = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain, cfg, CPU, torch.float64)
-    assert calls.count(len(retain)) == 1
-    calls.clear()
+    n_refusal = len(StampConfig().refusal_prompts)
+    fast = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain,
+                                     StampConfig(layers=(0, 1), repair_rounds=0), CPU, torch.float64)
+    assert collected == [len(retain)] and walked == [2 + n_refusal]  # one pass solves both layers
+    collected.clear()
+    walked.clear()
     exact = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain,
                                       StampConfig(layers=(0, 1), repair_rounds=0, exact_retain=True), CPU,
                                       torch.float64)
-    assert calls.count(len(retain)) == 2  # once per layer
-    # the lowest layer sees no edit below it: both ways agree there
-    assert torch.allclose(fast.deltas[0], exact.deltas[0], rtol=1e-6, atol=1e-9)
+    assert collected == [] and walked == [2 + n_refusal + len(retain)]
+    # the lowest layer sees no edit below it: both ways agree there (to rounding: other batches)
+    assert float((fast.deltas[0] - exact.deltas[0]).norm() / fast.deltas[0].norm()) < 1e-5
+    assert not torch.allclose(fast.deltas[1], exact.deltas[1], rtol=1e-3)  # above it they differ
