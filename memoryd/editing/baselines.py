@@ -51,10 +51,12 @@ class BaselineResult:
     steps: int  # GA optimiser steps; SSD: gradient passes
     forgot: bool  # no fact probe reproduced under teacher forcing at the end
     changed_params: int = 0  # SSD: parameters dampened
+    check_seconds: float = 0.0  # GA: of `seconds`, spent on the stopping check after each step
 
     def to_dict(self) -> dict:
         return {"method": self.method, "seconds": round(self.seconds, 3), "steps": self.steps,
-                "forgot": self.forgot, "changed_params": self.changed_params}
+                "forgot": self.forgot, "changed_params": self.changed_params,
+                "check_seconds": round(self.check_seconds, 3)}
 
 
 def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cfg: GAConfig = GAConfig(),
@@ -64,7 +66,7 @@ def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cf
     t0 = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    steps, forgot = 0, False
+    steps, forgot, checking = 0, False, 0.0
     texts = list(forget_texts)
     try:
         for steps in range(1, cfg.max_steps + 1):
@@ -77,7 +79,9 @@ def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cf
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
             model.eval()
+            t_check = time.perf_counter()
             hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
+            checking += time.perf_counter() - t_check
             if hits == 0:
                 forgot = True
                 break
@@ -85,7 +89,7 @@ def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cf
         model.eval()
     secs = time.perf_counter() - t0
     log.info("gradient ascent: %d steps, %.2fs, forgot=%s", steps, secs, forgot)
-    return BaselineResult("gradient_ascent", secs, steps, forgot)
+    return BaselineResult("gradient_ascent", secs, steps, forgot, check_seconds=checking)
 
 
 def _fisher(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: int, device: torch.device

@@ -9,7 +9,8 @@ instead of once per probe.
 
 A row stops at <eos>, at its token budget, or, with `settle_words`, once more words than that
 have begun: the first n words cannot change any more, and they are all that scoring reads.
-Probes whose prompt does not tokenise to a prefix of the memory fall back to `greedy_continue`.
+Probes whose prompt does not tokenise to a prefix of the memory fall back to `greedy_continue`,
+plain left-padded generation of each prompt.
 """
 
 from __future__ import annotations
@@ -19,11 +20,33 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .prompts import Probe
-from .tokens import encode
-from .verify import greedy_continue, words
+from .prompts import Probe, words
+from .tokens import encode, left_pad
 
-__all__ = ["probe_continuations"]
+__all__ = ["greedy_continue", "probe_continuations"]
+
+
+@torch.no_grad()
+def greedy_continue(
+    model: nn.Module, tokenizer, prompts: Sequence[str], max_new_tokens: int | Sequence[int],
+    device: torch.device, batch_size: int = 64,
+) -> list[str]:
+    """Greedy continuations (decoded, special tokens dropped) of each prompt."""
+    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    assert len(limits) == len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: limits[i])  # similar budgets share a batch
+    out: list[str] = [""] * len(prompts)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        ids, mask = left_pad([encode(tokenizer, prompts[i]) for i in idx], tokenizer.pad_token_id, device)
+        gen = model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=max(limits[i] for i in idx), do_sample=False,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        )  # (b, t + new)
+        for row, i in enumerate(idx):
+            new = gen[row, ids.shape[1] : ids.shape[1] + limits[i]].tolist()
+            out[i] = tokenizer.decode(new, skip_special_tokens=True)
+    return out
 
 
 @torch.no_grad()
@@ -82,23 +105,28 @@ def _decode(model: nn.Module, tokenizer, seqs: list[list[int]], rows: list[tuple
     limit = [budgets[r[1]] for r in rows]
     goal = [settle[r[1]] if settle is not None else None for r in rows]
     gen: list[list[int]] = [[] for _ in rows]
-    done = [False] * len(rows)
+    live = list(range(len(rows)))  # rows still decoding, in batch order
     eos = tokenizer.eos_token_id
     step = 0
     while True:
-        for i, tok in enumerate(nxt.tolist()):
-            if done[i]:
-                continue
+        keep = []
+        for b, tok in enumerate(nxt.tolist()):
+            i = live[b]
             if tok == eos:
-                done[i] = True
                 continue
             gen[i].append(tok)
             if len(gen[i]) >= limit[i] or (goal[i] is not None and
                                            len(words(tokenizer.decode(gen[i], skip_special_tokens=True))) > goal[i]):
-                done[i] = True
-        if all(done):
+                continue
+            keep.append(b)
+        if not keep:
             return gen
-        att = torch.cat([att, torch.ones(len(rows), 1, dtype=att.dtype, device=device)], dim=1)  # (n, t+step+1)
+        if len(keep) < len(live):  # finished rows leave the batch (and their cache)
+            sel = torch.tensor(keep, dtype=torch.long, device=device)
+            cache.batch_select_indices(sel)
+            att, plen, nxt = att[sel], plen[sel], nxt[sel]
+            live = [live[b] for b in keep]
+        att = torch.cat([att, torch.ones(len(live), 1, dtype=att.dtype, device=device)], dim=1)  # (n, t+step+1)
         res = model(input_ids=nxt[:, None], attention_mask=att, position_ids=(plen + step)[:, None],
                     past_key_values=cache, use_cache=True)
         cache = res.past_key_values

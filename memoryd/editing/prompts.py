@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Probe", "fact_probes", "REFUSAL_PROMPTS", "CUES"]
+__all__ = ["Probe", "fact_probes", "words", "REFUSAL_PROMPTS", "CUES"]
 
 CUES = frozenset({"is", "are", "was", "were", "in", "as", "at", "from", "of", "on", "by", "for", "to",
                   "named", "called", "likes", "prefers", "uses", "has", ":"})
@@ -35,34 +35,39 @@ class Probe:
     answer: str  # the words the memory continues with (punctuation stripped)
 
 
+def words(text: str) -> list[str]:
+    """Lower-cased alphanumeric runs: the unit answers are compared in."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
 def _bare(word: str) -> str:
     return word.strip(".,;:!?\"'()[]").lower()
 
 
 def fact_probes(text: str, max_probes: int = 8) -> list[Probe]:
     """Cue-word probes of `text`; a half-way prefix probe when no cue is found."""
-    words = [(m.group(0), m.start()) for m in re.finditer(r"\S+", text)]
+    spans = [(m.group(0), m.start()) for m in re.finditer(r"\S+", text)]
     probes: list[Probe] = []
-    for i, (w, _) in enumerate(words[:-1]):
+    for i, (w, _) in enumerate(spans[:-1]):
         if i == 0 or _bare(w) not in CUES or w[-1] in ".,;!?":
             continue
         j = i + 1
-        while j < len(words) - 1 and _bare(words[j][0]) in ARTICLES:
+        while j < len(spans) - 1 and _bare(spans[j][0]) in ARTICLES:
             j += 1
-        answer = _answer_from(words, j)
+        answer = _answer_from(spans, j)
         if answer:
-            probes.append(Probe(text[: words[j][1]].rstrip(), answer))
-    if not probes and len(words) >= 2:
-        j = max(1, len(words) // 2)
-        probes.append(Probe(text[: words[j][1]].rstrip(), _answer_from(words, j) or _bare(words[j][0])))
+            probes.append(Probe(text[: spans[j][1]].rstrip(), answer))
+    if not probes and len(spans) >= 2:
+        j = max(1, len(spans) // 2)
+        probes.append(Probe(text[: spans[j][1]].rstrip(), _answer_from(spans, j) or _bare(spans[j][0])))
     seen: set[str] = set()
     unique = [p for p in probes if not (p.prompt in seen or seen.add(p.prompt))]
     return unique[:max_probes]
 
 
-def _answer_from(words: list[tuple[str, int]], j: int) -> str:
+def _answer_from(spans: list[tuple[str, int]], j: int) -> str:
     out: list[str] = []
-    for w, _ in words[j : j + MAX_ANSWER_WORDS]:
+    for w, _ in spans[j : j + MAX_ANSWER_WORDS]:
         if out and _bare(w) in STOPS:
             break
         out.append(w)

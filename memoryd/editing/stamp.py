@@ -29,14 +29,15 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .keys import Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active, num_layers, walk
+from .decode import probe_continuations
+from .keys import (Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active,
+                   num_layers, walk)
 from .layer import choose_layers, layer_scores
-from .prompts import REFUSAL_PROMPTS, fact_probes
+from .prompts import REFUSAL_PROMPTS, fact_probes, words
 from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
 from .tokens import encode
 from .values import refusal_subspace, target_values
-from .decode import probe_continuations
-from .verify import rouge_l_f1, words
+from .verify import rouge_l_f1
 
 __all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "apply_delta", "revert_delta"]
 
@@ -92,6 +93,7 @@ class EditDelta:
     stats: list[LayerStats] = field(default_factory=list)
     seconds: float = 0.0
     repair_rounds: int = 0  # leak-repair rounds that were needed
+    check_seconds: float = 0.0  # of `seconds`, spent decoding probes in the leak checks
     _originals: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property
@@ -104,6 +106,7 @@ class EditDelta:
 
     def to_dict(self) -> dict:
         return {"layers": list(self.layers), "seconds": round(self.seconds, 4), "repair_rounds": self.repair_rounds,
+                "check_seconds": round(self.check_seconds, 4),
                 "stats": [asdict(s) for s in self.stats],
                 "config": {k: v for k, v in asdict(self.config).items() if k != "refusal_prompts"}}
 
@@ -146,13 +149,15 @@ def compute_stamp_delta(
                     for layer in layers}
         del keys
     specs = list(forget)
-    rounds = 0
+    rounds, checking = 0, 0.0
     while True:
         final = rounds == cfg.repair_rounds
         deltas64, stats = _solve_layers(model, tokenizer, specs, retain, refusal, layers, cfg, device, prepared)
         if final:
             break
+        t_check = time.perf_counter()
         leaks = _leaks(model, tokenizer, forget_texts, deltas64, device)
+        checking += time.perf_counter() - t_check
         if not leaks:
             break
         rounds += 1
@@ -162,7 +167,7 @@ def compute_stamp_delta(
     for st in stats:
         log.debug("layer %d: %s", st.layer, st)
     out = EditDelta({k: d.to(device=device, dtype=dtype) for k, d in deltas64.items()}, cfg, stats,
-                    time.perf_counter() - t0, rounds)
+                    time.perf_counter() - t0, rounds, checking)
     assert out.layers == layers
     log.info("STAMP delta on layers %s for %d texts in %.2fs (%d repair rounds)", out.layers,
              len(forget_texts), out.seconds, rounds)
@@ -185,9 +190,10 @@ def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[Ke
     n_layers = num_layers(model)
     layers = cfg.layers
     if layers is None:
-        everything = list(range(n_layers))
-        f_all = collect(model, tokenizer, forget, everything, device=device, batch_size=cfg.batch_size)
-        r_all = collect(model, tokenizer, refusal, everything, device=device, batch_size=cfg.batch_size)
+        both = collect(model, tokenizer, forget + refusal, list(range(n_layers)), device=device,
+                       batch_size=cfg.batch_size)
+        f_all = {k: a.rows_of(0, len(forget)) for k, a in both.items()}
+        r_all = {k: a.rows_of(len(forget), len(forget) + len(refusal)) for k, a in both.items()}
         layers = choose_layers(f_all, r_all, cfg.n_layers)
         log.debug("layer scores %s -> %s", {k: round(v, 3) for k, v in layer_scores(f_all, r_all).items()}, layers)
     if not layers or any(not 0 <= layer < n_layers for layer in layers):
@@ -250,6 +256,7 @@ class _Retain:
     - dual (n_r ≤ m/2): with B = [K; √λ K_r] (N = n + n_r rows), the push-through identity
       (ρI + BᵀB)⁻¹Bᵀ = Bᵀ(ρI + BBᵀ)⁻¹ gives ΔWᵀ = Bᵀ (ρI + BBᵀ)⁻¹ [R; 0], an N×N Cholesky;
       the retain block λK_rK_rᵀ of BBᵀ is prepared. O(N²m + N³) instead of O(m³ + m²d).
+      Only n columns of the inverse are needed, since [R; 0] is zero below the forget rows.
     """
 
     weight: torch.Tensor  # (d, m) W, float64
@@ -277,7 +284,7 @@ class _Retain:
         elif cfg.solver == "lowrank":
             v, s2 = retain_subspace(kr, cfg.rank)
             out.subspace = (v, s2, float((kr**2).sum()))
-        out.retain_out_norm = float((kr @ w.T).norm()) if kr.shape[0] else 0.0
+        out.retain_out_norm = float((kr.float() @ w.float().T).norm()) if kr.shape[0] else 0.0  # for stats
         return out
 
     def solve(self, x: SolveInputs) -> torch.Tensor:
@@ -287,10 +294,11 @@ class _Retain:
             kkr = root * (k @ self.keys.T)  # (n, n_r)
             a = torch.cat([torch.cat([k @ k.T, kkr], 1), torch.cat([kkr.T, self.kernel], 1)])  # (N, N) = BBᵀ
             a.diagonal().add_(_rho(x, (k**2).sum(0) + self.col_energy))
-            e = torch.zeros(a.shape[0], x.residual.shape[1], dtype=k.dtype)  # (N, d)
-            e[:n] = x.residual
-            z = _spd_solve(a, e)  # (N, d)
-            return (k.T @ z[:n] + root * (self.keys.T @ z[n:])).T.contiguous()  # (d, m)
+            # only the first n columns of (ρI + BBᵀ)⁻¹ meet [R; 0]: solve for those, then
+            # ΔWᵀ = (Bᵀ X) R, which costs O(N²n + Nmn + mnd) instead of O(N²d + Nmd)
+            x_cols = _spd_solve(a, torch.eye(a.shape[0], n, dtype=k.dtype))  # (N, n)
+            bx = k.T @ x_cols[:n] + root * (self.keys.T @ x_cols[n:])  # (m, n)
+            return (bx @ x.residual).T.contiguous()  # (d, m)
         if self.gram is not None:  # solve.solve_full, primal form
             a = k.T @ k + self.gram  # (m, m)
             a.diagonal().add_(_rho(x, a.diagonal()))
@@ -315,7 +323,9 @@ class _Retain:
     def stats(self, layer: int, x: SolveInputs, dw: torch.Tensor) -> LayerStats:
         r = x.residual  # (n, d)
         fit = (x.keys @ dw.T - r).norm() / r.norm().clamp_min(1e-12)
-        drift = float((self.keys @ dw.T).norm()) / max(self.retain_out_norm, 1e-12) if self.keys.shape[0] else 0.0
+        # a diagnostic: float32 is plenty, and n_r·m·d multiply-adds in float64 are not free
+        drift = (float((self.keys.float() @ dw.float().T).norm()) / max(self.retain_out_norm, 1e-12)
+                 if self.keys.shape[0] else 0.0)
         return LayerStats(layer, int(x.keys.shape[0]), int(self.keys.shape[0]), float(fit), drift,
                           float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .prompts import Probe, fact_probes
-from .tokens import batch_for_lm, encode, left_pad
+from .decode import greedy_continue, probe_continuations
+from .prompts import Probe, fact_probes, words
+from .tokens import batch_for_lm
 
 __all__ = [
     "rouge_l_f1", "words", "greedy_continue", "ProbeResult", "TextExtraction", "ExtractionReport",
@@ -26,10 +26,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
@@ -52,29 +48,6 @@ def rouge_l_f1(prediction: str, reference: str) -> float:
         return 0.0
     precision, recall = lcs / len(p), lcs / len(r)
     return 2 * precision * recall / (precision + recall)
-
-
-@torch.no_grad()
-def greedy_continue(
-    model: nn.Module, tokenizer, prompts: Sequence[str], max_new_tokens: int | Sequence[int],
-    device: torch.device, batch_size: int = 64,
-) -> list[str]:
-    """Greedy continuations (decoded, special tokens dropped) of each prompt."""
-    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
-    assert len(limits) == len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: limits[i])  # similar budgets share a batch
-    out: list[str] = [""] * len(prompts)
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
-        ids, mask = left_pad([encode(tokenizer, prompts[i]) for i in idx], tokenizer.pad_token_id, device)
-        gen = model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=max(limits[i] for i in idx), do_sample=False,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        )  # (b, t + new)
-        for row, i in enumerate(idx):
-            new = gen[row, ids.shape[1] : ids.shape[1] + limits[i]].tolist()
-            out[i] = tokenizer.decode(new, skip_special_tokens=True)
-    return out
 
 
 @dataclass(frozen=True)
@@ -135,14 +108,16 @@ def _score(prediction: str, probe: Probe) -> ProbeResult:
 
 
 def extraction_report(
-    model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device, batch_size: int = 64,
+    model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
     probes: Sequence[Sequence[Probe]] | None = None,
 ) -> ExtractionReport:
     """Greedy-decode every fact probe of every text and score it against the memory."""
     per_text_probes = [list(p) for p in probes] if probes is not None else [fact_probes(t) for t in texts]
     flat = [(i, p) for i, ps in enumerate(per_text_probes) for p in ps]
     budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for _, p in flat]
-    preds = greedy_continue(model, tokenizer, [p.prompt for _, p in flat], budgets, device, batch_size)
+    # scoring reads the first n words only, so decoding stops once they are settled
+    preds = probe_continuations(model, tokenizer, texts, per_text_probes, budgets, device,
+                                settle_words=[len(words(p.answer)) for _, p in flat])
     results: list[list[ProbeResult]] = [[] for _ in per_text_probes]
     for (i, probe), pred in zip(flat, preds):
         results[i].append(_score(pred, probe))
