@@ -62,7 +62,10 @@ def distill_static(source: Path, out: Path, *, dims: int = 256, force: bool = Fa
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
-        from sentence_transformers.models import StaticEmbedding
+        try:
+            from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+        except ImportError:  # sentence-transformers before the modules move
+            from sentence_transformers.models import StaticEmbedding
     except ImportError as exc:  # pragma: no cover - install problem
         raise ConfigError(f"sentence-transformers is needed to distill: {exc}") from exc
     t0 = time.perf_counter()
@@ -81,7 +84,8 @@ def distill_static(source: Path, out: Path, *, dims: int = 256, force: bool = Fa
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    dim = int(model.get_sentence_embedding_dimension())
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # renamed
+    dim = int(get_dim())
     vocab = int(emb.embedding.weight.shape[0])
     log.info("distilled %s into %s (%d tokens, dim %d)", source, out, vocab, dim)
     return DistillReport(str(source), str(out), dim, vocab, round(time.perf_counter() - t0, 1))
