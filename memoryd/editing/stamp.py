@@ -252,8 +252,8 @@ class _Retain:
     same float64 operations, the retain subspace is not recomputed), "full" to rounding; the
     other solvers just call `solve.solve`. "full" is solved in whichever form is smaller:
 
-    - primal (n_r > m/2): (KᵀK + λK_rᵀK_r + ρI) ΔWᵀ = KᵀR, an m×m Cholesky; λK_rᵀK_r prepared;
-    - dual (n_r ≤ m/2): with B = [K; √λ K_r] (N = n + n_r rows), the push-through identity
+    - primal (n_r > m): (KᵀK + λK_rᵀK_r + ρI) ΔWᵀ = KᵀR, an m×m Cholesky; λK_rᵀK_r prepared;
+    - dual (n_r ≤ m): with B = [K; √λ K_r] (N = n + n_r rows), the push-through identity
       (ρI + BᵀB)⁻¹Bᵀ = Bᵀ(ρI + BBᵀ)⁻¹ gives ΔWᵀ = Bᵀ (ρI + BBᵀ)⁻¹ [R; 0], an N×N Cholesky;
       the retain block λK_rK_rᵀ of BBᵀ is prepared. O(N²m + N³) instead of O(m³ + m²d).
       Only n columns of the inverse are needed, since [R; 0] is zero below the forget rows.
@@ -277,7 +277,7 @@ class _Retain:
         lam = cfg.retain_weight
         out.col_energy = lam * (kr**2).sum(0)
         if cfg.solver == "full":
-            if 2 * kr.shape[0] <= kr.shape[1]:
+            if kr.shape[0] <= kr.shape[1]:
                 out.kernel = lam * (kr @ kr.T)  # (n_r, n_r)
             else:
                 out.gram = lam * (kr.T @ kr)  # (m, m)
@@ -302,6 +302,8 @@ class _Retain:
         if self.gram is not None:  # solve.solve_full, primal form
             a = k.T @ k + self.gram  # (m, m)
             a.diagonal().add_(_rho(x, a.diagonal()))
+            if k.shape[0] < x.residual.shape[1]:  # fewer forget keys than d: A⁻¹Kᵀ first, then · R
+                return (_spd_solve(a, k.T.contiguous()) @ x.residual).T.contiguous()  # (d, m)
             return _spd_solve(a, k.T @ x.residual).T.contiguous()  # (d, m)
         if self.subspace is not None:  # solve.solve_lowrank
             lam, m = x.retain_weight, k.shape[1]

@@ -130,9 +130,11 @@ def test_lowrank_with_full_rank_matches_full_solve_in_the_model(random_lm):
         assert torch.allclose(low.deltas[layer], full.deltas[layer], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("solver", ["full", "lowrank"])
-def test_prepared_retain_solve_matches_solve_module(random_lm, solver):
-    """The per-layer retain preparation reused across repair rounds gives solve.solve's ΔW."""
+@pytest.mark.parametrize(("solver", "tile"), [("full", 1), ("full", 3), ("lowrank", 1), ("lowrank", 3)])
+def test_prepared_retain_solve_matches_solve_module(random_lm, solver, tile):
+    """The per-layer retain preparation reused across repair rounds gives solve.solve's ΔW: with
+    fewer retain keys than m (full: dual form; lowrank: subspace from the small Gram) and with
+    more (tile 3: primal form; randomized subspace)."""
     from memoryd.editing.solve import solve
     from memoryd.editing.stamp import _Retain
 
@@ -141,8 +143,12 @@ def test_prepared_retain_solve_matches_solve_module(random_lm, solver):
     retain = [all_positions(lm.tokenizer, t) for t in lm.memories[2:]]
     f = collect(lm.model, lm.tokenizer, forget, [layer], device=CPU)[layer]
     kr = collect(lm.model, lm.tokenizer, retain, [layer], device=CPU)[layer].keys
+    kr = torch.cat([kr * (1 + 0.1 * i) for i in range(tile)])  # (tile·n_r, m)
+    m = lm.model.config.intermediate_size
+    assert (kr.shape[0] <= m) == (tile == 1)
     cfg = StampConfig(solver=solver, rank=16)
     prep = _Retain.prepare(kr, down_proj(lm.model, layer), cfg)
+    assert (prep.kernel is not None, prep.gram is not None) == ((tile == 1, tile > 1) if solver == "full" else (False, False))
     w = prep.weight
     v = f.keys @ w.T
     x = SolveInputs(w, f.keys, v + 0.1 * torch.randn_like(v, dtype=torch.float64), kr, cfg.retain_weight, cfg.ridge)
