@@ -48,4 +48,4 @@ def test_adapt_then_list_and_show(tmp_path, embedder):
 def test_bench_unlearn_smoke():
     r = _json(runner.invoke(cli, ["bench", "unlearn", "--size", "test", "--profiles", "6", "--forget", "1",
                                   "--heldout", "2", "--sequential", "0", "--json"]))
-    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "gradient_ascent", "ssd"}
+    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}

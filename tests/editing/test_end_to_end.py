@@ -87,12 +87,18 @@ def test_baselines_change_the_model(trained_lm):
 
 def test_benchmark_smoke():
     r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, model_cfg=TINY_TEST)
-    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "gradient_ascent", "ssd"}
+    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}
     s = r["methods"]["stamp"]
     assert s["compute_did_not_mutate"] and s["revert_bit_identical"]
     assert r["sequential"]["requests"] == 2
+    assert r["methods"]["stamp_no_repair"]["repair_rounds"] == 0
+    assert r["methods"]["stamp_no_repair"]["check_seconds"] == 0.0
+    for name in ("stamp", "stamp_lowrank"):
+        m = r["methods"][name]
+        assert 0.0 <= m["check_seconds"] <= m["seconds"]
+        assert m["speedup_vs_ga"] > 0 and m["speedup_vs_ga_without_checks"] > 0
     table = render_unlearn_table(r)
-    assert "stamp_lowrank" in table and "gradient_ascent" in table
+    assert "stamp_lowrank" in table and "gradient_ascent" in table and "time in checks" in table
     json.dumps(r)
 
 
