@@ -15,6 +15,7 @@ plain left-padded generation of each prompt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -24,6 +25,8 @@ from .prompts import Probe, words
 from .tokens import encode, left_pad
 
 __all__ = ["greedy_continue", "probe_continuations"]
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -76,6 +79,11 @@ def probe_continuations(
         chunk = with_rows[s : s + texts_per_batch]
         rows = [(k, j, n) for k, t in enumerate(chunk) for j, n in rows_of[t]]
         gen = _decode(model, tokenizer, [text_ids[t] for t in chunk], rows, budgets, settle_words, device)
+        if gen is None:
+            log.info("%s: the model's KV cache cannot be shared between probes; generating each",
+                     type(model).__name__)
+            fallback += [j for _, j, _ in rows]
+            continue
         for (_, j, _), toks in zip(rows, gen):
             out[j] = tokenizer.decode(toks, skip_special_tokens=True)
     if fallback:
@@ -87,8 +95,9 @@ def probe_continuations(
 
 
 def _decode(model: nn.Module, tokenizer, seqs: list[list[int]], rows: list[tuple[int, int, int]],
-            budgets: Sequence[int], settle: Sequence[int] | None, device: torch.device) -> list[list[int]]:
-    """rows: (sequence index, flat probe index, prompt length); the generated ids of each row."""
+            budgets: Sequence[int], settle: Sequence[int] | None, device: torch.device) -> list[list[int]] | None:
+    """rows: (sequence index, flat probe index, prompt length); the generated ids of each row
+    (None when the model's cache cannot be split into rows)."""
     t = max(len(q) for q in seqs)
     ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t) right padding
     mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t)
@@ -100,6 +109,8 @@ def _decode(model: nn.Module, tokenizer, seqs: list[list[int]], rows: list[tuple
     plen = torch.tensor([r[2] for r in rows], dtype=torch.long, device=device)  # (n,) prompt lengths
     nxt = res.logits[seq, plen - 1].argmax(-1)  # (n,) first greedy token of each probe
     cache = res.past_key_values
+    if not hasattr(cache, "batch_select_indices"):  # a cache type that cannot be split into rows
+        return None
     cache.batch_select_indices(seq)  # row i: its memory's cache; slots past its prompt are masked
     att = (torch.arange(t, device=device)[None, :] < plen[:, None]).long()  # (n, t)
     limit = [budgets[r[1]] for r in rows]

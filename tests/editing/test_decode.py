@@ -86,3 +86,17 @@ def test_walk_rejects_positions_past_the_text(random_lm):
     lm = random_lm
     with pytest.raises(EditingError):
         walk(lm.model, lm.tokenizer, [KeySpec("short", (50,))], (0,), lambda layer, acts: None, device=CPU)
+
+
+def test_a_cache_that_cannot_be_split_falls_back_to_generate(trained_lm, monkeypatch):
+    from transformers import cache_utils
+
+    lm = trained_lm
+    texts = lm.memories[:2]
+    probes, flat, budgets = _flat(lm.tokenizer, texts)
+    expected = greedy_continue(lm.model, lm.tokenizer, [p.prompt for p in flat], budgets, CPU)
+    for cls in (cache_utils.Cache, cache_utils.DynamicCache):
+        if "batch_select_indices" in vars(cls):
+            monkeypatch.delattr(cls, "batch_select_indices")
+    assert not hasattr(cache_utils.DynamicCache(), "batch_select_indices")
+    assert probe_continuations(lm.model, lm.tokenizer, texts, probes, budgets, CPU) == expected
