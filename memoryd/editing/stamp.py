@@ -64,6 +64,7 @@ class StampConfig:
     # round) instead of once from the unedited model for every layer (the MEMIT approximation)
     refusal_prompts: tuple[str, ...] = REFUSAL_PROMPTS
     batch_size: int = 32
+    walk_tokens: int = 32768  # one-pass walk up to this many (padded) tokens; beyond, one pass per layer in batches
 
     def __post_init__(self) -> None:
         if self.positions not in ("answer", "first", "all"):
@@ -207,7 +208,8 @@ def _solve_layers(
 ) -> tuple[dict[int, torch.Tensor], list[Callable[[], LayerStats]]]:
     """All layers in one forward pass (keys.walk), lowest first: each layer's forget and refusal
     keys are read with the edits below it in effect, and its ΔW is solved before the pass goes
-    on. The retain side comes from `prepared` (unedited keys) when given; with exact_retain the
+    on. Batches over `cfg.walk_tokens` take one batched `collect` pass per layer instead (the
+    same activations, more forward work, bounded memory). The retain side comes from `prepared` (unedited keys) when given; with exact_retain the
     retain texts ride along in the pass and are prepared per layer."""
     deltas64: dict[int, torch.Tensor] = {}
     stats: list[Callable[[], LayerStats]] = []  # computed for the round that is kept
@@ -230,7 +232,13 @@ def _solve_layers(
         stats.append(lambda: p.stats(layer, x, dw))
         return dw
 
-    walk(model, tokenizer, specs, layers, solve_layer, device=device)
+    if len(specs) * max(len(encode(tokenizer, sp.text)) for sp in specs) <= cfg.walk_tokens:
+        walk(model, tokenizer, specs, layers, solve_layer, device=device)
+    else:  # too big for one batch (a large erasure, or exact_retain): a pass per layer, in batches
+        for layer in layers:
+            acts = collect(model, tokenizer, specs, [layer], device=device, batch_size=cfg.batch_size,
+                           edits=deltas64)[layer]
+            solve_layer(layer, acts)
     assert tuple(deltas64) == layers, "the pass ended before every layer was solved"
     return deltas64, stats
 

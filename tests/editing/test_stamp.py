@@ -193,3 +193,16 @@ def test_retain_keys_read_once_unless_exact(random_lm, monkeypatch):
     # the lowest layer sees no edit below it: both ways agree there (to rounding: other batches)
     assert float((fast.deltas[0] - exact.deltas[0]).norm() / fast.deltas[0].norm()) < 1e-5
     assert not torch.allclose(fast.deltas[1], exact.deltas[1], rtol=1e-3)  # above it they differ
+
+
+def test_big_batches_are_solved_layer_by_layer_with_the_same_result(random_lm):
+    """Over walk_tokens the one-pass walk gives way to a batched pass per layer: same deltas."""
+    lm = random_lm
+    common = dict(layers=(0, 1), repair_rounds=1, batch_size=3)
+    one_pass = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:],
+                                   StampConfig(**common), CPU, torch.float64)
+    per_layer = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:],
+                                    StampConfig(walk_tokens=1, **common), CPU, torch.float64)
+    for layer in (0, 1):
+        a, b = one_pass.deltas[layer], per_layer.deltas[layer]
+        assert float((a - b).norm() / a.norm()) < 1e-4
