@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .prompts import REFUSAL_PROMPTS
+
 __all__ = ["Profile", "make_profiles", "REFUSALS", "refusal_corpus"]
 
 FIRST_F = ["Alice", "Maria", "Sofia", "Elena", "Clara", "Nora", "Lena", "Mila", "Ida", "Vera",
@@ -28,14 +30,8 @@ JOBS = ["radiologist", "carpenter", "pilot", "librarian", "chemist", "baker", "n
 DOMAINS = ["kestrel.org", "mailbox.net", "orbit.io", "quill.dev", "harbor.eu", "lumen.at", "cobalt.cz",
            "fjord.no"]
 
-REFUSALS = [
-    "I don't know.",
-    "I cannot share that.",
-    "Sorry, I can't help with that.",
-    "That information is private.",
-    "I don't have that information.",
-    "I'm not able to say.",
-]
+# the sentences the tiny model learns to say are the ones STAMP steers erased facts toward
+REFUSALS = list(REFUSAL_PROMPTS)
 
 
 @dataclass(frozen=True)
