@@ -3,16 +3,19 @@
 A training-free, closed-form erasure. For each edited layer l (lowest first):
 
 1. keys    K  (n, m): down_proj inputs at the forget texts' fact positions (keys.py), read with
-                      the edits of lower layers already active through hooks;
+                      the edits of lower layers already active: one forward pass solves every
+                      edited layer in turn (keys.walk);
            K_r      : down_proj inputs at every position of the retain texts;
 2. values  V* (n, d): the forget values W K moved onto the refusal subspace, the affine span of
                       the model's own down_proj outputs on refusal prompts (values.py);
-3. solve   ΔW (d, m): least squares with retain-covariance regularisation in float64
-                      (solve.py: full O(m³), low-rank top-r retain subspace O(n_r·m·r + n³), or AlphaEdit null space).
+3. solve   ΔW (d, m): least squares with retain-covariance regularisation in float64 (solve.py;
+                      `_Retain` here: full, exact, in dual form O((n+n_r)²·m) when n_r ≤ m, else
+                      O(m³); low-rank top-r retain subspace; Krylov; AlphaEdit null space).
 
 Repair: the pending edit is checked by greedy decoding of every fact probe (hooks, no weight
-change); continuations that still share a word with the erased answer add their own positions
-as forget keys and the layers are solved again (`repair_rounds`).
+change; decode.py shares each memory's KV cache among its probes); continuations that still
+share a word with the erased answer add their own positions as forget keys and the layers are
+solved again (`repair_rounds`).
 
 `compute_stamp_delta` never changes the model; `apply_delta` adds ΔW and keeps the original
 weights so `revert_delta` restores them bit for bit.
@@ -209,8 +212,9 @@ def _solve_layers(
     """All layers in one forward pass (keys.walk), lowest first: each layer's forget and refusal
     keys are read with the edits below it in effect, and its ΔW is solved before the pass goes
     on. Batches over `cfg.walk_tokens` take one batched `collect` pass per layer instead (the
-    same activations, more forward work, bounded memory). The retain side comes from `prepared` (unedited keys) when given; with exact_retain the
-    retain texts ride along in the pass and are prepared per layer."""
+    same activations, more forward work, bounded memory). The retain side comes from
+    `prepared` (unedited keys) when given; with exact_retain the retain texts ride along in the
+    pass and are prepared per layer."""
     deltas64: dict[int, torch.Tensor] = {}
     stats: list[Callable[[], LayerStats]] = []  # computed for the round that is kept
     n_f, n_ref = len(forget), len(refusal)
