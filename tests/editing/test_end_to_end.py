@@ -91,6 +91,7 @@ def test_benchmark_smoke():
     s = r["methods"]["stamp"]
     assert s["compute_did_not_mutate"] and s["revert_bit_identical"]
     assert r["sequential"]["requests"] == 2
+    assert 0.0 <= r["sequential"]["unseen_exact_after"] <= 1.0 and 0.0 <= r["before"]["unseen_exact"] <= 1.0
     assert r["methods"]["stamp_no_repair"]["repair_rounds"] == 0
     assert r["methods"]["stamp_no_repair"]["check_seconds"] == 0.0
     for name in ("stamp", "stamp_lowrank"):
@@ -99,6 +100,7 @@ def test_benchmark_smoke():
         assert m["speedup_vs_ga"] > 0 and m["speedup_vs_ga_without_checks"] > 0
     table = render_unlearn_table(r)
     assert "stamp_lowrank" in table and "gradient_ascent" in table and "time in checks" in table
+    assert "never-seen profiles" in table
     json.dumps(r)
 
 
