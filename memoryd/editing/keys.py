@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .prompts import fact_probes
+from .prompts import Probe, fact_probes
 from .tokens import encode
 
 __all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
-           "collect", "walk", "edits_active"]
+           "probe_positions", "collect", "walk", "edits_active"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,16 @@ def answer_positions(tokenizer, text: str, *, first_only: bool = False) -> KeySp
     if not pos:  # no fact found: fall back to every position
         return all_positions(tokenizer, text)
     return KeySpec(text, tuple(sorted(pos)))
+
+
+def probe_positions(tokenizer, probe: Probe) -> KeySpec | None:
+    """The probe's prompt followed by its answer, with the positions that predict the answer's
+    tokens (None when the answer yields no token past the prompt)."""
+    text = f"{probe.prompt} {probe.answer}"
+    offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+    a0 = len(probe.prompt) + 1
+    pos = tuple(sorted({i - 1 for i, (c0, c1) in enumerate(offsets) if i > 1 and c1 > a0}))
+    return KeySpec(text, pos) if pos else None
 
 
 @contextlib.contextmanager

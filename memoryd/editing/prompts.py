@@ -4,6 +4,8 @@ A memory like "Alice Novak's email is anovak@kestrel.test. She lives in Graz ...
 probes ("Alice Novak's email is", "anovak@kestrel.test"), ("... She lives in", "Graz"), ...:
 every prefix that ends on a cue word (is, in, as, at, ...) is a question the model could be
 asked, and the words after it up to punctuation or a conjunction are the answer.
+`question_forms` turns each probe into an explicit question ("What is Alice Novak's email?",
+"... She lives in what?") for models that answer questions.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Probe", "fact_probes", "words", "REFUSAL_PROMPTS", "CUES"]
+__all__ = ["Probe", "fact_probes", "question_forms", "words", "REFUSAL_PROMPTS", "CUES"]
 
 CUES = frozenset({"is", "are", "was", "were", "in", "as", "at", "from", "of", "on", "by", "for", "to",
                   "named", "called", "likes", "prefers", "uses", "has", ":"})
@@ -74,3 +76,26 @@ def _answer_from(spans: list[tuple[str, int]], j: int) -> str:
         if w[-1] in ".,;:!?":
             break
     return " ".join(out).rstrip(".,;:!?") if any(c.isalnum() for c in "".join(out)) else ""
+
+
+PRONOUNS = frozenset({"she", "he", "they", "it", "i", "we", "you"})
+COPULAS = frozenset({"is", "are", "was", "were"})
+
+
+def question_forms(text: str) -> list[Probe]:
+    """Each fact probe of `text` asked as a question: the probe's last clause becomes
+    "What is <subject>?" after a copula, "<clause> what?" otherwise, after the same context
+    (so pronouns keep their referent). The answer follows the question after a space."""
+    out: list[Probe] = []
+    for p in fact_probes(text):
+        cut = max(p.prompt.rfind(". "), p.prompt.rfind("? "), p.prompt.rfind("! "))
+        context, clause = (p.prompt[: cut + 2], p.prompt[cut + 2 :]) if cut >= 0 else ("", p.prompt)
+        head, _, cue = clause.rpartition(" ")
+        if _bare(cue) in COPULAS and head:
+            first, _, rest = head.partition(" ")
+            subject = (first.lower() if first.lower() in PRONOUNS else first) + (" " + rest if rest else "")
+            question = f"What {_bare(cue)} {subject}?"
+        else:
+            question = f"{clause} what?"
+        out.append(Probe(context + question, p.answer))
+    return out

@@ -34,9 +34,9 @@ from torch import nn
 from ..errors import EditingError
 from .decode import probe_continuations
 from .keys import (Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active,
-                   num_layers, walk)
+                   num_layers, probe_positions, walk)
 from .layer import choose_layers, layer_scores
-from .prompts import REFUSAL_PROMPTS, fact_probes, words
+from .prompts import REFUSAL_PROMPTS, fact_probes, question_forms, words
 from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
 from .tokens import encode
 from .values import refusal_subspace, target_values
@@ -52,6 +52,7 @@ class StampConfig:
     layers: tuple[int, ...] | None = None  # None: pick `n_layers` by forget/refusal distance (layer.py)
     n_layers: int = 3
     positions: str = "answer"  # positions predicting fact tokens: "answer" all of them, "first" the first; or "all"
+    question_forms: bool = True  # also edit each fact asked as a question (prompts.question_forms)
     refusal_rank: int = 16  # s, dimension of the refusal subspace
     target: str = "residual"  # refusal subspace of the residual stream after the layer, or of "value"s
     strength: float = 1.0  # α: 1 moves forget activations exactly onto the refusal subspace
@@ -137,6 +138,8 @@ def compute_stamp_delta(
     device = torch.device(device)
     t0 = time.perf_counter()
     forget = _specs(tokenizer, forget_texts, cfg.positions)
+    if cfg.question_forms:
+        forget += [sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
     retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
     refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
     if not forget:

@@ -87,7 +87,7 @@ def test_edited_keys_map_to_targets_and_retain_keys_barely_move(random_lm):
     # the same edit through the public API (single layer, no repair, the exact solver) agrees
     delta = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[1:],
                                 StampConfig(layers=(layer,), repair_rounds=0, ridge=1e-8, refusal_rank=8,
-                                            solver="full"), CPU, torch.float64)
+                                            solver="full", question_forms=False), CPU, torch.float64)
     # to rounding: the API solves the dual form (fewer retain keys than m) of this ill-conditioned system
     assert float((delta.deltas[layer] - dw).norm() / dw.norm()) < 1e-5
     assert delta.stats[0].fit_error < 0.05
@@ -179,17 +179,20 @@ def test_retain_keys_read_once_unless_exact(random_lm, monkeypatch):
 
     monkeypatch.setattr(stamp, "collect", counting_collect)
     monkeypatch.setattr(stamp, "walk", counting_walk)
+    from memoryd.editing.prompts import question_forms
+
     retain = lm.memories[2:]
     n_refusal = len(StampConfig().refusal_prompts)
+    n_forget = 2 + sum(len(question_forms(t)) for t in lm.memories[:2])  # texts + their questions
     fast = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain,
                                      StampConfig(layers=(0, 1), repair_rounds=0), CPU, torch.float64)
-    assert collected == [len(retain)] and walked == [2 + n_refusal]  # one pass solves both layers
+    assert collected == [len(retain)] and walked == [n_forget + n_refusal]  # one pass solves both layers
     collected.clear()
     walked.clear()
     exact = stamp.compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], retain,
                                       StampConfig(layers=(0, 1), repair_rounds=0, exact_retain=True), CPU,
                                       torch.float64)
-    assert collected == [] and walked == [2 + n_refusal + len(retain)]
+    assert collected == [] and walked == [n_forget + n_refusal + len(retain)]
     # the lowest layer sees no edit below it: both ways agree there (to rounding: other batches)
     assert float((fast.deltas[0] - exact.deltas[0]).norm() / fast.deltas[0].norm()) < 1e-5
     assert not torch.allclose(fast.deltas[1], exact.deltas[1], rtol=1e-3)  # above it they differ
@@ -206,3 +209,22 @@ def test_big_batches_are_solved_layer_by_layer_with_the_same_result(random_lm):
     for layer in (0, 1):
         a, b = one_pass.deltas[layer], per_layer.deltas[layer]
         assert float((a - b).norm() / a.norm()) < 1e-4
+
+
+def test_question_forms_add_forget_keys_at_the_answers_after_the_questions(random_lm):
+    from memoryd.editing.keys import probe_positions
+    from memoryd.editing.prompts import question_forms
+
+    lm = random_lm
+    q = question_forms(lm.memories[0])[0]
+    spec = probe_positions(lm.tokenizer, q)
+    ids = lm.tokenizer(spec.text)["input_ids"]
+    predicted = lm.tokenizer.decode([ids[p + 1] for p in spec.positions])
+    assert predicted.strip() == q.answer  # the positions predict exactly the answer's tokens
+    cfg = StampConfig(layers=(1,), repair_rounds=0, solver="full", question_forms=False)
+    plain = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[1:], cfg, CPU)
+    asked = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:1], lm.memories[1:],
+                                StampConfig(layers=(1,), repair_rounds=0, solver="full", question_forms=True), CPU)
+    n_q = sum(len(probe_positions(lm.tokenizer, p).positions) for p in question_forms(lm.memories[0]))
+    assert asked.stats[0].n_forget_keys == plain.stats[0].n_forget_keys + n_q
+    assert asked.stats[0].fit_error < 0.5

@@ -42,3 +42,15 @@ def test_trained_model_reproduces_and_metrics_agree(trained_lm):
     seen = perplexity(lm.model, lm.tokenizer, lm.memories, device=dev)
     unseen = perplexity(lm.model, lm.tokenizer, lm.heldout, device=dev)
     assert 1.0 <= seen < 2.0 < unseen and math.isfinite(unseen)
+
+
+def test_question_forms_ask_each_fact_with_its_context():
+    from memoryd.editing.prompts import question_forms
+
+    text = "Alice Novak's email is anovak@kestrel.org. She lives in Graz and works as a radiologist."
+    assert question_forms(text) == [
+        Probe("What is Alice Novak's email?", "anovak@kestrel.org"),
+        Probe("Alice Novak's email is anovak@kestrel.org. She lives in what?", "Graz"),
+        Probe("Alice Novak's email is anovak@kestrel.org. She lives in Graz and works as a what?", "radiologist"),
+    ]
+    assert question_forms("He is a pilot.") == [Probe("He is a what?", "pilot")]  # articles stay with the cue
