@@ -138,13 +138,14 @@ def compute_stamp_delta(
     device = torch.device(device)
     t0 = time.perf_counter()
     forget = _specs(tokenizer, forget_texts, cfg.positions)
-    if cfg.question_forms:
-        forget += [sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
+    asked = ([sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
+             if cfg.question_forms else [])
     retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
     refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
     if not forget:
         raise EditingError("forget texts produced no tokens to edit")
-    layers = _layers(model, tokenizer, forget, refusal, cfg, device)
+    layers = _layers(model, tokenizer, forget, refusal, cfg, device)  # chosen on the memories' own texts
+    forget += asked
     # Retain keys are most of the forward work and do not depend on the forget set: read once for
     # every edited layer in one unedited pass (the MEMIT approximation), and their part of the
     # solve (kernel / covariance / top-r subspace) is prepared once per layer for every round.
