@@ -126,14 +126,14 @@ def models_show(
 def bench_unlearn(
     profiles: int = typer.Option(48, "--profiles", help="Synthetic personal-profile memories the model is adapted on."),
     forget: int = typer.Option(8, "--forget", help="Memories erased in one request."),
-    heldout: int = typer.Option(16, "--heldout", help="Unseen profiles for perplexity."),
+    heldout: int = typer.Option(16, "--heldout", help="Unseen profiles: perplexity, and the guessing baseline."),
     sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
     size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params) or test (~0.7M)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device", help="torch device."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """STAMP (full, low-rank) vs gradient ascent vs SSD: forgetting, retain recall, perplexity, speed."""
+    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD: forgetting, retain recall, perplexity, speed."""
     from ..editing import TINY_BENCH, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
 
     if size not in ("bench", "test"):
