@@ -123,7 +123,7 @@ def _decode(model: nn.Module, tokenizer, seqs: list[list[int]], rows: list[tuple
         keep = []
         for b, tok in enumerate(nxt.tolist()):
             i = live[b]
-            if tok == eos:
+            if tok == eos or limit[i] <= 0:
                 continue
             gen[i].append(tok)
             if len(gen[i]) >= limit[i] or (goal[i] is not None and

@@ -100,3 +100,11 @@ def test_a_cache_that_cannot_be_split_falls_back_to_generate(trained_lm, monkeyp
             monkeypatch.delattr(cls, "batch_select_indices")
     assert not hasattr(cache_utils.DynamicCache(), "batch_select_indices")
     assert probe_continuations(lm.model, lm.tokenizer, texts, probes, budgets, CPU) == expected
+
+
+def test_a_zero_budget_decodes_nothing(trained_lm):
+    lm = trained_lm
+    probes, flat, _ = _flat(lm.tokenizer, lm.memories[:1])
+    budgets = [0] + [2] * (len(flat) - 1)
+    got = probe_continuations(lm.model, lm.tokenizer, lm.memories[:1], probes, budgets, CPU)
+    assert got[0] == "" and all(got[1:])
