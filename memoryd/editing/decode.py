@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .prompts import Probe, words
-from .tokens import encode, left_pad
+from .tokens import encode, left_pad, right_pad
 
 __all__ = ["greedy_continue", "probe_continuations"]
 
@@ -98,13 +98,9 @@ def _decode(model: nn.Module, tokenizer, seqs: list[list[int]], rows: list[tuple
             budgets: Sequence[int], settle: Sequence[int] | None, device: torch.device) -> list[list[int]] | None:
     """rows: (sequence index, flat probe index, prompt length); the generated ids of each row
     (None when the model's cache cannot be split into rows)."""
-    t = max(len(q) for q in seqs)
-    ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t) right padding
-    mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t)
-    for i, q in enumerate(seqs):
-        ids[i, : len(q)] = torch.tensor(q)
-        mask[i, : len(q)] = 1
-    res = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
+    ids, mask = right_pad(seqs, tokenizer.pad_token_id, device)  # (b, t) each
+    t = ids.shape[1]
+    res = model(input_ids=ids, attention_mask=mask, use_cache=True)
     seq = torch.tensor([r[0] for r in rows], dtype=torch.long, device=device)  # (n,)
     plen = torch.tensor([r[2] for r in rows], dtype=torch.long, device=device)  # (n,) prompt lengths
     nxt = res.logits[seq, plen - 1].argmax(-1)  # (n,) first greedy token of each probe

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import EditingError
 from .prompts import Probe, fact_probes
-from .tokens import encode
+from .tokens import answer_tokens, encode, right_pad
 
 __all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
            "probe_positions", "collect", "walk", "edits_active"]
@@ -94,10 +94,7 @@ def answer_positions(tokenizer, text: str, *, first_only: bool = False) -> KeySp
     offsets = enc["offset_mapping"]
     pos: set[int] = set()
     for probe in fact_probes(text):
-        rest = text[len(probe.prompt):]
-        a0 = len(probe.prompt) + len(rest) - len(rest.lstrip())
-        a1 = a0 + len(probe.answer)
-        hits = [i for i, (c0, c1) in enumerate(offsets) if i > 0 and c1 > a0 and c0 < a1]
+        hits = answer_tokens(offsets, text, probe)
         pos.update(i - 1 for i in (hits[:1] if first_only else hits))
     pos.discard(0)  # the <bos> key is shared by every text
     if not pos:  # no fact found: fall back to every position
@@ -110,8 +107,7 @@ def probe_positions(tokenizer, probe: Probe) -> KeySpec | None:
     tokens (None when the answer yields no token past the prompt)."""
     text = f"{probe.prompt} {probe.answer}"
     offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
-    a0 = len(probe.prompt) + 1
-    pos = tuple(sorted({i - 1 for i, (c0, c1) in enumerate(offsets) if i > 1 and c1 > a0}))
+    pos = tuple(sorted({i - 1 for i in answer_tokens(offsets, text, probe)} - {0}))  # not the <bos> key
     return KeySpec(text, pos) if pos else None
 
 
@@ -137,12 +133,7 @@ def edits_active(model: nn.Module, deltas: Mapping[int, torch.Tensor]) -> Iterat
 def _batch(tokenizer, specs: Sequence[KeySpec]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded (ids, mask), both (b, t), and the (row, column) of every requested position."""
     seqs = [encode(tokenizer, sp.text) for sp in specs]
-    t = max(len(q) for q in seqs)
-    ids = torch.full((len(seqs), t), tokenizer.pad_token_id, dtype=torch.long)  # (b, t)
-    mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t) right padding
-    for i, q in enumerate(seqs):
-        ids[i, : len(q)] = torch.tensor(q)
-        mask[i, : len(q)] = 1
+    ids, mask = right_pad(seqs, tokenizer.pad_token_id)  # (b, t) each
     if not all(p < len(q) for sp, q in zip(specs, seqs) for p in sp.positions):
         raise EditingError("a key position lies past the end of its text")
     rows = torch.tensor([i for i, sp in enumerate(specs) for _ in sp.positions], dtype=torch.long)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["LMBatch", "batch_for_lm", "encode", "left_pad"]
+from .prompts import Probe
+
+__all__ = ["LMBatch", "batch_for_lm", "encode", "left_pad", "right_pad", "answer_tokens"]
 
 
 @dataclass
@@ -31,15 +33,21 @@ def encode(tokenizer, text: str, *, eos: bool = False, max_length: int | None = 
 
 def batch_for_lm(tokenizer, texts: Sequence[str], device: torch.device, max_length: int = 128) -> LMBatch:
     seqs = [encode(tokenizer, t, eos=True, max_length=max_length) for t in texts]
+    ids, mask = right_pad(seqs, tokenizer.pad_token_id, device)
+    labels = ids.masked_fill(mask == 0, -100)  # (b, t)
+    return LMBatch(ids, mask, labels)
+
+
+def right_pad(seqs: Sequence[Sequence[int]], pad: int, device: torch.device | str = "cpu",
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists for a forward pass: (input_ids, attention_mask), both (b, t)."""
     t = max(len(s) for s in seqs)
-    pad = tokenizer.pad_token_id
     ids = torch.full((len(seqs), t), pad, dtype=torch.long)  # (b, t)
     mask = torch.zeros((len(seqs), t), dtype=torch.long)  # (b, t)
     for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
+        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
         mask[i, : len(s)] = 1
-    labels = ids.masked_fill(mask == 0, -100)  # (b, t)
-    return LMBatch(ids.to(device), mask.to(device), labels.to(device))
+    return ids.to(device), mask.to(device)
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,3 +59,12 @@ def left_pad(seqs: Sequence[Sequence[int]], pad: int, device: torch.device) -> t
         ids[i, t - len(s) :] = torch.tensor(list(s), dtype=torch.long)
         mask[i, t - len(s) :] = 1
     return ids.to(device), mask.to(device)
+
+
+def answer_tokens(offsets: Sequence[tuple[int, int]], text: str, probe: Probe) -> list[int]:
+    """Indices (past <bos>) of the tokens of `text` that overlap `probe`'s answer, which follows
+    the prompt after any whitespace; `offsets` is the tokenizer's offset mapping of `text`."""
+    rest = text[len(probe.prompt):]
+    a0 = len(probe.prompt) + len(rest) - len(rest.lstrip())
+    a1 = a0 + len(probe.answer)
+    return [i for i, (c0, c1) in enumerate(offsets) if i > 0 and c1 > a0 and c0 < a1]

@@ -18,7 +18,7 @@ from torch import nn
 
 from .decode import greedy_continue, probe_continuations
 from .prompts import Probe, fact_probes, words
-from .tokens import batch_for_lm
+from .tokens import answer_tokens, batch_for_lm
 
 __all__ = [
     "rouge_l_f1", "words", "greedy_continue", "ProbeResult", "TextExtraction", "ExtractionReport",
@@ -156,16 +156,9 @@ def teacher_forced_reproduced(model: nn.Module, tokenizer, texts: Sequence[str],
         b = batch_for_lm(tokenizer, chunk, device)
         pred = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits.argmax(-1)  # (b, t)
         for row, text in enumerate(chunk):
-            enc = tokenizer(text, return_offsets_mapping=True)
-            offsets = enc["offset_mapping"]
-            ok = True
-            for probe in fact_probes(text):
-                a0 = len(probe.prompt) + (len(text[len(probe.prompt):]) - len(text[len(probe.prompt):].lstrip()))
-                a1 = a0 + len(probe.answer)
-                for i, (c0, c1) in enumerate(offsets):
-                    if i > 0 and c1 > a0 and c0 < a1 and int(pred[row, i - 1]) != int(b.input_ids[row, i]):
-                        ok = False
-            out.append(ok)
+            offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+            out.append(all(int(pred[row, i - 1]) == int(b.input_ids[row, i])
+                           for probe in fact_probes(text) for i in answer_tokens(offsets, text, probe)))
     return out
 
 
@@ -184,10 +177,7 @@ def teacher_forced_probe_hits(model: nn.Module, tokenizer, texts: Sequence[str],
         for row, text in enumerate(chunk):
             offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
             for probe in fact_probes(text):
-                rest = text[len(probe.prompt):]
-                a0 = len(probe.prompt) + len(rest) - len(rest.lstrip())
-                a1 = a0 + len(probe.answer)
-                idx = [i for i, (c0, c1) in enumerate(offsets) if i > 0 and c1 > a0 and c0 < a1]
+                idx = answer_tokens(offsets, text, probe)
                 total += 1
                 hit += all(int(pred[row, i - 1]) == int(b.input_ids[row, i]) for i in idx)
     return hit, total
