@@ -32,15 +32,14 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .decode import probe_continuations
 from .keys import (Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active,
                    num_layers, probe_positions, walk)
 from .layer import choose_layers, layer_scores
-from .prompts import REFUSAL_PROMPTS, fact_probes, question_forms, words
+from .prompts import REFUSAL_PROMPTS, question_forms
 from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
 from .tokens import encode
 from .values import refusal_subspace, target_values
-from .verify import rouge_l_f1
+from .verify import probe_predictions, score_probe
 
 __all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "apply_delta", "revert_delta"]
 
@@ -361,17 +360,11 @@ def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: d
     """Probes whose greedy continuation under the pending edit still shares a word with the
     erased answer within the answer's length, as key specs over the continuation the edited
     model actually produced (decoded only until those words are settled)."""
-    per_text = [fact_probes(t) for t in forget_texts]
-    probes = [p for ps in per_text for p in ps]
-    if not probes:
-        return []
-    n_words = [len(words(p.answer)) for p in probes]
-    budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for p in probes]
     with edits_active(model, deltas64):
-        preds = probe_continuations(model, tokenizer, forget_texts, per_text, budgets, device, settle_words=n_words)
+        predictions = probe_predictions(model, tokenizer, forget_texts, device=device)
     leaks: list[KeySpec] = []
-    for probe, pred, n in zip(probes, preds, n_words):
-        if rouge_l_f1(" ".join(words(pred)[:n]), probe.answer) == 0.0:
+    for _, probe, pred in predictions:
+        if score_probe(pred, probe).rouge_l == 0.0:
             continue
         start = len(encode(tokenizer, probe.prompt)) - 1  # the prompt's last token
         end = len(encode(tokenizer, probe.prompt + pred)) - 1  # predicts the last generated token

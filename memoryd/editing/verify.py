@@ -21,7 +21,8 @@ from .prompts import Probe, fact_probes, words
 from .tokens import answer_tokens, batch_for_lm
 
 __all__ = [
-    "rouge_l_f1", "words", "greedy_continue", "ProbeResult", "TextExtraction", "ExtractionReport",
+    "rouge_l_f1", "words", "greedy_continue", "ProbeResult", "TextExtraction", "ExtractionReport", "score_probe",
+    "probe_predictions",
     "extraction_report", "perplexity",
 ]
 
@@ -101,10 +102,26 @@ class ExtractionReport:
                 "any_fact_rate": round(self.any_fact_rate, 4), "rouge_l": round(self.rouge_l, 4)}
 
 
-def _score(prediction: str, probe: Probe) -> ProbeResult:
+def score_probe(prediction: str, probe: Probe) -> ProbeResult:
+    """Exact match and ROUGE-L F1 of the first n predicted words against the n-word answer."""
     ref = words(probe.answer)
     pred = words(prediction)[: len(ref)]
     return ProbeResult(exact=bool(ref) and pred == ref, rouge_l=rouge_l_f1(" ".join(pred), probe.answer))
+
+
+def probe_predictions(
+    model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
+    probes: Sequence[Sequence[Probe]] | None = None,
+) -> list[tuple[int, Probe, str]]:
+    """(text index, probe, greedy continuation) for every fact probe of every text, decoded up to
+    the answer's length + 2 tokens and only until its first n words are settled (all that
+    `score_probe` reads)."""
+    per_text_probes = [list(p) for p in probes] if probes is not None else [fact_probes(t) for t in texts]
+    flat = [(i, p) for i, ps in enumerate(per_text_probes) for p in ps]
+    budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for _, p in flat]
+    preds = probe_continuations(model, tokenizer, texts, per_text_probes, budgets, device,
+                                settle_words=[len(words(p.answer)) for _, p in flat])
+    return [(i, p, pred) for (i, p), pred in zip(flat, preds)]
 
 
 def extraction_report(
@@ -112,15 +129,9 @@ def extraction_report(
     probes: Sequence[Sequence[Probe]] | None = None,
 ) -> ExtractionReport:
     """Greedy-decode every fact probe of every text and score it against the memory."""
-    per_text_probes = [list(p) for p in probes] if probes is not None else [fact_probes(t) for t in texts]
-    flat = [(i, p) for i, ps in enumerate(per_text_probes) for p in ps]
-    budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for _, p in flat]
-    # scoring reads the first n words only, so decoding stops once they are settled
-    preds = probe_continuations(model, tokenizer, texts, per_text_probes, budgets, device,
-                                settle_words=[len(words(p.answer)) for _, p in flat])
-    results: list[list[ProbeResult]] = [[] for _ in per_text_probes]
-    for (i, probe), pred in zip(flat, preds):
-        results[i].append(_score(pred, probe))
+    results: list[list[ProbeResult]] = [[] for _ in (probes if probes is not None else texts)]
+    for i, probe, pred in probe_predictions(model, tokenizer, texts, device=device, probes=probes):
+        results[i].append(score_probe(pred, probe))
     return ExtractionReport(tuple(TextExtraction(tuple(r)) for r in results))
 
 
