@@ -203,7 +203,7 @@ SolveLayer = Callable[[int, Activations], torch.Tensor]
 
 @torch.no_grad()
 def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence[int], solve_layer: SolveLayer, *,
-         device: torch.device) -> None:
+         device: torch.device, max_tokens: int | None = None) -> bool:
     """One forward pass that edits as it goes: at each layer of `layers` (lowest first) the
     activations at `specs`' positions, read with the edits below already in effect, go to
     `solve_layer(layer, acts)`, whose ΔW (d, m) is then added to that down_proj's output for the
@@ -212,10 +212,13 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
 
     `acts.hidden` is the residual after the layer without its own edit (h_mid + W k), as `collect`
     reads it; h_mid is the input of `post_attention_layernorm` (pre-norm decoder blocks).
+    Returns False, having run nothing, when the padded batch has more than `max_tokens` tokens.
     """
     if not specs:
         raise EditingError("no texts to walk")
     ids, mask, rows, cols = _batch(tokenizer, specs)
+    if max_tokens is not None and ids.numel() > max_tokens:
+        return False
     owner = rows.clone()
     mids: dict[int, torch.Tensor] = {}
 
@@ -253,3 +256,4 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
     finally:
         for hd in handles:
             hd.remove()
+    return True

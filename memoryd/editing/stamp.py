@@ -239,9 +239,8 @@ def _solve_layers(
         stats.append(lambda: p.stats(layer, x, dw))
         return dw
 
-    if len(specs) * max(len(encode(tokenizer, sp.text)) for sp in specs) <= cfg.walk_tokens:
-        walk(model, tokenizer, specs, layers, solve_layer, device=device)
-    else:  # too big for one batch (a large erasure, or exact_retain): a pass per layer, in batches
+    if not walk(model, tokenizer, specs, layers, solve_layer, device=device, max_tokens=cfg.walk_tokens):
+        # too big for one batch (a large erasure, or exact_retain): a pass per layer, in batches
         for layer in layers:
             acts = collect(model, tokenizer, specs, [layer], device=device, batch_size=cfg.batch_size,
                            edits=deltas64)[layer]

@@ -65,7 +65,9 @@ def test_walk_solves_layer_by_layer_like_collect_with_the_edits_below(random_lm)
         seen[layer] = acts
         return made[layer]
 
-    walk(lm.model, lm.tokenizer, specs, (0, 1), solve_layer, device=CPU)
+    assert not walk(lm.model, lm.tokenizer, specs, (0, 1), solve_layer, device=CPU, max_tokens=1)
+    assert seen == {}  # over max_tokens: nothing ran
+    assert walk(lm.model, lm.tokenizer, specs, (0, 1), solve_layer, device=CPU)
     assert list(seen) == [0, 1]
     ref0 = collect(lm.model, lm.tokenizer, specs, [0], device=CPU)[0]
     ref1 = collect(lm.model, lm.tokenizer, specs, [1], device=CPU, edits={0: made[0]})[1]
