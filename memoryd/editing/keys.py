@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import EditingError
 from .prompts import Probe, fact_probes
+from .packing import pack, supports_packing
 from .tokens import answer_tokens, encode, right_pad
 
 __all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
@@ -130,25 +131,61 @@ def edits_active(model: nn.Module, deltas: Mapping[int, torch.Tensor]) -> Iterat
             h.remove()
 
 
-def _batch(tokenizer, specs: Sequence[KeySpec]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded (ids, mask), both (b, t), and the (row, column) of every requested position."""
-    seqs = [encode(tokenizer, sp.text) for sp in specs]
-    ids, mask = right_pad(seqs, tokenizer.pad_token_id)  # (b, t) each
+@dataclass
+class _Batch:
+    inputs: dict[str, torch.Tensor]  # model keyword arguments, on the device
+    rows: torch.Tensor  # (p,) row and column of every requested position, in spec order
+    cols: torch.Tensor
+    owner: torch.Tensor  # (p,) index of the spec each position belongs to
+    tokens: int  # tokens in the batch, padding included
+
+
+def _batch(model: nn.Module, tokenizer, specs: Sequence[KeySpec], device: torch.device,
+           seqs: Sequence[list[int]] | None = None) -> _Batch:
+    """One forward pass's inputs for `specs` (`seqs`: their token ids, when already encoded):
+    packed so texts share their common prefixes (packing.py) where the model's attention
+    allows it and that makes the batch smaller, else one right-padded row per spec."""
+    seqs = seqs if seqs is not None else [encode(tokenizer, sp.text) for sp in specs]
     if not all(p < len(q) for sp, q in zip(specs, seqs) for p in sp.positions):
         raise EditingError("a key position lies past the end of its text")
+    padded = len(seqs) * max(map(len, seqs))
+    if supports_packing(model):
+        p = pack(seqs, [sp.positions for sp in specs], tokenizer.pad_token_id)
+        if p.input_ids.numel() < padded:
+            return _Batch(p.model_inputs(model, device), p.rows, p.cols, p.owner, p.input_ids.numel())
+    ids, mask = right_pad(seqs, tokenizer.pad_token_id)  # (b, t) each
     rows = torch.tensor([i for i, sp in enumerate(specs) for _ in sp.positions], dtype=torch.long)
     cols = torch.tensor([p for sp in specs for p in sp.positions], dtype=torch.long)
-    return ids, mask, rows, cols
+    return _Batch({"input_ids": ids.to(device), "attention_mask": mask.to(device)}, rows, cols, rows.clone(), padded)
+
+
+def _chunks(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> list[tuple[int, int]]:
+    """[start, end) ranges: `batch_size` items each, or with `max_tokens` as many consecutive
+    items as fit in that many tokens when padded to the longest (at least one)."""
+    if max_tokens is None:
+        return [(s, min(s + batch_size, len(lengths))) for s in range(0, len(lengths), batch_size)]
+    out, start, longest = [], 0, 0
+    for i, n in enumerate(lengths):
+        if i > start and (i + 1 - start) * max(longest, n) > max_tokens:
+            out.append((start, i))
+            start, longest = i, 0
+        longest = max(longest, n)
+    out.append((start, len(lengths)))
+    return out
 
 
 @torch.no_grad()
 def collect(
     model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence[int], *, device: torch.device,
-    batch_size: int = 32, edits: Mapping[int, torch.Tensor] | None = None,
+    batch_size: int = 32, max_tokens: int | None = None, edits: Mapping[int, torch.Tensor] | None = None,
 ) -> dict[int, Activations]:
-    """Keys and values at `specs`' positions for each layer in `layers` (float64, CPU)."""
+    """Keys and values at `specs`' positions for each layer in `layers` (float64, CPU), in
+    batches of `batch_size` specs, or with `max_tokens` of as many as fit in that many padded
+    tokens."""
     if not specs:
         raise EditingError("no texts to collect keys from")
+    seqs = [encode(tokenizer, sp.text) for sp in specs]
+    chunks = _chunks([len(q) for q in seqs], batch_size, max_tokens)
     buf: dict[int, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {layer: [] for layer in layers}
     owners: list[int] = []
     current: dict[tuple[str, int], torch.Tensor] = {}
@@ -174,16 +211,16 @@ def collect(
     handles.append(decoder_layer(model, max(layers)).register_forward_hook(stop_hook))
     try:
         with edits_active(model, edits or {}):
-            for s in range(0, len(specs), batch_size):
-                chunk = specs[s : s + batch_size]
-                ids, mask, rows, cols = _batch(tokenizer, chunk)
+            for s, e in chunks:
+                batch = _batch(model, tokenizer, specs[s:e], device, seqs[s:e])
                 try:
-                    model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+                    model(**batch.inputs, use_cache=False)
                 except _StopForward:
                     pass
-                owners.extend(s + i for i in rows.tolist())
+                owners.extend(s + i for i in batch.owner.tolist())
+                at = batch.rows.to(device), batch.cols.to(device)
                 for layer in layers:
-                    buf[layer].append(tuple(current[c, layer][rows, cols].to("cpu", torch.float64) for c in "kvh"))
+                    buf[layer].append(tuple(current[c, layer][at].to("cpu", torch.float64) for c in "kvh"))
     finally:
         for h in handles:
             h.remove()
@@ -216,10 +253,10 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
     """
     if not specs:
         raise EditingError("no texts to walk")
-    ids, mask, rows, cols = _batch(tokenizer, specs)
-    if max_tokens is not None and ids.numel() > max_tokens:
+    batch = _batch(model, tokenizer, specs, device)
+    if max_tokens is not None and batch.tokens > max_tokens:
         return False
-    owner = rows.clone()
+    rows, cols, owner = batch.rows.to(device), batch.cols.to(device), batch.owner
     mids: dict[int, torch.Tensor] = {}
 
     def mid_hook(layer: int):
@@ -250,7 +287,7 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
         handles.append(down_proj(model, layer).register_forward_hook(mlp_hook(layer)))
     handles.append(decoder_layer(model, max(layers)).register_forward_hook(stop_hook))
     try:
-        model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+        model(**batch.inputs, use_cache=False)
     except _StopForward:
         pass
     finally:

@@ -102,7 +102,8 @@ def forget_in_model(
     p1 = perplexity(model, tokenizer, ppl_texts, device=device) if ppl_texts else float("nan")
     report = ForgetReport(
         out_dir=str(out_dir), n_forget=len(forget_texts), n_retain=len(retain_texts), n_probes=f0.n_probes,
-        layers=list(delta.layers), solver=cfg.solver, edit_seconds=delta.seconds,
+        layers=list(delta.layers), solver=",".join(sorted({st.solver for st in delta.stats})) or cfg.solver,
+        edit_seconds=delta.seconds,
         total_seconds=time.perf_counter() - t0, repair_rounds=delta.repair_rounds,
         forget_exact_before=f0.exact_rate, forget_exact_after=f1.exact_rate,
         forget_rouge_l_before=f0.rouge_l, forget_rouge_l_after=f1.rouge_l,

@@ -9,7 +9,7 @@ A training-free, closed-form erasure. For each edited layer l (lowest first):
 2. values  V* (n, d): the forget values W K moved onto the refusal subspace, the affine span of
                       the model's own down_proj outputs on refusal prompts (values.py);
 3. solve   ΔW (d, m): least squares with retain-covariance regularisation in float64 (solve.py;
-                      `_Retain` here: full, exact, in dual form O((n+n_r)²·m) when n_r ≤ m, else
+                      retain.py: full, exact, in dual form O((n+n_r)²·m) when n_r ≤ m, else
                       O(m³); low-rank top-r retain subspace; Krylov; AlphaEdit null space).
 
 Repair: the pending edit is checked by greedy decoding of every fact probe (hooks, no weight
@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
@@ -36,7 +37,8 @@ from .keys import (Activations, KeySpec, all_positions, answer_positions, collec
                    num_layers, probe_positions, walk)
 from .layer import choose_layers, layer_scores
 from .prompts import REFUSAL_PROMPTS, question_forms
-from .solve import SolveInputs, Solver, _rho, retain_subspace, solve
+from .retain import LayerStats, PreparedRetain
+from .solve import SolveInputs, Solver
 from .tokens import encode
 from .values import refusal_subspace, target_values
 from .verify import probe_predictions, score_probe
@@ -57,7 +59,8 @@ class StampConfig:
     strength: float = 1.0  # α: 1 moves forget activations exactly onto the refusal subspace
     retain_weight: float = 1.0  # λ: cost of moving one retain key's output vs missing one forget target
     ridge: float = 1e-3  # ρ relative to the mean key energy
-    solver: Solver = "lowrank"  # "full" (exact, O(m³)), "lowrank" (top-r retain subspace), "krylov", "nullspace"
+    solver: Solver | Literal["auto"] = "auto"  # "full" (exact), "lowrank" (top-r retain subspace), "krylov",
+    # "nullspace"; "auto": full where that is cheap (n_r or m at most 2048), else lowrank (retain.py)
     rank: int = 256  # r for the lowrank and krylov solvers
     krylov_depth: int = 4  # Krylov blocks spanning the krylov subspace (1 = top-r forget keys)
     nullspace_threshold: float = 1e-3  # retain-key energy the AlphaEdit null space may hold
@@ -70,22 +73,14 @@ class StampConfig:
     walk_tokens: int = 32768  # one-pass walk up to this many (padded) tokens; beyond, one pass per layer in batches
 
     def __post_init__(self) -> None:
+        if self.solver not in ("auto", "full", "lowrank", "krylov", "nullspace"):
+            raise ValueError("solver must be 'auto', 'full', 'lowrank', 'krylov' or 'nullspace'")
         if self.positions not in ("answer", "first", "all"):
             raise ValueError("positions must be 'answer', 'first' or 'all'")
         if self.target not in ("residual", "value"):
             raise ValueError("target must be 'residual' or 'value'")
         if self.refusal_rank < 0 or self.rank < 1 or self.n_layers < 1:
             raise ValueError("refusal_rank >= 0, rank >= 1 and n_layers >= 1 required")
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    layer: int
-    n_forget_keys: int
-    n_retain_keys: int
-    fit_error: float  # ‖K(W+ΔW)ᵀ − V*‖ / ‖V* − KWᵀ‖: 0 = targets reached exactly
-    retain_drift: float  # ‖K_r ΔWᵀ‖ / ‖K_r Wᵀ‖: how much retain outputs moved
-    delta_norm: float  # ‖ΔW‖_F / ‖W‖_F
 
 
 @dataclass
@@ -143,18 +138,19 @@ def compute_stamp_delta(
     refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
     if not forget:
         raise EditingError("forget texts produced no tokens to edit")
-    layers = _layers(model, tokenizer, forget, refusal, cfg, device)  # chosen on the memories' own texts
+    # One unedited pass chooses the layers on the memories' own texts and reads the retain keys.
+    # Those are most of the forward work and do not depend on the forget set: read once for
+    # every edited layer (the MEMIT approximation), and their part of the solve (kernel /
+    # covariance / top-r subspace) is prepared once per layer for every round.
+    layers, kept = _unedited_pass(model, tokenizer, forget, refusal, [] if cfg.exact_retain else retain, cfg,
+                                  device)
     forget += asked
-    # Retain keys are most of the forward work and do not depend on the forget set: read once for
-    # every edited layer in one unedited pass (the MEMIT approximation), and their part of the
-    # solve (kernel / covariance / top-r subspace) is prepared once per layer for every round.
-    prepared: dict[int, _Retain] | None = None
+    prepared: dict[int, PreparedRetain] | None = None
     if not cfg.exact_retain:
-        keys = (collect(model, tokenizer, retain, layers, device=device, batch_size=cfg.batch_size) if retain
-                else {})
-        prepared = {layer: _Retain.prepare(keys[layer].keys if retain else None, down_proj(model, layer), cfg)
+        prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_proj(model, layer), cfg,
+                                                  kept[layer].values if kept else None)
                     for layer in layers}
-        del keys
+        del kept
     specs = list(forget)
     rounds, checking = 0, 0.0
     while True:
@@ -190,27 +186,34 @@ def _subsample(texts: Sequence[str], limit: int) -> list[str]:
     return [texts[int(i * step)] for i in range(limit)]
 
 
-def _layers(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec], cfg: StampConfig,
-            device: torch.device) -> tuple[int, ...]:
-    """The edited layers, lowest first: the configured ones, or those chosen by layer.py from one
-    unedited pass over the forget and refusal texts."""
+def _unedited_pass(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec],
+                   retain: list[KeySpec], cfg: StampConfig, device: torch.device,
+                   ) -> tuple[tuple[int, ...], dict[int, Activations] | None]:
+    """The edited layers, lowest first (the configured ones, or those layer.py chooses from the
+    forget and refusal texts), and the retain texts' activations at them (None without retain
+    texts), from one forward pass of the unedited model."""
     n_layers = num_layers(model)
     layers = cfg.layers
+    if layers is not None and (not layers or any(not 0 <= layer < n_layers for layer in layers)):
+        raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
+    chosen = forget + refusal if layers is None else []
+    specs = chosen + retain
+    if not specs:
+        return tuple(sorted(set(layers))), None
+    acts = collect(model, tokenizer, specs, list(range(n_layers)) if layers is None else sorted(set(layers)),
+                   device=device, max_tokens=cfg.walk_tokens)
     if layers is None:
-        both = collect(model, tokenizer, forget + refusal, list(range(n_layers)), device=device,
-                       batch_size=cfg.batch_size)
-        f_all = {k: a.rows_of(0, len(forget)) for k, a in both.items()}
-        r_all = {k: a.rows_of(len(forget), len(forget) + len(refusal)) for k, a in both.items()}
+        f_all = {k: a.rows_of(0, len(forget)) for k, a in acts.items()}
+        r_all = {k: a.rows_of(len(forget), len(chosen)) for k, a in acts.items()}
         layers = choose_layers(f_all, r_all, cfg.n_layers)
         log.debug("layer scores %s -> %s", {k: round(v, 3) for k, v in layer_scores(f_all, r_all).items()}, layers)
-    if not layers or any(not 0 <= layer < n_layers for layer in layers):
-        raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
-    return tuple(sorted(set(layers)))
+    layers = tuple(sorted(set(layers)))
+    return layers, ({k: acts[k].rows_of(len(chosen), len(specs)) for k in layers} if retain else None)
 
 
 def _solve_layers(
     model: nn.Module, tokenizer, forget: list[KeySpec], retain: list[KeySpec], refusal: list[KeySpec],
-    layers: tuple[int, ...], cfg: StampConfig, device: torch.device, prepared: dict[int, _Retain] | None,
+    layers: tuple[int, ...], cfg: StampConfig, device: torch.device, prepared: dict[int, PreparedRetain] | None,
 ) -> tuple[dict[int, torch.Tensor], list[Callable[[], LayerStats]]]:
     """All layers in one forward pass (keys.walk), lowest first: each layer's forget and refusal
     keys are read with the edits below it in effect, and its ΔW is solved before the pass goes
@@ -229,7 +232,7 @@ def _solve_layers(
             p = prepared[layer]
         else:  # exact_retain: K_r read with the edits below this layer in effect
             kr = acts.rows_of(n_f + n_ref, len(specs)).keys if retain else None
-            p = _Retain.prepare(kr, down_proj(model, layer), cfg)
+            p = PreparedRetain.prepare(kr, down_proj(model, layer), cfg)
         w = p.weight
         v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
         x = SolveInputs(w, f.keys, _targets(v, f, ref, cfg), p.keys, cfg.retain_weight, cfg.ridge)
@@ -256,102 +259,6 @@ def _targets(v: torch.Tensor, f: Activations, ref: Activations, cfg: StampConfig
         return target_values(v, sub, cfg.strength, hidden=f.hidden)  # (n, d)
     sub = refusal_subspace(ref.values, cfg.refusal_rank)
     return target_values(v, sub, cfg.strength)  # (n, d)
-
-
-@dataclass
-class _Retain:
-    """One layer's retain side of the solve, computed once and reused in every repair round.
-
-    `solve` gives the same ΔW as `solve.solve` with these retain keys: "lowrank" bit for bit (the
-    same float64 operations, the retain subspace is not recomputed), "full" to rounding; the
-    other solvers just call `solve.solve`. "full" is solved in whichever form is smaller:
-
-    - primal (n_r > m): (KᵀK + λK_rᵀK_r + ρI) ΔWᵀ = KᵀR, an m×m Cholesky; λK_rᵀK_r prepared;
-    - dual (n_r ≤ m): with B = [K; √λ K_r] (N = n + n_r rows), the push-through identity
-      (ρI + BᵀB)⁻¹Bᵀ = Bᵀ(ρI + BBᵀ)⁻¹ gives ΔWᵀ = Bᵀ (ρI + BBᵀ)⁻¹ [R; 0], an N×N Cholesky;
-      the retain block λK_rK_rᵀ of BBᵀ is prepared. O(N²m + N³) instead of O(m³ + m²d).
-      Only n columns of the inverse are needed, since [R; 0] is zero below the forget rows.
-    """
-
-    weight: torch.Tensor  # (d, m) W, float64
-    keys: torch.Tensor  # (n_r, m) K_r
-    cfg: StampConfig
-    gram: torch.Tensor | None = None  # full, primal: λ K_rᵀK_r (m, m)
-    kernel: torch.Tensor | None = None  # full, dual: λ K_r K_rᵀ (n_r, n_r)
-    subspace: tuple[torch.Tensor, torch.Tensor, float] | None = None  # lowrank: V (m, r), s² (r,), Σ K_r²
-    col_energy: torch.Tensor | None = None  # λ Σ_rows K_r² (m,), for ρ
-    retain_out_norm: float = 0.0  # ‖K_r Wᵀ‖
-
-    @classmethod
-    def prepare(cls, kr: torch.Tensor | None, mod: nn.Linear, cfg: StampConfig) -> "_Retain":
-        w = mod.weight.detach().to("cpu", torch.float64)  # (d, m)
-        if kr is None:
-            kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
-        out = cls(w, kr, cfg)
-        lam = cfg.retain_weight
-        out.col_energy = lam * (kr**2).sum(0)
-        if cfg.solver == "full":
-            if kr.shape[0] <= kr.shape[1]:
-                out.kernel = lam * (kr @ kr.T)  # (n_r, n_r)
-            else:
-                out.gram = lam * (kr.T @ kr)  # (m, m)
-        elif cfg.solver == "lowrank":
-            v, s2 = retain_subspace(kr, cfg.rank)
-            out.subspace = (v, s2, float((kr**2).sum()))
-        out.retain_out_norm = float((kr.float() @ w.float().T).norm()) if kr.shape[0] else 0.0  # for stats
-        return out
-
-    def solve(self, x: SolveInputs) -> torch.Tensor:
-        k = x.keys
-        if self.kernel is not None:  # solve.solve_full, dual form
-            n, root = k.shape[0], x.retain_weight**0.5
-            kkr = root * (k @ self.keys.T)  # (n, n_r)
-            a = torch.cat([torch.cat([k @ k.T, kkr], 1), torch.cat([kkr.T, self.kernel], 1)])  # (N, N) = BBᵀ
-            a.diagonal().add_(_rho(x, (k**2).sum(0) + self.col_energy))
-            # only the first n columns of (ρI + BBᵀ)⁻¹ meet [R; 0]: solve for those, then
-            # ΔWᵀ = (Bᵀ X) R, which costs O(N²n + Nmn + mnd) instead of O(N²d + Nmd)
-            x_cols = _spd_solve(a, torch.eye(a.shape[0], n, dtype=k.dtype))  # (N, n)
-            bx = k.T @ x_cols[:n] + root * (self.keys.T @ x_cols[n:])  # (m, n)
-            return (bx @ x.residual).T.contiguous()  # (d, m)
-        if self.gram is not None:  # solve.solve_full, primal form
-            a = k.T @ k + self.gram  # (m, m)
-            a.diagonal().add_(_rho(x, a.diagonal()))
-            if k.shape[0] < x.residual.shape[1]:  # fewer forget keys than d: A⁻¹Kᵀ first, then · R
-                return (_spd_solve(a, k.T.contiguous()) @ x.residual).T.contiguous()  # (d, m)
-            return _spd_solve(a, k.T @ x.residual).T.contiguous()  # (d, m)
-        if self.subspace is not None:  # solve.solve_lowrank
-            lam, m = x.retain_weight, k.shape[1]
-            rho = _rho(x, (k**2).sum(0) + self.col_energy)
-            v, s2, energy = self.subspace
-            r = v.shape[1]
-            tail = max(0.0, energy - float(s2.sum())) / max(1, m - r)  # τ
-            a_in = 1.0 / (lam * s2 + rho)  # (r,)
-            a_out = 1.0 / (lam * tail + rho)
-            kt = k.T  # (m, n)
-            vk = v.T @ kt  # (r, n)
-            cinv_kt = v @ (a_in[:, None] * vk) + a_out * (kt - v @ vk)  # (m, n) = C⁻¹Kᵀ
-            g = torch.eye(k.shape[0], dtype=k.dtype) + k @ cinv_kt  # (n, n)
-            return (cinv_kt @ torch.linalg.solve(g, x.residual)).T.contiguous()  # (d, m)
-        cfg = self.cfg
-        return solve(x, cfg.solver, rank=cfg.rank, krylov_depth=cfg.krylov_depth,
-                     nullspace_threshold=cfg.nullspace_threshold)
-
-    def stats(self, layer: int, x: SolveInputs, dw: torch.Tensor) -> LayerStats:
-        r = x.residual  # (n, d)
-        fit = (x.keys @ dw.T - r).norm() / r.norm().clamp_min(1e-12)
-        # a diagnostic: float32 is plenty, and n_r·m·d multiply-adds in float64 are not free
-        drift = (float((self.keys.float() @ dw.float().T).norm()) / max(self.retain_out_norm, 1e-12)
-                 if self.keys.shape[0] else 0.0)
-        return LayerStats(layer, int(x.keys.shape[0]), int(self.keys.shape[0]), float(fit), drift,
-                          float(dw.norm() / x.weight.norm().clamp_min(1e-12)))
-
-
-def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a⁻¹b for a symmetric positive definite `a` (ρ > 0): Cholesky, LU if that fails."""
-    chol, info = torch.linalg.cholesky_ex(a)
-    if int(info) == 0:
-        return torch.cholesky_solve(b, chol)
-    return torch.linalg.solve(a, b)
 
 
 def _leaks(model: nn.Module, tokenizer, forget_texts: Sequence[str], deltas64: dict[int, torch.Tensor],

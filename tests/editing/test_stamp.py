@@ -136,7 +136,7 @@ def test_prepared_retain_solve_matches_solve_module(random_lm, solver, tile):
     fewer retain keys than m (full: dual form; lowrank: subspace from the small Gram) and with
     more (tile 3: primal form; randomized subspace)."""
     from memoryd.editing.solve import solve
-    from memoryd.editing.stamp import _Retain
+    from memoryd.editing.retain import PreparedRetain as _Retain
 
     lm, layer = random_lm, 1
     forget = [answer_positions(lm.tokenizer, t) for t in lm.memories[:2]]
@@ -228,3 +228,24 @@ def test_question_forms_add_forget_keys_at_the_answers_after_the_questions(rando
     n_q = sum(len(probe_positions(lm.tokenizer, p).positions) for p in question_forms(lm.memories[0]))
     assert asked.stats[0].n_forget_keys == plain.stats[0].n_forget_keys + n_q
     assert asked.stats[0].fit_error < 0.5
+
+
+def test_auto_solver_is_exact_where_that_is_cheap(random_lm):
+    from memoryd.editing.retain import AUTO_FULL_MAX, resolve_solver
+
+    assert resolve_solver("auto", 500, 1536) == "full"  # dual form, 500 x 500
+    assert resolve_solver("auto", 5000, 1536) == "full"  # primal form, 1536 x 1536
+    assert resolve_solver("auto", 5000, 8192) == "lowrank"  # either system would be wide
+    assert resolve_solver("auto", AUTO_FULL_MAX, 8192) == "full"
+    assert resolve_solver("lowrank", 10, 10) == "lowrank"
+    lm = random_lm
+    common = dict(layers=(0, 1), repair_rounds=0)
+    auto = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:], StampConfig(**common), CPU,
+                               torch.float64)
+    full = compute_stamp_delta(lm.model, lm.tokenizer, lm.memories[:2], lm.memories[2:],
+                               StampConfig(solver="full", **common), CPU, torch.float64)
+    assert {s.solver for s in auto.stats} == {"full"}
+    for layer in (0, 1):
+        assert torch.equal(auto.deltas[layer], full.deltas[layer])
+    with pytest.raises(ValueError):
+        StampConfig(solver="magic")
