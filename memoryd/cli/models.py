@@ -128,21 +128,23 @@ def bench_unlearn(
     forget: int = typer.Option(8, "--forget", help="Memories erased in one request."),
     heldout: int = typer.Option(16, "--heldout", help="Unseen profiles: perplexity, and the guessing baseline."),
     sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
-    size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params) or test (~0.7M)."),
+    size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params), large (~26M) or test (~0.7M)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device", help="torch device."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
     as_json: bool = JsonOpt,
 ) -> None:
     """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD: forgetting, retain recall, perplexity, speed."""
-    from ..editing import TINY_BENCH, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
+    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
 
-    if size not in ("bench", "test"):
-        raise typer.BadParameter("size must be bench or test")
+    sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
+    if size not in sizes:
+        raise typer.BadParameter("size must be bench, large or test")
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
 
     data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 model_cfg=TINY_BENCH if size == "bench" else TINY_TEST)
+                                 repeats=repeats, model_cfg=sizes[size])
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))

@@ -19,7 +19,7 @@ from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_
 from .bench import render_unlearn_table, run_unlearn_benchmark
 from .service import AdaptOutcome, ForgetReport, adapt_on_memories, forget_in_model
 from .stamp import EditDelta, StampConfig, apply_delta, compute_stamp_delta, revert_delta
-from .tiny import TINY_BENCH, TINY_TEST, TinyConfig, build_tiny
+from .tiny import TINY_BENCH, TINY_LARGE, TINY_TEST, TinyConfig, build_tiny
 from .verify import ExtractionReport, extraction_report, perplexity, rouge_l_f1
 
 __all__ = [
@@ -48,5 +48,6 @@ __all__ = [
     "TinyConfig",
     "TINY_TEST",
     "TINY_BENCH",
+    "TINY_LARGE",
     "build_tiny",
 ]

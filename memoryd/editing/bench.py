@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -51,14 +52,19 @@ def _fingerprint(model: nn.Module) -> list[torch.Tensor]:
 
 def run_unlearn_benchmark(
     n_profiles: int = 64, n_forget: int = 8, seed: int = 0, device: str = "cpu", log: Log | None = None, *,
-    n_heldout: int = 32, n_sequential: int = 10, model_cfg: TinyConfig = TINY_BENCH,
+    n_heldout: int = 32, n_sequential: int = 10, repeats: int = 3, model_cfg: TinyConfig = TINY_BENCH,
     adapt_cfg: AdaptConfig | None = None, stamp_cfg: StampConfig | None = None,
     ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(),
 ) -> dict:
-    """Run the whole benchmark; returns a JSON-serialisable dict of figures."""
+    """Run the whole benchmark; returns a JSON-serialisable dict of figures.
+
+    Each method runs `repeats` times from the same weights and its times are the median (the
+    quality figures are those of the first run; repeated runs must give the same edit)."""
     say = log or (lambda msg: None)
     if not 0 < n_forget < n_profiles:
         raise ValueError("need 0 < n_forget < n_profiles")
+    if repeats < 1:
+        raise ValueError("need repeats >= 1")
     dev = torch.device(device)
     t_all = time.perf_counter()
     torch.manual_seed(seed)
@@ -88,6 +94,7 @@ def run_unlearn_benchmark(
 
     out: dict = {
         "config": {"n_profiles": n_profiles, "n_forget": n_forget, "n_heldout": n_heldout, "seed": seed,
+                   "repeats": repeats,
                    "device": device, "params_m": round(n_params / 1e6, 2), "vocab": len(tok),
                    "layers": model_cfg.num_hidden_layers, "hidden": model_cfg.hidden_size,
                    "intermediate": model_cfg.intermediate_size, "torch_threads": torch.get_num_threads()},
@@ -103,29 +110,43 @@ def run_unlearn_benchmark(
                 # the closed-form edit alone: no leak check, no repair round
                 ("stamp_no_repair", replace(stamp_cfg, solver="full", repair_rounds=0)))
     for name, cfg in variants:
-        say(f"{name}: erasing {n_forget} memories")
+        say(f"{name}: erasing {n_forget} memories" + (f" ({repeats} runs)" if repeats > 1 else ""))
         orig = _fingerprint(model)
-        delta = compute_stamp_delta(model, tok, forget, retain, cfg, dev, next(model.parameters()).dtype)
+        runs = [compute_stamp_delta(model, tok, forget, retain, cfg, dev, next(model.parameters()).dtype)
+                for _ in range(repeats)]
+        delta = runs[0]
         untouched = all(torch.equal(a, b) for a, b in zip(orig, model.parameters()))
+        same_edit = all(torch.equal(r.deltas[k], delta.deltas[k]) for r in runs[1:] for k in delta.deltas)
         apply_delta(model, delta)
         row = _eval(model, tok, forget, retain, heldout, dev)
         revert_delta(model, delta)
-        row.update(seconds=delta.seconds, check_seconds=delta.check_seconds, layers=list(delta.layers),
-                   repair_rounds=delta.repair_rounds,
-                   compute_did_not_mutate=untouched,
+        row.update(seconds=_median([r.seconds for r in runs]), check_seconds=_median([r.check_seconds for r in runs]),
+                   seconds_runs=[round(r.seconds, 4) for r in runs], layers=list(delta.layers),
+                   repair_rounds=delta.repair_rounds, compute_did_not_mutate=untouched, repeat_same_edit=same_edit,
                    revert_bit_identical=all(torch.equal(a, b) for a, b in zip(orig, model.parameters())))
         out["methods"][name] = _summarise(row, before, n_forget)
-    say("gradient ascent")
-    m = copy.deepcopy(model)
-    ga = gradient_ascent(m, tok, forget, ga_cfg, device=dev)
+    say("gradient ascent" + (f" ({repeats} runs)" if repeats > 1 else ""))
+    ga_runs = []
+    for i in range(repeats):
+        m = copy.deepcopy(model)
+        ga_runs.append(gradient_ascent(m, tok, forget, ga_cfg, device=dev))
+        if i == 0:
+            ga, ga_row = ga_runs[0], _eval(m, tok, forget, retain, heldout, dev)
     out["methods"]["gradient_ascent"] = _summarise(
-        {**_eval(m, tok, forget, retain, heldout, dev), "seconds": ga.seconds, "check_seconds": ga.check_seconds,
-         "steps": ga.steps, "reached_zero": ga.forgot}, before, n_forget)
-    say("selective synaptic dampening")
-    m = copy.deepcopy(model)
-    ssd = selective_synaptic_dampening(m, tok, forget, retain, ssd_cfg, device=dev)
+        {**ga_row, "seconds": _median([r.seconds for r in ga_runs]),
+         "check_seconds": _median([r.check_seconds for r in ga_runs]),
+         "seconds_runs": [round(r.seconds, 4) for r in ga_runs],
+         "steps": ga.steps, "steps_runs": [r.steps for r in ga_runs], "reached_zero": ga.forgot}, before, n_forget)
+    say("selective synaptic dampening" + (f" ({repeats} runs)" if repeats > 1 else ""))
+    ssd_runs = []
+    for i in range(repeats):
+        m = copy.deepcopy(model)
+        ssd_runs.append(selective_synaptic_dampening(m, tok, forget, retain, ssd_cfg, device=dev))
+        if i == 0:
+            ssd, ssd_row = ssd_runs[0], _eval(m, tok, forget, retain, heldout, dev)
     out["methods"]["ssd"] = _summarise(
-        {**_eval(m, tok, forget, retain, heldout, dev), "seconds": ssd.seconds,
+        {**ssd_row, "seconds": _median([r.seconds for r in ssd_runs]),
+         "seconds_runs": [round(r.seconds, 4) for r in ssd_runs],
          "changed_params": ssd.changed_params}, before, n_forget)
     del m
     ga_s = out["methods"]["gradient_ascent"]["seconds"]
@@ -201,6 +222,10 @@ def _summarise(row: dict, before: dict, n_forget: int) -> dict:
     return out
 
 
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
 def _round(d: dict) -> dict:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
@@ -245,7 +270,8 @@ def render_unlearn_table(result: dict) -> str:
                                                               for n in ("stamp", "stamp_lowrank")) + " faster than GA")
     c = result["config"]
     lines.insert(0, f"unlearning: {c['n_profiles']} profiles, {c['n_forget']} erased in one request, "
-                    f"{c['params_m']}M-param Llama ({c['layers']} layers), seed {c['seed']}, {c['device']}")
+                    f"{c['params_m']}M-param Llama ({c['layers']} layers), seed {c['seed']}, {c['device']}"
+                    + (f"; times are the median of {c['repeats']} runs" if c.get("repeats", 1) > 1 else ""))
     for key in ("sequential", "sequential_unprotected"):
         if key in result:
             q = result[key]

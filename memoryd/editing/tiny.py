@@ -17,7 +17,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-__all__ = ["TinyConfig", "TINY_TEST", "TINY_BENCH", "train_tokenizer", "build_model", "build_tiny"]
+__all__ = ["TinyConfig", "TINY_TEST", "TINY_BENCH", "TINY_LARGE", "train_tokenizer", "build_model", "build_tiny"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class TinyConfig:
 TINY_TEST = TinyConfig(vocab_size=1024, hidden_size=128, intermediate_size=512, num_hidden_layers=2)  # ~0.7M
 TINY_BENCH = TinyConfig(vocab_size=2048, hidden_size=384, intermediate_size=1536, num_hidden_layers=4,
                         num_attention_heads=6, num_key_value_heads=6)  # ~10M with a ~900-token vocab
+TINY_LARGE = TinyConfig(vocab_size=2048, hidden_size=512, intermediate_size=2048, num_hidden_layers=6,
+                        num_attention_heads=8, num_key_value_heads=8)  # ~26M, the top of the bench's range
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int = 2048, *, min_frequency: int = 1) -> PreTrainedTokenizerFast:

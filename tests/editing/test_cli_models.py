@@ -45,7 +45,16 @@ def test_adapt_then_list_and_show(tmp_path, embedder):
     assert nothing.exit_code == 2
 
 
+def test_bench_unlearn_sizes():
+    from memoryd.editing.tiny import TINY_LARGE, build_model
+
+    bad = runner.invoke(cli, ["bench", "unlearn", "--size", "huge", "--json"])
+    assert bad.exit_code == 2 and "bench, large or test" in bad.stderr
+    n = sum(p.numel() for p in build_model(TINY_LARGE, 824).parameters())
+    assert 25e6 < n < 30e6  # the top of the 10-30M range
+
+
 def test_bench_unlearn_smoke():
     r = _json(runner.invoke(cli, ["bench", "unlearn", "--size", "test", "--profiles", "6", "--forget", "1",
-                                  "--heldout", "2", "--sequential", "0", "--json"]))
+                                  "--heldout", "2", "--sequential", "0", "--repeats", "1", "--json"]))
     assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}

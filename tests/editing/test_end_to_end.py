@@ -86,8 +86,12 @@ def test_baselines_change_the_model(trained_lm):
 
 
 def test_benchmark_smoke():
-    r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, model_cfg=TINY_TEST)
+    r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, repeats=2, model_cfg=TINY_TEST)
     assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}
+    for name, m in r["methods"].items():  # times are the median of the runs, each from the same weights
+        runs = m["seconds_runs"]
+        assert len(runs) == 2 and min(runs) - 1e-4 <= m["seconds"] <= max(runs) + 1e-4, name
+        assert m.get("repeat_same_edit", True), name
     s = r["methods"]["stamp"]
     assert s["compute_did_not_mutate"] and s["revert_bit_identical"]
     assert r["sequential"]["requests"] == 2
