@@ -186,22 +186,33 @@ def _subsample(texts: Sequence[str], limit: int) -> list[str]:
     return [texts[int(i * step)] for i in range(limit)]
 
 
+ACTIVATION_BUDGET = 256 << 20  # bytes of activations one unedited pass may hold, per batch and in all
+
+
 def _unedited_pass(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: list[KeySpec],
                    retain: list[KeySpec], cfg: StampConfig, device: torch.device,
                    ) -> tuple[tuple[int, ...], dict[int, Activations] | None]:
     """The edited layers, lowest first (the configured ones, or those layer.py chooses from the
     forget and refusal texts), and the retain texts' activations at them (None without retain
-    texts), from one forward pass of the unedited model."""
+    texts), from the unedited model: one forward pass, or, when the retain texts' activations at
+    every layer would exceed ACTIVATION_BUDGET, one pass to choose and one for the retain keys
+    at the chosen layers only."""
     n_layers = num_layers(model)
     layers = cfg.layers
     if layers is not None and (not layers or any(not 0 <= layer < n_layers for layer in layers)):
         raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
+    w = down_proj(model, 0).weight
+    per_token = (w.shape[1] + 2 * w.shape[0]) * 8  # k, v and h of one position, float64 on the CPU
+    retain_tokens = sum(len(sp.positions) for sp in retain)
+    if layers is None and retain and retain_tokens * per_token * n_layers > ACTIVATION_BUDGET:
+        layers, _ = _unedited_pass(model, tokenizer, forget, refusal, [], cfg, device)  # choose first
     chosen = forget + refusal if layers is None else []
     specs = chosen + retain
     if not specs:
         return tuple(sorted(set(layers))), None
-    acts = collect(model, tokenizer, specs, list(range(n_layers)) if layers is None else sorted(set(layers)),
-                   device=device, max_tokens=cfg.walk_tokens)
+    read = list(range(n_layers)) if layers is None else sorted(set(layers))
+    acts = collect(model, tokenizer, specs, read, device=device,
+                   max_tokens=max(1, min(cfg.walk_tokens, ACTIVATION_BUDGET // (per_token * len(read)))))
     if layers is None:
         f_all = {k: a.rows_of(0, len(forget)) for k, a in acts.items()}
         r_all = {k: a.rows_of(len(forget), len(chosen)) for k, a in acts.items()}

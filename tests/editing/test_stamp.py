@@ -249,3 +249,31 @@ def test_auto_solver_is_exact_where_that_is_cheap(random_lm):
         assert torch.equal(auto.deltas[layer], full.deltas[layer])
     with pytest.raises(ValueError):
         StampConfig(solver="magic")
+
+
+def test_large_retain_sets_choose_layers_before_reading_retain_keys(random_lm, monkeypatch):
+    """Retain keys ride along with the layer choice (every layer) only while that fits the
+    activation budget; past it, layers are chosen first and retain keys read only there."""
+    import memoryd.editing.stamp as stamp
+
+    lm = random_lm
+    passes: list[tuple[int, tuple[int, ...]]] = []
+    real_collect = stamp.collect
+
+    def counting_collect(model, tok, specs, layers, **kw):
+        passes.append((len(specs), tuple(layers)))
+        return real_collect(model, tok, specs, layers, **kw)
+
+    monkeypatch.setattr(stamp, "collect", counting_collect)
+    forget, retain = lm.memories[:2], lm.memories[2:]
+    cfg = StampConfig(repair_rounds=0, n_layers=1, solver="full")
+    merged = compute_stamp_delta(lm.model, lm.tokenizer, forget, retain, cfg, CPU, torch.float64)
+    n_refusal = len(cfg.refusal_prompts)
+    assert passes == [(2 + n_refusal + len(retain), (0, 1))]
+    passes.clear()
+    monkeypatch.setattr(stamp, "ACTIVATION_BUDGET", 1)
+    split = compute_stamp_delta(lm.model, lm.tokenizer, forget, retain, cfg, CPU, torch.float64)
+    assert passes == [(2 + n_refusal, (0, 1)), (len(retain), split.layers)]
+    assert split.layers == merged.layers
+    for layer in split.layers:
+        assert float((split.deltas[layer] - merged.deltas[layer]).norm() / merged.deltas[layer].norm()) < 1e-4
