@@ -132,9 +132,12 @@ def bench_unlearn(
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device", help="torch device."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
+    retrain: bool = typer.Option(True, "--retrain/--no-retrain",
+                                 help="Also retrain from scratch without the erased memories (the gold standard)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD: forgetting, retain recall, perplexity, speed."""
+    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs retraining: forgetting, retain recall,
+    perplexity, speed."""
     from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
 
     sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
@@ -146,5 +149,5 @@ def bench_unlearn(
         err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
 
     data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 repeats=repeats, model_cfg=sizes[size])
+                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size])
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))

@@ -87,8 +87,12 @@ def test_baselines_change_the_model(trained_lm):
 
 def test_benchmark_smoke():
     r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, repeats=2, model_cfg=TINY_TEST)
-    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}
+    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd", "retrain"}
+    gold = r["methods"]["retrain"]  # trained from scratch on the retained memories only
+    assert gold["epochs"] >= 1 and gold["r_rl"] >= 0.9 and gold["forget_exact"] <= 0.5
     for name, m in r["methods"].items():  # times are the median of the runs, each from the same weights
+        if name == "retrain":
+            continue
         runs = m["seconds_runs"]
         assert len(runs) == 2 and min(runs) - 1e-4 <= m["seconds"] <= max(runs) + 1e-4, name
         assert m.get("repeat_same_edit", True), name
@@ -104,7 +108,7 @@ def test_benchmark_smoke():
         assert m["speedup_vs_ga"] > 0 and m["speedup_vs_ga_without_checks"] > 0
     table = render_unlearn_table(r)
     assert "stamp_lowrank" in table and "gradient_ascent" in table and "time in checks" in table
-    assert "never-seen profiles" in table
+    assert "never-seen profiles" in table and "retrain" in table
     json.dumps(r)
 
 
