@@ -2,7 +2,8 @@
 
 For a Llama MLP, down_proj(act(gate(x)) * up(x)): the key k = act(gate(x)) * up(x) (size m,
 the intermediate size) and the value v = W k (size d, the hidden size), W = down_proj.weight.
-Keys are read with forward hooks, never by changing the model. Pending edits can be made
+Keys are read with forward hooks, never by changing the model, from batches packed so that
+texts share their common prefixes (packing.py). Pending edits can be made
 visible to the forward pass with `edits_active`, which adds k @ ΔWᵀ to the output in a hook
 (so later layers see the edited earlier layers while the weights stay untouched).
 """
