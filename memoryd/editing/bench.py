@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .adapt import AdaptConfig, train_on_texts
-from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
+from .baselines import BaselineResult, GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
 from .profiles import make_profiles, refusal_corpus
 from .stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from .tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
@@ -125,35 +125,29 @@ def run_unlearn_benchmark(
         apply_delta(model, delta)
         row = _eval(model, tok, forget, retain, heldout, dev)
         revert_delta(model, delta)
-        row.update(seconds=_median([r.seconds for r in runs]), check_seconds=_median([r.check_seconds for r in runs]),
+        row.update(seconds=statistics.median(r.seconds for r in runs),
+                   check_seconds=statistics.median(r.check_seconds for r in runs),
                    seconds_runs=[round(r.seconds, 4) for r in runs], layers=list(delta.layers),
                    repair_rounds=delta.repair_rounds, compute_did_not_mutate=untouched, repeat_same_edit=same_edit,
                    revert_bit_identical=all(torch.equal(a, b) for a, b in zip(orig, model.parameters())))
         out["methods"][name] = _summarise(row, before, n_forget)
     say("gradient ascent" + (f" ({repeats} runs)" if repeats > 1 else ""))
-    ga_runs = []
-    for i in range(repeats):
-        m = copy.deepcopy(model)
-        ga_runs.append(gradient_ascent(m, tok, forget, ga_cfg, device=dev))
-        if i == 0:
-            ga, ga_row = ga_runs[0], _eval(m, tok, forget, retain, heldout, dev)
+    ga_runs, ga_row = _baseline_runs(model, lambda m: gradient_ascent(m, tok, forget, ga_cfg, device=dev), repeats,
+                                     lambda m: _eval(m, tok, forget, retain, heldout, dev))
+    ga = ga_runs[0]
     out["methods"]["gradient_ascent"] = _summarise(
-        {**ga_row, "seconds": _median([r.seconds for r in ga_runs]),
-         "check_seconds": _median([r.check_seconds for r in ga_runs]),
+        {**ga_row, "seconds": statistics.median(r.seconds for r in ga_runs),
+         "check_seconds": statistics.median(r.check_seconds for r in ga_runs),
          "seconds_runs": [round(r.seconds, 4) for r in ga_runs],
          "steps": ga.steps, "steps_runs": [r.steps for r in ga_runs], "reached_zero": ga.forgot}, before, n_forget)
     say("selective synaptic dampening" + (f" ({repeats} runs)" if repeats > 1 else ""))
-    ssd_runs = []
-    for i in range(repeats):
-        m = copy.deepcopy(model)
-        ssd_runs.append(selective_synaptic_dampening(m, tok, forget, retain, ssd_cfg, device=dev))
-        if i == 0:
-            ssd, ssd_row = ssd_runs[0], _eval(m, tok, forget, retain, heldout, dev)
+    ssd_runs, ssd_row = _baseline_runs(
+        model, lambda m: selective_synaptic_dampening(m, tok, forget, retain, ssd_cfg, device=dev), repeats,
+        lambda m: _eval(m, tok, forget, retain, heldout, dev))
     out["methods"]["ssd"] = _summarise(
-        {**ssd_row, "seconds": _median([r.seconds for r in ssd_runs]),
+        {**ssd_row, "seconds": statistics.median(r.seconds for r in ssd_runs),
          "seconds_runs": [round(r.seconds, 4) for r in ssd_runs],
-         "changed_params": ssd.changed_params}, before, n_forget)
-    del m
+         "changed_params": ssd_runs[0].changed_params}, before, n_forget)
     if retrain:
         say(f"retraining from scratch on the {len(retain)} retained profiles (never sees the erased)")
         m = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
@@ -181,6 +175,18 @@ def run_unlearn_benchmark(
     out["total_seconds"] = round(time.perf_counter() - t_all, 1)
     say(f"done in {out['total_seconds']:.0f}s")
     return out
+
+
+def _baseline_runs(model: nn.Module, run: Callable[[nn.Module], BaselineResult], repeats: int,
+                   evaluate: Callable[[nn.Module], dict]) -> tuple[list[BaselineResult], dict]:
+    """`run` on a fresh copy of `model`, `repeats` times; the results and the first copy's figures."""
+    results, row = [], {}
+    for i in range(repeats):
+        m = copy.deepcopy(model)
+        results.append(run(m))
+        if i == 0:
+            row = evaluate(m)
+    return results, row
 
 
 def _absorbed(model: nn.Module, tok, memories: list[str], dev: torch.device) -> float:
@@ -234,10 +240,6 @@ def _summarise(row: dict, before: dict, n_forget: int) -> dict:
     out["ppl_change"] = round(row["ppl"] - before["ppl"], 3)
     out["seconds_per_memory"] = round(row["seconds"] / n_forget, 4)
     return out
-
-
-def _median(xs: list[float]) -> float:
-    return statistics.median(xs)
 
 
 def _round(d: dict) -> dict:
