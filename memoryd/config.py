@@ -21,10 +21,16 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "default_home", "default_cache_dir", "default_model_path", "EMBED_BACKENDS", "MAX_CONTENT_BYTES"]
+__all__ = ["Settings", "packaged_migrations", "default_home", "default_cache_dir", "default_model_path", "EMBED_BACKENDS", "MAX_CONTENT_BYTES"]
 
 MAX_CONTENT_BYTES = 32 * 1024  # a memory is a note, not a document; documented in README
-REPO_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def packaged_migrations() -> Path:
+    """The numbered SQL files shipped inside the package (package data, also in a wheel)."""
+    from importlib.resources import files
+
+    return Path(str(files("memoryd") / "migrations"))
 
 
 def default_home() -> Path:
@@ -60,7 +66,7 @@ class Settings:
     max_content_bytes: int = MAX_CONTENT_BYTES
     embed_batch_size: int = 64
     busy_timeout_ms: int = 10_000
-    migrations_dir: Path = field(default=REPO_MIGRATIONS)
+    migrations_dir: Path = field(default_factory=packaged_migrations)
     agent_id: str = "cli"  # provenance for writes made through this process
     embed_backend: str = "auto"
     cache_dir: Path | None = None  # None: default_cache_dir()

@@ -16,9 +16,17 @@ app = typer.Typer(
     name="memoryd",
     help="memoryd: a privacy-first memory server for AI agents.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"memoryd {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -28,6 +36,8 @@ def _root(
     home: Path = typer.Option(None, "--home", help="memoryd home directory (default: $MEMORYD_HOME or ~/.local/share/memoryd)."),
     model: Path = typer.Option(None, "--model", help="Path of a sentence-transformers model directory."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print memoryd's version and exit."),
 ) -> None:
     """memoryd: store, search and truly erase what AI agents remember."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -38,7 +38,9 @@ def serve(
 ) -> None:
     """Run the MCP server: stdio (launched by an MCP client) or streamable HTTP.
 
-    The embedding model and vector index load before the first request is accepted."""
+    The server answers MCP initialize and tools/list at once; the embedding model and the
+    indexes load in the background, and the first call that needs them waits for them.
+    Run `memoryd doctor --warm` once after installing to do the one-off model export ahead."""
     from ..mcp import create_server
 
     app_ = get_app(ctx)
@@ -55,8 +57,9 @@ def serve(
                               "create one with `memoryd agents add NAME`", markup=True)
         url = f"http://{host}:{port}{path}"
         server = create_server(app_, require_token=True, on_ready=lambda: err_console.print(
-            f"memoryd MCP server ready on {url} ({n} active agent token(s))", markup=False))
-        err_console.print("memoryd MCP server: loading the embedding model...", markup=False)
+            "memoryd MCP server: embedding model and index loaded", markup=False))
+        err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "
+                          "loading the embedding model in the background", markup=False)
         server.run(transport="http", host=host, port=port, path=path, show_banner=False,
                    log_level="INFO" if verbose else "WARNING")
     else:

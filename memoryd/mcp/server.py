@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 from fastmcp import FastMCP
 from fastmcp.exceptions import ResourceError
 
@@ -22,7 +22,7 @@ from .tools import Tools
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ["create_server", "INSTRUCTIONS"]
+__all__ = ["create_server", "start_warming", "INSTRUCTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,29 @@ def _warm(app: App) -> None:
     log.info("memoryd MCP server ready: %d vectors, model %s", len(index), app.embedder.name)
 
 
+def start_warming(app: App, on_ready: Callable[[], None] | None = None) -> threading.Thread:
+    """Load the model and the indexes on a background thread and return it.
+
+    The services are built here, on the caller's thread (cheap: the model itself loads on
+    the embedder's own thread), so that tool calls never race to build them. While the
+    thread loads the indexes it holds the App's lock: a tool call that needs them waits for
+    it, while MCP initialize and tools/list are answered at once."""
+    app.memories  # noqa: B018 - construct services (and start the model loading) now
+
+    def run() -> None:
+        try:
+            _warm(app)
+        except Exception as exc:  # noqa: BLE001 - the first call that needs the model reports it
+            log.warning("memoryd: loading the model or the index failed: %s", exc)
+            return
+        if on_ready is not None:
+            on_ready()
+
+    thread = threading.Thread(target=run, name="memoryd-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_server(
     app: App,
     *,
@@ -58,7 +81,9 @@ def create_server(
     - HTTP: ``require_token=True``; every request must carry a bearer token issued by
       ``memoryd agents add`` and the token decides the agent (401 otherwise).
 
-    ``on_ready`` is called once the model and the index are loaded (before serving).
+    The server answers MCP ``initialize`` and ``tools/list`` at once; the model and the
+    indexes load on a background thread (``start_warming``) and the first call that needs
+    them waits. ``on_ready`` is called (on that thread) once they are loaded.
     """
     if require_token == (agent_id is not None):
         raise ValueError("give exactly one of agent_id (stdio) or require_token=True (HTTP)")
@@ -69,9 +94,7 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        await anyio.to_thread.run_sync(_warm, app)
-        if on_ready is not None:
-            on_ready()
+        start_warming(app, on_ready)
         yield {}
 
     server = FastMCP(
