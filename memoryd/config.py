@@ -117,6 +117,25 @@ class Settings:
     def with_(self, **kw) -> "Settings":
         return replace(self, **kw)
 
+    def to_env(self) -> dict[str, str]:
+        """The MEMORYD_* variables that give another process (an MCP client's server) these
+        same settings: only those that differ from the defaults, paths made absolute."""
+        out: dict[str, str] = {}
+        home = self.home.absolute()
+        if home != default_home().absolute():
+            out["MEMORYD_HOME"] = str(home)
+        if self.db_path.absolute() != home / "memoryd.db":
+            out["MEMORYD_DB"] = str(self.db_path.absolute())
+        if self.model_path is not None:
+            out["MEMORYD_MODEL"] = str(self.model_path.absolute())
+        if self.max_content_bytes != MAX_CONTENT_BYTES:
+            out["MEMORYD_MAX_BYTES"] = str(self.max_content_bytes)
+        if self.embed_backend != "auto":
+            out["MEMORYD_EMBED_BACKEND"] = self.embed_backend
+        if self.cache_dir is not None and self.cache_dir.absolute() != default_cache_dir().absolute():
+            out["MEMORYD_CACHE"] = str(self.cache_dir.absolute())
+        return out
+
     @property
     def key_path(self) -> Path:
         """Secret key for keyed hashes (trust evidence, erasure receipts)."""

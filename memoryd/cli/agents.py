@@ -16,8 +16,8 @@ def _show_token(name: str, token: str, as_json: bool, data: dict) -> None:
     def human() -> None:
         console.print(f"agent [bold]{name}[/bold]; its token (shown once, store it now):", markup=True)
         console.print(token, markup=False, highlight=False, soft_wrap=True)
-        err_console.print(f"connect a client: memoryd mcp-config CLIENT --http http://127.0.0.1:8765/mcp --token {token[:12]}…",
-                          markup=False)
+        err_console.print("connect a client: export MEMORYD_TOKEN=<the token> where the client starts, then "
+                          "memoryd mcp-config CLIENT --http http://127.0.0.1:8765/mcp --write", markup=False)
 
     emit(data, as_json, human)
 

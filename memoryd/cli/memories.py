@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import ValidationError
 from ..models import NewMemory, Provenance, SearchFilters
-from ..services.doctor import run_doctor
+from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl, parse_jsonl
 from ..services.validation import decode_utf8
@@ -261,17 +261,30 @@ def distill_embedder(
 
 @app.command()
 @handles_errors
-def doctor(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+def doctor(
+    ctx: typer.Context,
+    warm: bool = typer.Option(False, "--warm", help="First load the embedding model and do the one-off ONNX export "
+                                                    "into the cache, so that `serve` and the first search start fast."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""
+    warmed = warm_model(get_app(ctx)) if warm else None
     checks = run_doctor(get_app(ctx))
     ok = all(c["ok"] for c in checks)
 
     def human() -> None:
+        if warmed is not None:
+            what = f"exported to {warmed['onnx_graph']}" if warmed["exported_now"] else \
+                (f"cached in {warmed['onnx_graph']}" if warmed["onnx_graph"] else f"on {warmed['backend']}")
+            console.print(f"[green]ok[/green]   warm: {warmed['model']} {what} ({warmed['seconds']}s)")
         for c in checks:
             mark = "[green]ok[/green]  " if c["ok"] else "[red]FAIL[/red]"
             console.print(f"{mark} {c['check']}: {c['detail']}")
 
-    emit({"ok": ok, "checks": checks}, as_json, human)
+    data: dict = {"ok": ok, "checks": checks}
+    if warmed is not None:
+        data["warm"] = warmed
+    emit(data, as_json, human)
     if not ok:
         raise typer.Exit(1)
 

@@ -1,4 +1,4 @@
-"""serve (the MCP server), mcp-config (client snippets), bench mcp."""
+"""serve (the MCP server) and bench mcp."""
 
 from __future__ import annotations
 
@@ -65,57 +65,6 @@ def serve(
     else:
         server = create_server(app_, agent_id=agent or "mcp")
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
-
-
-@app.command("mcp-config")
-@handles_errors
-def mcp_config(
-    ctx: typer.Context,
-    client: str = typer.Argument(..., help="claude-code, claude-desktop, cursor, codex or vscode."),
-    agent: str = typer.Option(None, "--agent", help="stdio: agent id the client's server runs as (default: the client's name)."),
-    http: str = typer.Option(None, "--http", help="Connect to a running `memoryd serve --http` at this URL, e.g. http://127.0.0.1:8765/mcp."),
-    token: str = typer.Option(None, "--token", help="With --http: the agent's token (from `memoryd agents add`); a placeholder otherwise."),
-    name: str = typer.Option("memoryd", "--name", help="Server name shown in the client."),
-    command: str = typer.Option(None, "--command", help="stdio: the memoryd executable to launch (default: this one's absolute path)."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Print the configuration snippet that connects an MCP client to memoryd."""
-    from ..mcp.clients import CLIENTS, client_snippets
-    from ..services.agents import validate_agent_name
-
-    if client not in CLIENTS:
-        raise ValidationError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
-    if token and not http:
-        raise ValidationError("--token goes with --http URL (stdio needs no token)")
-    if http and not http.startswith(("http://", "https://")):
-        raise ValidationError(f"--http wants a URL such as http://127.0.0.1:{DEFAULT_PORT}/mcp")
-    if agent is not None:
-        validate_agent_name(agent)
-    launch = [command or _memoryd_executable()]
-    obj = ctx.find_root().obj or {}
-    for opt in ("home", "db", "model"):  # the client's server must open the same database
-        if obj.get(opt) is not None:
-            launch += [f"--{opt}", str(Path(obj[opt]).expanduser().resolve())]
-    snippets = client_snippets(client, command=launch, agent=agent, url=http, token=token, name=name)
-    data = {"client": client, "transport": "http" if http else "stdio", "snippets": [s.to_dict() for s in snippets]}
-
-    def human() -> None:
-        for i, s in enumerate(snippets):
-            if i:
-                console.print()
-            console.print(f"# {s.label} -> {s.where}", markup=False, highlight=False)
-            sys.stdout.write(s.text)
-            sys.stdout.flush()
-
-    emit(data, as_json, human)
-
-
-def _memoryd_executable() -> str:
-    exe = Path(sys.argv[0])
-    if exe.name == "memoryd" and exe.exists():
-        return str(exe.resolve())
-    sibling = Path(sys.executable).parent / "memoryd"
-    return str(sibling) if sibling.exists() else "memoryd"
 
 
 @bench_app.command("mcp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from ..db import pragma, quick_check
@@ -10,7 +11,7 @@ from ..db.migrate import applied_versions, available_migrations
 from ..store import memories as mstore
 from ..store import vectors as vstore
 
-__all__ = ["run_doctor"]
+__all__ = ["run_doctor", "warm_model"]
 
 
 def _check(name: str, fn) -> dict[str, Any]:
@@ -74,3 +75,26 @@ def run_doctor(app) -> list[dict[str, Any]]:
     checks.append(_check("vectors", vectors))
     checks.append(_check("embedding model", model))
     return checks
+
+
+def warm_model(app) -> dict[str, Any]:
+    """Load the embedding model now, doing the one-off ONNX export into the cache if it is
+    not there yet, so that the first `serve` or search after installing starts fast."""
+    from ..embedding_onnx import onnx_cache_path
+
+    st = app.settings
+    model_dir = st.resolved_model_path()
+    graph = onnx_cache_path(model_dir, st.cache_dir) if st.cache_dir else None
+    had = graph is not None and graph.exists()
+    t0 = time.perf_counter()
+    emb = app.embedder
+    emb.encode(["memoryd warm up"])
+    backend = getattr(emb, "backend", "") or "custom"
+    return {
+        "model": emb.name,
+        "backend": backend,
+        "onnx_graph": str(graph) if graph is not None and backend == "onnx" else None,
+        "exported_now": backend == "onnx" and not had,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "fallback_reason": getattr(emb, "fallback_reason", None),
+    }

@@ -1,1 +1,0 @@
-export MEMORYD_TOKEN='<TOKEN>'

@@ -1,1 +1,0 @@
-claude mcp add --scope user memoryd -- memoryd serve --agent claude-code
