@@ -50,6 +50,7 @@ from . import erase as _erase  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 from . import mcp_config as _mcp_config  # noqa: E402,F401
 from . import importing as _importing  # noqa: E402,F401
+from . import hooks as _hooks  # noqa: E402,F401
 from . import agents as _agents  # noqa: E402,F401
 from . import trust as _trust  # noqa: E402,F401
 from . import graph as _graph  # noqa: E402,F401

@@ -36,6 +36,9 @@ def mcp_config(
                                                             "`memoryd` on PATH (the file is then not portable)."),
     command: str = typer.Option(None, "--command", help="stdio: the memoryd executable to launch (overrides --absolute)."),
     name: str = typer.Option("memoryd", "--name", help="Server name shown in the client."),
+    hooks: bool = typer.Option(False, "--hooks", help="claude-code, with --write: also install the SessionStart and "
+                                                      "UserPromptSubmit hooks (`memoryd hook ...`) in .claude/settings.json "
+                                                      "next to the .mcp.json."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Connect an MCP client: print its configuration file's content (stdout holds only the
@@ -50,6 +53,8 @@ def mcp_config(
         raise ValidationError(f"--http wants a URL such as http://127.0.0.1:{DEFAULT_PORT}/mcp")
     if http and (agent is not None or with_token):
         raise ValidationError("--agent and --with-token are for stdio; over HTTP the token names the agent")
+    if hooks and (client != "claude-code" or not write):
+        raise ValidationError("--hooks is for claude-code, with --write")
     if agent is not None:
         validate_agent_name(agent)
     if not any(c.isalnum() for c in name):
@@ -75,6 +80,12 @@ def mcp_config(
         else:
             msg = f"{path} already holds this entry: nothing written"
         notes.insert(0, msg)
+        if hooks:
+            hres = _write_hooks(exe, env, path.parent / ".claude" / "settings.json")
+            data["hooks"] = {"file": str(hres.path), "written": hres.changed,
+                             "backup": str(hres.backup) if hres.backup else None}
+            notes.insert(1, (f"hooks installed in {hres.path}" if hres.changed else f"{hres.path} already holds "
+                             "memoryd's hooks") + ": memories are injected at session start and with each prompt")
     else:
         data["content"] = cfg.fresh_text()
 
@@ -89,6 +100,14 @@ def mcp_config(
             notes.insert(0, f"this is the content of {path} (or `--write` merges it in)")
         for n in notes:
             err_console.print(n, markup=False, highlight=False)
+
+
+def _write_hooks(exe: str, env: dict[str, str], path: Path):
+    from ..mcp.claude_hooks import hook_commands, merge_hooks
+    from ..mcp.client_files import write_merged
+
+    commands = hook_commands(exe, env)
+    return write_merged(path, lambda existing: merge_hooks(existing, commands))
 
 
 def _memoryd_executable() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from .bench import _progress, bench_app, print_figures
 from ._common import JsonOpt, console, emit, err_console, get_app, get_settings, handles_errors
 
 DEFAULT_PORT = 8765
+log = logging.getLogger(__name__)
 
 
 def _is_loopback(host: str) -> bool:
@@ -35,6 +37,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="HTTP: port to bind."),
     path: str = typer.Option("/mcp", "--path", help="HTTP: endpoint path."),
+    project: str = typer.Option("auto", "--project", help="stdio: the project whose namespace remember/recall "
+                                "default to: auto ($MEMORYD_PROJECT, $CLAUDE_PROJECT_DIR, else the git root of the "
+                                "working directory), none, or a namespace."),
 ) -> None:
     """Run the MCP server: stdio (launched by an MCP client) or streamable HTTP.
 
@@ -63,8 +68,28 @@ def serve(
         server.run(transport="http", host=host, port=port, path=path, show_banner=False,
                    log_level="INFO" if verbose else "WARNING")
     else:
-        server = create_server(app_, agent_id=agent or "mcp")
+        scope = project_scope(project)
+        if scope is not None:
+            log.info("project scope: %s (from %s)", scope.namespace, scope.origin)
+        server = create_server(app_, agent_id=agent or "mcp", project=scope)
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
+
+
+def project_scope(value: str, env: dict[str, str] | None = None):  # -> ProjectScope | None
+    """--project auto|none|NAMESPACE, as used by `serve`, `hook` and `context`."""
+    from ..project import resolve_project
+
+    if value == "none":
+        return None
+    if value == "auto":
+        try:
+            return resolve_project(os.environ if env is None else env, Path.cwd())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+    try:
+        return resolve_project({"MEMORYD_PROJECT": value})
+    except ValueError as exc:
+        raise ValidationError(str(exc).replace("MEMORYD_PROJECT", "--project")) from None
 
 
 @bench_app.command("mcp")
@@ -97,6 +122,30 @@ def bench_mcp(
         data = run_mcp_bench(counts, ops_per_agent=ops, recall_share=recall_share, corpus_size=corpus,
                              stdio_calls=stdio_calls, seed=seed, workdir=workdir,
                              settings=get_settings(ctx), progress=cb)
+    finally:
+        if prog:
+            prog.stop()
+    emit(data, as_json, lambda: print_figures(data))
+
+
+@bench_app.command("startup")
+@handles_errors
+def bench_startup(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store the server opens."),
+    repeats: int = typer.Option(2, "--repeats", help="Warm starts (the worst is reported)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here and reuse it (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Spawn `memoryd serve` over stdio as a client does: seconds to initialize, tools/list and
+    the first recall, cold (empty ONNX cache) and warm."""
+    from ..bench.startup_bench import run_startup_bench
+
+    prog, cb = _progress(as_json)
+    if prog:
+        prog.start()
+    try:
+        data = run_startup_bench(memories, settings=get_settings(ctx), workdir=workdir, repeats=repeats, progress=cb)
     finally:
         if prog:
             prog.stop()

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ValidationError
 from .clients import ClientConfig, ConfigFormatError, merge_config
 
-__all__ = ["WriteResult", "write_client_config"]
+__all__ = ["WriteResult", "write_client_config", "write_merged"]
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,18 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_client_config(cfg: ClientConfig, path: Path) -> WriteResult:
     """Merge ``cfg``'s entry into ``path`` keeping everything else; the previous version is
     copied to ``<path>.bak`` first. Idempotent: a second run changes nothing."""
-    existing = path.read_text(encoding="utf-8") if path.exists() else None
+    return write_merged(path, lambda existing: merge_config(cfg, existing))
+
+
+def write_merged(path: Path, merge: Callable[[str | None], str]) -> WriteResult:
+    """Replace ``path`` with ``merge(its current text or None)``, backing it up first; nothing
+    is written when the text would not change."""
     try:
-        text = merge_config(cfg, existing)
+        existing = path.read_text(encoding="utf-8") if path.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}") from None
+    try:
+        text = merge(existing)
     except ConfigFormatError as exc:
         raise ValidationError(f"{path}: {exc}") from None
     if text == existing:

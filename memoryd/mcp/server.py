@@ -14,6 +14,7 @@ from fastmcp.exceptions import ResourceError
 
 from .. import __version__
 from ..errors import AuthError, MemorydError
+from ..project import ProjectScope
 from ..services.agents import validate_agent_name
 from .auth import AgentTokenVerifier, Identity
 from .retry import retry_locked
@@ -73,6 +74,7 @@ def create_server(
     require_token: bool = False,
     name: str = "memoryd",
     on_ready: Callable[[], None] | None = None,
+    project: ProjectScope | None = None,
 ) -> FastMCP:
     """The MCP server over an open App (the caller owns and closes the App).
 
@@ -84,6 +86,9 @@ def create_server(
     The server answers MCP ``initialize`` and ``tools/list`` at once; the model and the
     indexes load on a background thread (``start_warming``) and the first call that needs
     them waits. ``on_ready`` is called (on that thread) once they are loaded.
+
+    ``project``: the client's project (``project.resolve_project``); ``remember`` then writes
+    to its namespace and ``recall`` reads it plus the shared ones unless told otherwise.
     """
     if require_token == (agent_id is not None):
         raise ValueError("give exactly one of agent_id (stdio) or require_token=True (HTTP)")
@@ -106,7 +111,7 @@ def create_server(
         mask_error_details=True,  # unexpected exceptions: a generic message, no internals
         on_duplicate="error",
     )
-    tools = Tools(app, Identity(agent_id))
+    tools = Tools(app, Identity(agent_id), project)
     tools.register(server)
     _register_resources(server, tools)
     return server

@@ -24,6 +24,7 @@ from pydantic import Field
 from ..erasure.models import ErasureRequest
 from ..errors import MemorydError, ValidationError
 from ..models import Memory, NewMemory, Provenance, SearchFilters, SearchHit
+from ..project import ProjectScope
 from ..services.agents import Access
 from ..services.memories import SearchOptions
 from .auth import Identity
@@ -138,9 +139,10 @@ Tags = Annotated[list[str] | None, Field(description="Tags, e.g. ['deploy', 'pos
 class Tools:
     """Registers the tools on a FastMCP server; one instance per server."""
 
-    def __init__(self, app: App, identity: Identity):
+    def __init__(self, app: App, identity: Identity, scope: ProjectScope | None = None):
         self.app = app
         self.identity = identity
+        self.scope = scope  # the client's project: default namespace of remember and recall (project.py)
 
     # ---- plumbing --------------------------------------------------------------------------
     def _access(self) -> Access:
@@ -172,7 +174,7 @@ class Tools:
         self,
         content: Annotated[str, Field(description="The fact, decision or note to store, self-contained (the server limit is 32 KiB of UTF-8 by default).")],
         tags: Tags = None,
-        namespace: Annotated[str, Field(description="Project or topic namespace, e.g. 'myrepo' (letters, digits, _.:-/).")] = "default",
+        namespace: Annotated[str | None, Field(description="Project or topic namespace (letters, digits, _.:-/); default: this project's namespace, or 'default' when the server knows no project.")] = None,
         importance: Annotated[float, Field(ge=0.0, le=1.0, description="How much this matters, 0 to 1.")] = 0.5,
         source: Annotated[str | None, Field(description="Where it came from: a file path, URL or ticket.")] = None,
         kind: Annotated[str, Field(description="note, fact, decision, preference, ...")] = "note",
@@ -186,11 +188,13 @@ class Tools:
         Returns the memory id (keep it to give feedback or forget it later).
         """
 
+        ns = namespace or (self.scope.namespace if self.scope else "default")
+
         def go() -> dict[str, Any]:
             access = self._access()
-            access.check_namespace(namespace)
+            access.check_namespace(ns)
             new = NewMemory(
-                content=content, kind=kind, tags=tuple(tags or ()), namespace=namespace, importance=importance,
+                content=content, kind=kind, tags=tuple(tags or ()), namespace=ns, importance=importance,
                 provenance=Provenance(agent_id=access.agent_id, tool="mcp", source=source),
             )
             res = self.app.memories.remember(new)
@@ -204,7 +208,7 @@ class Tools:
         self,
         query: Annotated[str, Field(description="What you want to know, in natural language or keywords.")],
         limit: Annotated[int, Field(ge=1, le=50, description="Most hits to return.")] = 10,
-        namespaces: Annotated[list[str] | None, Field(description="Only these namespaces (default: all you can read).")] = None,
+        namespaces: Annotated[list[str] | None, Field(description="Only these namespaces (default: this project's and the shared ones when the server knows the project, else all you can read).")] = None,
         tags: Annotated[list[str] | None, Field(description="Only memories carrying all these tags.")] = None,
         agent: Annotated[str | None, Field(description="Only memories written by this agent.")] = None,
         kind: Annotated[str | None, Field(description="Only this kind (note, fact, decision, ...).")] = None,
@@ -223,8 +227,9 @@ class Tools:
 
         def go() -> dict[str, Any]:
             access = self._access()
+            scoped = tuple(namespaces) if namespaces else (self.scope.read_namespaces if self.scope else None)
             filters = access.filters(SearchFilters(
-                namespaces=tuple(namespaces) if namespaces else None, tags=tuple(tags or ()),
+                namespaces=scoped, tags=tuple(tags or ()),
                 agent_id=agent, kind=kind, since=_parse_time(since, "since"), until=_parse_time(until, "until"),
             ))
             opts = SearchOptions(limit=limit, expand=expand, include_quarantined=include_quarantined)

@@ -1,0 +1,121 @@
+"""context (memories for a prompt, within a token budget) and the Claude Code hooks that
+inject them automatically: `memoryd hook session-start` and `memoryd hook prompt-submit`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import MemorydError, ValidationError
+from . import app
+from ._common import JsonOpt, emit, err_console, get_app, handles_errors
+from .serve import project_scope
+
+hook_app = typer.Typer(help="Claude Code hooks: inject relevant memories as context (no LLM).", no_args_is_help=True)
+app.add_typer(hook_app, name="hook")
+
+ProjectOpt = typer.Option("auto", "--project", help="Project whose namespace (plus the shared ones) is searched: "
+                          "auto ($MEMORYD_PROJECT, $CLAUDE_PROJECT_DIR, else the git root of the working "
+                          "directory), none (every namespace), or a namespace.")
+
+
+def _where(scope) -> str:
+    return f"project {scope.namespace} and shared namespaces" if scope else "all namespaces"
+
+
+@app.command()
+@handles_errors
+def context(
+    ctx: typer.Context,
+    prompt: str = typer.Argument(None, help="What the agent is about to do; omit for the project's most relevant recent memories."),
+    budget: int = typer.Option(800, "--budget", help="Token budget (estimated at 4 characters per token)."),
+    limit: int = typer.Option(20, "--limit", "-k", help="Most memories considered."),
+    project: str = ProjectOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the memories most relevant to a prompt, packed into a token budget (the text the
+    Claude Code hooks inject)."""
+    from ..services.context import build_context
+
+    scope = project_scope(project)
+    res = build_context(get_app(ctx), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
+                        budget_tokens=budget, limit=limit, where=_where(scope))
+    emit({**res.to_dict(), "project": scope.namespace if scope else None}, as_json,
+         lambda: sys.stdout.write(res.text or "") if res.text else err_console.print("no relevant memories", markup=False))
+
+
+def _read_hook_input() -> dict:
+    raw = sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"hook input is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValidationError("hook input must be a JSON object")
+    return data
+
+
+def _run_hook(ctx: typer.Context, event: str, budget: int, limit: int, project: str, as_json: bool) -> None:
+    """Claude Code's contract: read the event's JSON on stdin, print
+    {"hookSpecificOutput": {"hookEventName", "additionalContext"}} and exit 0. A hook never
+    blocks the session: on any error it prints nothing on stdout and explains on stderr."""
+    from ..services.context import build_context
+
+    try:
+        data = _read_hook_input()
+        prompt = None
+        if event == "UserPromptSubmit":
+            prompt = data.get("prompt")
+            if not isinstance(prompt, str) or len(prompt.strip()) < 3:
+                return
+        env = dict(os.environ)
+        cwd = data.get("cwd")
+        if isinstance(cwd, str) and cwd and project == "auto":
+            from ..project import resolve_project
+
+            scope = resolve_project(env, Path(cwd))
+        else:
+            scope = project_scope(project, env)
+        res = build_context(get_app(ctx), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
+                            budget_tokens=budget, limit=limit, where=_where(scope))
+    except (MemorydError, ValueError, OSError) as exc:
+        err_console.print(f"memoryd hook: {exc}", markup=False)
+        return
+    if not res.text:
+        return
+    out = {"hookSpecificOutput": {"hookEventName": event, "additionalContext": res.text}}
+    sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+_BUDGET_HELP = "Token budget for the injected memories (estimated at 4 characters per token)."
+
+
+@hook_app.command("session-start")
+def hook_session_start(
+    ctx: typer.Context,
+    budget: int = typer.Option(1200, "--budget", help=_BUDGET_HELP),
+    limit: int = typer.Option(15, "--limit", "-k", help="Most memories considered."),
+    project: str = ProjectOpt,
+    as_json: bool = typer.Option(True, "--json", help="Output is always Claude Code's hook JSON (the flag is accepted for symmetry)."),
+) -> None:
+    """SessionStart hook: the project's most relevant recent memories as additionalContext."""
+    _run_hook(ctx, "SessionStart", budget, limit, project, as_json)
+
+
+@hook_app.command("prompt-submit")
+def hook_prompt_submit(
+    ctx: typer.Context,
+    budget: int = typer.Option(800, "--budget", help=_BUDGET_HELP),
+    limit: int = typer.Option(10, "--limit", "-k", help="Most memories considered."),
+    project: str = ProjectOpt,
+    as_json: bool = typer.Option(True, "--json", help="Output is always Claude Code's hook JSON (the flag is accepted for symmetry)."),
+) -> None:
+    """UserPromptSubmit hook: the memories most relevant to the prompt as additionalContext."""
+    _run_hook(ctx, "UserPromptSubmit", budget, limit, project, as_json)
