@@ -8,7 +8,8 @@ root=$(pwd)
 work=${1:-$(mktemp -d)}
 mkdir -p "$work/dist"
 rm -f "$work"/dist/memoryd-*.whl
-python3 -m pip wheel -q --no-deps -w "$work/dist" . 2>/dev/null || .venv/bin/pip wheel -q --no-deps -w "$work/dist" .
+if [ -x .venv/bin/pip ]; then pip=.venv/bin/pip; else pip="python3 -m pip"; fi
+$pip wheel -q --no-deps -w "$work/dist" .
 [ -x "$work/venv/bin/python" ] || python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --force-reinstall --no-deps "$work"/dist/memoryd-*.whl
 "$work/venv/bin/pip" install -q "$work"/dist/memoryd-*.whl   # its dependencies (pip's local wheels first)
