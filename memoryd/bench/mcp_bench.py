@@ -255,7 +255,7 @@ async def _stdio_overhead(settings, app, queries: list[str], n_calls: int, progr
     from ..models import SearchFilters
     from ..services.memories import SearchOptions
 
-    transport = StdioTransport(sys.executable, ["-c", _CLI, *_memoryd_args(settings), "serve", "--agent", "bench-stdio"],
+    transport = StdioTransport(sys.executable, ["-c", _CLI, *_memoryd_args(settings), "serve", "--agent", "bench-stdio", "--project", "none"],
                                env=_child_env())
     stdio_ms: list[float] = []
     direct_ms: list[float] = []

@@ -54,7 +54,7 @@ async def _one_start(settings: Settings, cache: Path, query: str) -> dict[str, f
     args = ["-c", _CLI, "--db", str(settings.db_path), "--home", str(settings.home)]
     if settings.model_path is not None:
         args += ["--model", str(settings.model_path)]
-    transport = StdioTransport(sys.executable, [*args, "serve", "--agent", "bench-startup"], env=env)
+    transport = StdioTransport(sys.executable, [*args, "serve", "--agent", "bench-startup", "--project", "none"], env=env)
     t0 = time.perf_counter()
     async with Client(transport, timeout=600) as client:
         t_init = time.perf_counter()

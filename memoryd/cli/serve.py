@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -13,7 +12,7 @@ import typer
 from ..errors import ValidationError
 from . import app
 from .bench import _progress, bench_app, print_figures
-from ._common import JsonOpt, console, emit, err_console, get_app, get_settings, handles_errors
+from ._common import JsonOpt, emit, err_console, get_app, get_settings, handles_errors
 
 DEFAULT_PORT = 8765
 log = logging.getLogger(__name__)
