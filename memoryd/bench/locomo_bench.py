@@ -45,6 +45,7 @@ _SESSION = re.compile(r"^session_(\d+)$")
 class Turn:
     conv: str
     dia_id: str
+    session: str  # "conv-26/S3": turns are stored with it as their session id
     text: str  # the memory's content, as the protocol writes it
     created_at: float | None  # the session's date (plus the turn's index in seconds)
 
@@ -94,7 +95,8 @@ def load_locomo(path: Path) -> tuple[list[Turn], list[Question]]:
                 text = f"{turn['speaker']}: {turn['text']}"
                 if turn.get("blip_caption"):
                     text += f" [shares a photo: {turn['blip_caption']}]"
-                turns.append(Turn(conv_id, str(turn["dia_id"]), text, None if t0 is None else t0 + j))
+                turns.append(Turn(conv_id, str(turn["dia_id"]), f"{conv_id}/S{num}", text,
+                                  None if t0 is None else t0 + j))
         for qa in sample.get("qa") or []:
             cat = int(qa.get("category", 0))
             ev = tuple(str(e) for e in qa.get("evidence") or ())
@@ -105,13 +107,14 @@ def load_locomo(path: Path) -> tuple[list[Turn], list[Question]]:
     return turns, questions
 
 
-def score_ranking(ranked: list[str], evidence: tuple[str, ...]) -> tuple[float, float, float]:
-    """(hit@5, recall@5, reciprocal rank within 10) of one question's ranked dia ids."""
+def score_ranking(ranked: list[set[str]], evidence: tuple[str, ...]) -> tuple[float, float, float]:
+    """(hit@5, recall@5, reciprocal rank within 10) of one question, from the dia ids of each
+    ranked memory (a set: a turn repeated word for word, "Thanks!", is stored once)."""
     ev = set(evidence)
-    top5 = set(ranked[:5])
+    top5 = set().union(*ranked[:5]) if ranked else set()
     hit = 1.0 if ev & top5 else 0.0
     rec = len(ev & top5) / len(ev)
-    rr = next((1.0 / (r + 1) for r, d in enumerate(ranked[:10]) if d in ev), 0.0)
+    rr = next((1.0 / (r + 1) for r, d in enumerate(ranked[:10]) if d & ev), 0.0)
     return hit, rec, rr
 
 
@@ -124,6 +127,7 @@ def run_locomo_bench(
     *,
     writer: str = "agent",
     dates: bool = True,
+    sessions: bool = True,
     workdir: Path | None = None,
     settings: Settings | None = None,
     progress: Callable[[str, int, int], None] | None = None,
@@ -140,25 +144,25 @@ def run_locomo_bench(
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     settings = (settings or Settings.load()).with_(db_path=db, home=Path(workdir))
-    prov = (Provenance(agent_id="locomo-agent", tool="mcp") if writer == "agent"
-            else Provenance(agent_id=settings.agent_id, tool="cli"))
-    items = [NewMemory(t.text, namespace=_namespace(t.conv), provenance=prov,
-                       created_at=t.created_at if dates else None) for t in turns]
+    agent, tool = ("locomo-agent", "mcp") if writer == "agent" else (settings.agent_id, "cli")
+    items = [NewMemory(t.text, namespace=_namespace(t.conv), created_at=t.created_at if dates else None,
+                       provenance=Provenance(agent_id=agent, tool=tool, session_id=t.session if sessions else None))
+             for t in turns]
     out: dict = {"conversations": len({t.conv for t in turns}), "turns": len(turns), "questions": len(questions),
-                 "writer": writer, "dates": dates}
+                 "writer": writer, "dates": dates, "sessions": sessions}
     app = App(settings)
     try:
         app.embedder.encode(["warm up"])  # model load is not ingest
         t0 = time.perf_counter()
-        dia_of: dict[str, str] = {}
+        dia_of: dict[str, set[str]] = defaultdict(set)
         if writer == "agent":
             for i, item in enumerate(items):
-                dia_of[app.memories.remember(item).memory.id] = turns[i].dia_id
+                dia_of[app.memories.remember(item).memory.id].add(turns[i].dia_id)
                 if progress and (i % 50 == 0 or i == len(items) - 1):
                     progress("ingest (one call per turn)", i + 1, len(items))
         else:
             for i, res in enumerate(app.memories.remember_many(items)):
-                dia_of[res.memory.id] = turns[i].dia_id
+                dia_of[res.memory.id].add(turns[i].dia_id)
         ingest_s = time.perf_counter() - t0
         out["ingest_per_s"] = round(len(items) / ingest_s, 1)
         app.memories.search("warm up", opts=SearchOptions(limit=10))
@@ -170,7 +174,7 @@ def run_locomo_bench(
             t = time.perf_counter()
             hits = app.memories.search(q.text, filters, SearchOptions(limit=10))
             lat.append((time.perf_counter() - t) * 1000)
-            ranked = [dia_of.get(h.memory.id, "?") for h in hits]
+            ranked = [dia_of.get(h.memory.id, set()) for h in hits]
             per_cat[q.category].append(score_ranking(ranked, q.evidence))
             if progress and (i % 20 == 0 or i == len(questions) - 1):
                 progress("questions", i + 1, len(questions))

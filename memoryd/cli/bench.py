@@ -103,6 +103,7 @@ def bench_locomo(
     writer: str = typer.Option("agent", "--writer", help="agent: one remember call per turn (the MCP path); "
                                "operator: one batch import (the CLI add --jsonl path)."),
     dates: bool = typer.Option(True, "--dates/--no-dates", help="Store each turn with its session's date as created_at."),
+    sessions: bool = typer.Option(True, "--sessions/--no-sessions", help="Store each turn with its session id (turns then get a context vector)."),
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -112,6 +113,6 @@ def bench_locomo(
     from ..bench.locomo_bench import run_locomo_bench
 
     with bench_progress(as_json) as cb:
-        out = run_locomo_bench(data, writer=writer, dates=dates, workdir=workdir,
+        out = run_locomo_bench(data, writer=writer, dates=dates, sessions=sessions, workdir=workdir,
                                settings=get_settings(ctx), progress=cb)
     emit(out, as_json, lambda: print_figures(out))
