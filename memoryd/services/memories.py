@@ -77,6 +77,9 @@ class SearchOptions:
     expand: bool = False  # fuse in graph neighbours of the top hits (needs an expander)
 
 
+FUTURE_SKEW_S = 300.0  # clocks differ; a memory dated later than this is refused
+
+
 class MemoryService:
     def __init__(
         self,
@@ -192,6 +195,9 @@ class MemoryService:
         """Validate all first (nothing is written if any item is invalid), embed in batches,
         then insert in chunks of INSERT_CHUNK per transaction."""
         clean = [validate_new(n, self.max_bytes) for n in items]
+        late = self.clock() + FUTURE_SKEW_S
+        if any(n.created_at is not None and n.created_at > late for n in clean):
+            raise ValidationError("created_at is in the future: give when it happened, at most 5 minutes ahead of now")
         results: list[RememberResult | None] = [None] * len(clean)
         for start in range(0, len(clean), INSERT_CHUNK):
             chunk = clean[start : start + INSERT_CHUNK]

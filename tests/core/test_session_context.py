@@ -71,3 +71,14 @@ def test_forgetting_a_turn_drops_the_vector_computed_from_its_text(app, settings
         assert len(other.memories.context.index) == 1
     finally:
         other.close()
+
+
+def test_created_at_from_the_source_but_not_from_the_future(app):
+    import pytest
+
+    from memoryd.errors import ValidationError
+
+    m = app.memories.remember(NewMemory("we met in Lisbon", created_at=1_600_000_000.0)).memory
+    assert m.created_at == 1_600_000_000.0
+    with pytest.raises(ValidationError, match="future"):
+        app.memories.remember(NewMemory("from the future", created_at=app.clock() + 3600))
