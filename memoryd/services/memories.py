@@ -19,7 +19,7 @@ from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
-from .context import CONTEXT_WEIGHTS, SessionContext
+from .session_context import CONTEXT_WEIGHTS, SessionContext
 from ..search.fusion import FusedHit, fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore

@@ -3,11 +3,11 @@
 A turn such as "John: Three times a week; it keeps us on track." means nothing on its own;
 the question it answers is in the turn before. A memory written with a ``session_id`` is
 therefore embedded a second time together with the memory before it in the same namespace
-and session (``"{previous}\\n{this}"``), and that vector is searched as its own leg. Memories
-without a session (ordinary notes) have no context vector: the context leg scores them
-with their own vector, so a store of notes ranks exactly as before.
+and session (the end of the previous one, then this one), and that vector is searched as its
+own leg. Memories without a session (ordinary notes) have no context vector: the context leg
+scores them with their own vector, so a store of notes ranks exactly as before.
 
-Measured on LoCoMo dev (docs/benchmarks.md): hybrid hit@5 0.614 -> 0.666, MRR@10 0.428 -> 0.478.
+Measured on LoCoMo dev (docs/benchmarks.md): hybrid hit@5 0.614 -> 0.668, MRR@10 0.428 -> 0.487.
 
 Erasure: a context vector is derived from two memories. Its row cascades when either is
 deleted (migration 0012), and ``drop`` removes it from RAM together with every vector that
@@ -32,6 +32,18 @@ __all__ = ["ContextPlan", "SessionContext", "CONTEXT_WEIGHTS"]
 # fusion weights when the context leg takes part: the two vector legs share the weight the
 # vector leg has alone (measured: 1 / 0.5 / 0.5 beat 1 / 1 / 1 and a BM25 weight of 1.3)
 CONTEXT_WEIGHTS = {"bm25": 1.0, "vector": 0.5, "context": 0.5}
+# how much of the previous memory goes with a turn: its end, where a question usually is
+# (LoCoMo dev: the last 200 characters 0.668 hit@5, all of it 0.666, the last 100 0.645)
+CONTEXT_CHARS = 200
+
+
+def tail(text: str, limit: int = CONTEXT_CHARS) -> str:
+    """The end of `text`, at most `limit` characters, starting at a word."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return cut[space + 1:] if 0 <= space < 30 else cut
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,11 @@ class SessionContext:
             if i not in todo:
                 continue
             if j is not None:
-                plans.append(ContextPlan(i, f"{items[j].content}\n{n.content}", prev_item=j))
+                plans.append(ContextPlan(i, f"{tail(items[j].content)}\n{n.content}", prev_item=j))
                 continue
             prev = cstore.previous_in_session(conn, n.namespace, sid, n.created_at if n.created_at is not None else now)
             if prev is not None:
-                plans.append(ContextPlan(i, f"{prev[1]}\n{n.content}", prev_rowid=prev[0]))
+                plans.append(ContextPlan(i, f"{tail(prev[1])}\n{n.content}", prev_rowid=prev[0]))
         return plans
 
     @staticmethod
