@@ -93,3 +93,26 @@ def bench_poison(
         data = run_poison_bench(memories, n_queries=queries, n_targets=targets, seed=seed,
                                 settings=get_settings(ctx), workdir=workdir, progress=cb)
     emit(data, as_json, lambda: print_figures(data))
+
+
+@bench_app.command("locomo")
+@handles_errors
+def bench_locomo(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="LoCoMo JSON file, or a folder holding locomo-dev.json."),
+    writer: str = typer.Option("agent", "--writer", help="agent: one remember call per turn (the MCP path); "
+                               "operator: one batch import (the CLI add --jsonl path)."),
+    dates: bool = typer.Option(True, "--dates/--no-dates", help="Store each turn with its session's date as created_at."),
+    sessions: bool = typer.Option(True, "--sessions/--no-sessions", help="Store each turn with its session id (turns then get a context vector)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """LoCoMo protocol: one memory per turn, one namespace per conversation, each question
+    recalled with default options; hit@5, recall@5 and MRR@10 per category, recall latency
+    (query embedding included) and ingest rate."""
+    from ..bench.locomo_bench import run_locomo_bench
+
+    with bench_progress(as_json) as cb:
+        out = run_locomo_bench(data, writer=writer, dates=dates, sessions=sessions, workdir=workdir,
+                               settings=get_settings(ctx), progress=cb)
+    emit(out, as_json, lambda: print_figures(out))

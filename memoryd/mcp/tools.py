@@ -178,6 +178,8 @@ class Tools:
         importance: Annotated[float, Field(ge=0.0, le=1.0, description="How much this matters, 0 to 1.")] = 0.5,
         source: Annotated[str | None, Field(description="Where it came from: a file path, URL or ticket.")] = None,
         kind: Annotated[str, Field(description="note, fact, decision, preference, ...")] = "note",
+        session: Annotated[str | None, Field(description="A conversation or work-session id. Turns logged with the same session are also searched with the turn before them, which finds short replies by the question they answer.")] = None,
+        created_at: Annotated[str | None, Field(description="When it happened, if not now (e.g. a conversation's date when logging it later): ISO 8601 or POSIX seconds.")] = None,
     ) -> dict[str, Any]:
         """Store a memory so that it can be recalled in later sessions.
 
@@ -195,7 +197,8 @@ class Tools:
             access.check_namespace(ns)
             new = NewMemory(
                 content=content, kind=kind, tags=tuple(tags or ()), namespace=ns, importance=importance,
-                provenance=Provenance(agent_id=access.agent_id, tool="mcp", source=source),
+                provenance=Provenance(agent_id=access.agent_id, tool="mcp", source=source, session_id=session),
+                created_at=_parse_time(created_at, "created_at"),
             )
             res = self.app.memories.remember(new)
             m = res.memory

@@ -13,6 +13,7 @@ dropped from the vocabulary, and dead postings are compacted away.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -22,8 +23,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import snowballstemmer
 
-__all__ = ["BM25Index", "tokenize", "STOP_WORDS"]
+__all__ = ["BM25Index", "BM25Params", "tokenize", "STOP_WORDS"]
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # letters/digits; '_' '-' '.' split, like unicode61
 STOP_WORDS = frozenset(
@@ -34,16 +36,29 @@ STOP_WORDS = frozenset(
 MAX_TOKEN = 64
 
 
-def tokenize(text: str) -> list[str]:
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _stem(token: str) -> str:
+    return _stemmer.stemWord(token) if token.isalpha() else token  # identifiers and numbers stay as written
+
+
+def tokenize(text: str, stem: bool = True) -> list[str]:
+    """Lower-cased, accent-folded words without stop words, Snowball-stemmed ("went to
+    the paintings" and "painting" share ``paint``). Stemming measured on LoCoMo dev: BM25
+    alone hit@5 0.533 -> 0.580, hybrid 0.590 -> 0.611 (docs/benchmarks.md)."""
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return [t for t in _TOKEN.findall(text) if len(t) <= MAX_TOKEN and t not in STOP_WORDS]
+    words = [t for t in _TOKEN.findall(text) if len(t) <= MAX_TOKEN and t not in STOP_WORDS]
+    return [_stem(t) for t in words] if stem else words
 
 
 @dataclass(frozen=True)
 class BM25Params:
     k1: float = 1.2
     b: float = 0.75
+    stem: bool = True  # False: plain unicode61-like words, as FTS5 indexes them
 
 
 class BM25Index:
@@ -103,7 +118,7 @@ class BM25Index:
                 rowid = int(rowid)
                 if rowid in self._pos:
                     continue
-                counts = Counter(tokenize(text))
+                counts = Counter(tokenize(text, self.p.stem))
                 d = len(self._rowid)
                 self._rowid.append(rowid)
                 length = sum(counts.values())
@@ -204,7 +219,7 @@ class BM25Index:
             n_docs = len(self._rowid)
             if self._n_alive == 0 or k <= 0:
                 return []
-            tids = {self._vocab[t] for t in tokenize(query) if t in self._vocab}
+            tids = {self._vocab[t] for t in tokenize(query, self.p.stem) if t in self._vocab}
             if not tids:
                 return []
             avgdl = self._total_len / self._n_alive if self._n_alive else 1.0

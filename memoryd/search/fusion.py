@@ -68,10 +68,12 @@ def relative_score_fuse(
     return sorted(hits.values(), key=lambda h: (-h.score, min(h.ranks.values()), h.rowid))
 
 
-def fuse(method: str, legs: Mapping[str, Sequence[tuple[int, float]]]) -> list[FusedHit]:
+def fuse(
+    method: str, legs: Mapping[str, Sequence[tuple[int, float]]], weights: Mapping[str, float] | None = None,
+) -> list[FusedHit]:
     """Dispatch on the fusion method name ('relative' or 'rrf'); scores higher = better."""
     if method == "relative":
-        return relative_score_fuse(legs)
+        return relative_score_fuse(legs, weights=weights)
     if method == "rrf":
-        return rrf_fuse({leg: [r for r, _ in hits] for leg, hits in legs.items()})
+        return rrf_fuse({leg: [r for r, _ in hits] for leg, hits in legs.items()}, weights=weights)
     raise ValueError(f"unknown fusion method {method!r}")

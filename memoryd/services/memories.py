@@ -19,6 +19,7 @@ from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
+from .session_context import CONTEXT_WEIGHTS, SessionContext
 from ..search.fusion import FusedHit, fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore
@@ -76,6 +77,9 @@ class SearchOptions:
     expand: bool = False  # fuse in graph neighbours of the top hits (needs an expander)
 
 
+FUTURE_SKEW_S = 300.0  # clocks differ; a memory dated later than this is refused
+
+
 class MemoryService:
     def __init__(
         self,
@@ -98,6 +102,7 @@ class MemoryService:
         self.expander: Expander | None = None  # the knowledge graph installs itself here
         self._index: VectorIndex | None = None
         self._bm25: BM25Index | None = None
+        self._context: SessionContext | None = None  # context vectors of session memories
         self._data_version: int | None = None
 
     # ---- in-RAM indexes (vectors + BM25), kept in step with the database ------------------
@@ -111,12 +116,19 @@ class MemoryService:
 
     def _indexes(self) -> tuple[VectorIndex, BM25Index]:
         with self.lock:
-            if self._index is None or self._bm25 is None:
+            if self._index is None or self._bm25 is None or self._context is None:
                 self._load_indexes()
             else:
                 self._sync_indexes()
             assert self._index is not None and self._bm25 is not None
             return self._index, self._bm25
+
+    @property
+    def context(self) -> SessionContext:
+        with self.lock:
+            self._indexes()
+            assert self._context is not None
+            return self._context
 
     def embedder_ready(self) -> None:
         wait = getattr(self.embedder, "wait_ready", None)
@@ -129,7 +141,9 @@ class MemoryService:
     def _load_indexes(self) -> None:
         self.embedder_ready()
         self._index, self._bm25 = VectorIndex(self.embedder.dim), BM25Index()
+        self._context = SessionContext(self.embedder.dim)
         self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name))
+        self._context.load(self.conn, self.embedder.name)
         self._data_version = self._dv()
 
     def _add_rows(self, rows) -> None:
@@ -153,11 +167,12 @@ class MemoryService:
             missing = sorted(present - set(idx.rowids().tolist()))
             if missing:  # rows inserted below our max rowid
                 self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, rowids=missing))
+        self._context.sync(self.conn, self.embedder.name)
         self._data_version = dv
 
     def reset_index(self) -> None:
         with self.lock:
-            self._index = self._bm25 = None
+            self._index = self._bm25 = self._context = None
 
     def evict(self, rowids: Sequence[int]) -> None:
         """Drop deleted rows from the in-RAM indexes now, if they are loaded (erasure):
@@ -167,6 +182,8 @@ class MemoryService:
                 self._index.remove(rowids)
             if self._bm25 is not None:
                 self._bm25.remove(rowids)
+            if self._context is not None:
+                self._context.drop(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
     def remember(self, new: NewMemory) -> RememberResult:
@@ -178,6 +195,9 @@ class MemoryService:
         """Validate all first (nothing is written if any item is invalid), embed in batches,
         then insert in chunks of INSERT_CHUNK per transaction."""
         clean = [validate_new(n, self.max_bytes) for n in items]
+        late = self.clock() + FUTURE_SKEW_S
+        if any(n.created_at is not None and n.created_at > late for n in clean):
+            raise ValidationError("created_at is in the future: give when it happened, at most 5 minutes ahead of now")
         results: list[RememberResult | None] = [None] * len(clean)
         for start in range(0, len(clean), INSERT_CHUNK):
             chunk = clean[start : start + INSERT_CHUNK]
@@ -194,15 +214,19 @@ class MemoryService:
                 if existing[i] is None and (n.namespace, h) not in first_seen:
                     first_seen[(n.namespace, h)] = i
                     todo.append(i)
+            with self.lock:
+                plans = SessionContext.plan(self.conn, chunk, todo, self.clock())
             vecs = self.embedder.encode(
-                [chunk[i].content for i in todo], batch_size=self.batch_size
+                [chunk[i].content for i in todo] + [p.text for p in plans], batch_size=self.batch_size
             ) if todo else np.zeros((0, 0), dtype=np.float32)
+            vecs, ctx_vecs = vecs[: len(todo)], vecs[len(todo):]
             with self.lock:
                 index, text_index = self._indexes()
                 inserted: list[Memory] = []
                 with transaction(self.conn):
                     now = self.clock()
                     rowids: list[int] = []
+                    row_at: dict[int, int] = {}  # position in chunk -> rowid, stored or found
                     for j, i in enumerate(todo):
                         n = chunk[i]
                         again = mstore.find_by_hash(self.conn, n.namespace, hashes[i])
@@ -211,6 +235,7 @@ class MemoryService:
                             continue
                         rowid = mstore.insert_memory(self.conn, str(ULID()), n, hashes[i], now)
                         rowids.append(rowid)
+                        row_at[i] = rowid
                     kept = [j for j, i in enumerate(todo) if existing[i] is None]
                     vecs_kept = vecs[kept] if len(kept) else vecs[:0]
                     if rowids:
@@ -219,10 +244,23 @@ class MemoryService:
                         inserted = [mems[r] for r in rowids]
                         for listener in self.listeners:
                             listener.after_insert(self.conn, inserted, vecs_kept)
+
+                    def rowid_of(i: int) -> int | None:
+                        if i in row_at:
+                            return row_at[i]
+                        m = existing.get(i)
+                        if m is not None:
+                            return m.rowid
+                        first = first_seen.get((chunk[i].namespace, hashes[i]))  # repeated in this batch
+                        return row_at.get(first) if first is not None else None
+
+                    ctx_pairs, ctx_kept, ctx_ns = SessionContext.store(
+                        self.conn, plans, ctx_vecs, rowid_of, self.embedder.name, chunk)
                 self._data_version = self._dv()
                 if inserted:
                     index.add(rowids, vecs_kept, [m.namespace for m in inserted])
                     text_index.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
+                self.context.add(ctx_pairs, ctx_kept, ctx_ns)
             by_pos = {i: m for i, m in zip([i for i in todo if existing[i] is None], inserted)}
             for i, n in enumerate(chunk):
                 if i in by_pos:
@@ -256,6 +294,7 @@ class MemoryService:
             self._data_version = self._dv()
             index.remove([m.rowid for m in mems])
             text_index.remove([m.rowid for m in mems])
+            self.context.drop([m.rowid for m in mems])
         return mems
 
     # ---- reads -----------------------------------------------------------------------------
@@ -297,7 +336,7 @@ class MemoryService:
         ranked = self.candidates(query, qvec, filters, depth, opts.legs, bm25_backend=opts.bm25_backend)
         if opts.fusion not in ("relative", "rrf"):
             raise ValidationError(f"unknown fusion {opts.fusion!r}; use relative or rrf")
-        fused = fuse(opts.fusion, ranked)
+        fused = fuse(opts.fusion, ranked, CONTEXT_WEIGHTS if "context" in ranked else None)
         if opts.expand and self.expander is not None:
             fused = self.expander.expand(fused, ranked, filters, depth)
         policy = self.read_policy if opts.trust else None
@@ -341,6 +380,9 @@ class MemoryService:
                     out["bm25"] = text_index.search(query, depth, mask_for(text_index))
             if "vector" in legs and qvec is not None:
                 out["vector"] = [(h.rowid, h.score) for h in index.search(qvec, depth, mask_for(index))]
+                ctx = self._context.leg(qvec, depth, mask_for(self._context.index), out["vector"]) if self._context else None
+                if ctx is not None:
+                    out["context"] = ctx
         return out
 
     def hydrate(self, fused, ranked: dict[str, list[tuple[int, float]]]) -> list[SearchHit]:
@@ -357,8 +399,10 @@ class MemoryService:
                 why.append(f"keywords (bm25 #{h.ranks['bm25']})")
             if "vector" in h.ranks:
                 why.append(f"meaning (cosine {raw['vector'][h.rowid]:.2f}, #{h.ranks['vector']})")
+            if "context" in h.ranks:
+                why.append(f"meaning with the turn before (#{h.ranks['context']})")
             for leg in h.ranks:
-                if leg not in ("bm25", "vector"):
+                if leg not in ("bm25", "vector", "context"):
                     why.append(f"{leg} #{h.ranks[leg]}")
             hits.append(SearchHit(m, h.score, dict(h.ranks), " + ".join(why)))
         return hits

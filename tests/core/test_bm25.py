@@ -1,23 +1,37 @@
 import sqlite3
 
 from memoryd.bench.corpus import make_corpus
-from memoryd.search.bm25 import BM25Index, tokenize
+from memoryd.search.bm25 import BM25Index, BM25Params, tokenize
 
 
 def test_tokenize_splits_like_unicode61_and_drops_stop_words():
-    assert tokenize("The Café's ORION_BILLING-url, v2.3!") == ["cafe", "orion", "billing", "url", "v2", "3"]
+    assert tokenize("The Café's ORION_BILLING-url, v2.3!", stem=False) == ["cafe", "orion", "billing", "url", "v2", "3"]
+
+
+def test_tokenize_stems_words_but_not_identifiers():
+    assert tokenize("The Café's ORION_BILLING-url, v2.3!") == ["cafe", "orion", "bill", "url", "v2", "3"]
+    assert tokenize("we painted two paintings") == ["paint", "two", "paint"]
+
+
+def test_stemmed_index_finds_other_word_forms():
+    idx = BM25Index()
+    idx.add([1, 2], ["Melanie painted a sunrise by the lake", "the deploy runs nightly"], ["x", "x"])
+    assert [r for r, _ in idx.search("when did she paint?", 5)] == [1]
+    plain = BM25Index(BM25Params(stem=False))
+    plain.add([1, 2], ["Melanie painted a sunrise by the lake", "the deploy runs nightly"], ["x", "x"])
+    assert plain.search("when did she paint?", 5) == []
 
 
 def test_ranking_agrees_with_fts5_bm25():
     corpus = make_corpus(800, 60, seed=3)
-    idx = BM25Index()
+    idx = BM25Index(BM25Params(stem=False))  # FTS5's unicode61 does not stem
     idx.add(range(1, 801), [d.text for d in corpus.docs], ["ns"] * 800)
     c = sqlite3.connect(":memory:")
     c.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='unicode61 remove_diacritics 2')")
     c.executemany("INSERT INTO f(rowid, body) VALUES (?, ?)", [(i + 1, d.text) for i, d in enumerate(corpus.docs)])
     agree = 0
     for q in corpus.queries:
-        terms = sorted(set(tokenize(q.text)))
+        terms = sorted(set(tokenize(q.text, stem=False)))
         match = " OR ".join(f'"{t}"' for t in terms)
         fts = [r[0] for r in c.execute("SELECT rowid FROM f WHERE f MATCH ? ORDER BY rank LIMIT 1", (match,))]
         ours = [r for r, _ in idx.search(q.text, 1)]
