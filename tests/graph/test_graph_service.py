@@ -65,7 +65,9 @@ def test_expansion_brings_up_the_second_hop(store):
         for h in expanded:
             if h.memory.id == b and b not in plain:
                 assert "graph" in h.legs and "graph #" in h.why
-    assert found_expand >= found_plain + len(store.chains) // 2
+    # stemmed BM25 finds 5 of the 8 second hops without the graph (so "expansion adds at
+    # least half" can no longer hold); expansion must still bring up the rest
+    assert found_expand > found_plain and found_expand >= len(store.chains) - 1
     # an ordinary question keeps its answer on top
     doc = next(d for d in store.chains[0:1])
     top = mem.search(doc.first.text, opts=SearchOptions(limit=3, expand=True))
