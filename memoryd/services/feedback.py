@@ -18,6 +18,7 @@ from typing import Any
 from ..db import transaction
 from ..errors import ValidationError
 from ..store import feedback as fstore
+from .authority import OPERATOR, Caller
 from .memories import MemoryService
 
 __all__ = ["FeedbackEvent", "FeedbackService", "VERDICTS", "MAX_NOTE_CHARS"]
@@ -53,7 +54,12 @@ class FeedbackService:
         self.lock = lock
         self.clock = clock
 
-    def record(self, memory_id: str, verdict: str, *, agent_id: str, note: str | None = None) -> FeedbackEvent:
+    def record(self, memory_id: str, verdict: str, *, agent_id: str | None = None, note: str | None = None,
+               caller: Caller = OPERATOR) -> FeedbackEvent:
+        """Feedback on a memory the caller can read ('write' scope); recorded under
+        `agent_id`, by default the caller's."""
+        caller.require("write", "give feedback")
+        agent_id = agent_id if caller.operator and agent_id is not None else caller.agent_id
         if verdict not in VERDICTS:
             raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
         if note is not None:
@@ -65,7 +71,7 @@ class FeedbackService:
             if note is not None and "\x00" in note:
                 raise ValidationError("note contains a NUL character")
         with self.lock:
-            mem = self.memories.get(memory_id)  # NotFoundError for an unknown id
+            mem = self.memories.get(memory_id, caller=caller)  # NotFoundError for an unknown or hidden id
             now = self.clock()
             with transaction(self.conn):
                 fid = fstore.insert_feedback(self.conn, mem.rowid, agent_id, verdict, note, now)
