@@ -65,6 +65,7 @@ class Settings:
     embed_backend: str = "auto"
     cache_dir: Path | None = None  # None: default_cache_dir()
     mcp_max_destructive: int = 50  # memories one MCP call may forget/erase; more only from the CLI
+    agent_token: str | None = field(default=None, repr=False)  # MEMORYD_TOKEN: who a stdio `serve` is
 
     @classmethod
     def load(
@@ -109,6 +110,7 @@ class Settings:
             embed_backend=backend,
             cache_dir=Path(cache).expanduser() if cache else default_cache_dir(env),
             mcp_max_destructive=max_destructive,
+            agent_token=env.get("MEMORYD_TOKEN") or None,
         )
 
     def resolved_model_path(self) -> Path:

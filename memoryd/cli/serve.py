@@ -30,7 +30,7 @@ def _is_loopback(host: str) -> bool:
 @handles_errors
 def serve(
     ctx: typer.Context,
-    agent: str = typer.Option(None, "--agent", help="stdio: the agent id recorded for every call (default: 'mcp'). Not used with --http, where each token names its agent."),
+    agent: str = typer.Option(None, "--agent", help="stdio without MEMORYD_TOKEN: the (unverified) agent name recorded for every call, default 'mcp'; it reads no private namespace. With MEMORYD_TOKEN in the environment the token decides the agent. Not used with --http, where each request's token names its agent."),
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP instead of stdio; every request needs a bearer token from `memoryd agents add`."),
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="HTTP: port to bind."),
@@ -38,6 +38,8 @@ def serve(
 ) -> None:
     """Run the MCP server: stdio (launched by an MCP client) or streamable HTTP.
 
+    stdio: the agent's token comes from MEMORYD_TOKEN (memoryd mcp-config --token writes
+    it); without it the server runs as an unverified agent with no private namespaces.
     The embedding model and vector index load before the first request is accepted."""
     from ..mcp import create_server
 
@@ -60,7 +62,11 @@ def serve(
         server.run(transport="http", host=host, port=port, path=path, show_banner=False,
                    log_level="INFO" if verbose else "WARNING")
     else:
-        server = create_server(app_, agent_id=agent or "mcp")
+        token = get_settings(ctx).agent_token
+        if token:
+            server = create_server(app_, token=token, agent_id=agent)
+        else:
+            server = create_server(app_, agent_id=agent or "mcp")
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
 
 
@@ -71,7 +77,7 @@ def mcp_config(
     client: str = typer.Argument(..., help="claude-code, claude-desktop, cursor, codex or vscode."),
     agent: str = typer.Option(None, "--agent", help="stdio: agent id the client's server runs as (default: the client's name)."),
     http: str = typer.Option(None, "--http", help="Connect to a running `memoryd serve --http` at this URL, e.g. http://127.0.0.1:8765/mcp."),
-    token: str = typer.Option(None, "--token", help="With --http: the agent's token (from `memoryd agents add`); a placeholder otherwise."),
+    token: str = typer.Option(None, "--token", help="The agent's token (from `memoryd agents add`). HTTP: sent as the bearer token (a placeholder without it). stdio: written as MEMORYD_TOKEN into the launch environment (without it the server runs as an unverified agent reading no private namespace)."),
     name: str = typer.Option("memoryd", "--name", help="Server name shown in the client."),
     command: str = typer.Option(None, "--command", help="stdio: the memoryd executable to launch (default: this one's absolute path)."),
     as_json: bool = JsonOpt,
@@ -82,8 +88,6 @@ def mcp_config(
 
     if client not in CLIENTS:
         raise ValidationError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
-    if token and not http:
-        raise ValidationError("--token goes with --http URL (stdio needs no token)")
     if http and not http.startswith(("http://", "https://")):
         raise ValidationError(f"--http wants a URL such as http://127.0.0.1:{DEFAULT_PORT}/mcp")
     if agent is not None:

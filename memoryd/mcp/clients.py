@@ -1,7 +1,8 @@
 """Configuration snippets that connect MCP clients to memoryd (``memoryd mcp-config``).
 
-stdio (default): the client launches ``memoryd serve --agent NAME`` itself; the agent id
-comes from that launch line. HTTP: the client connects to a running
+stdio (default): the client launches ``memoryd serve --agent NAME`` itself. With a token
+the snippet puts it in the launch environment (``MEMORYD_TOKEN``) and the token decides the
+agent; without one the server runs as an unverified agent that reads no private namespace. HTTP: the client connects to a running
 ``memoryd serve --http`` and sends ``Authorization: Bearer <token>``.
 Pure functions: no I/O, so the snippets are easy to test and to regenerate into examples/.
 """
@@ -43,7 +44,9 @@ def _toml_str(s: str) -> str:
 def _toml_table(name: str, values: dict[str, Any]) -> str:
     lines = [f"[mcp_servers.{name}]"]
     for k, v in values.items():
-        if isinstance(v, list):
+        if isinstance(v, dict):
+            lines.append(f"{k} = {{ {', '.join(f'{kk} = {_toml_str(vv)}' for kk, vv in v.items())} }}")
+        elif isinstance(v, list):
             lines.append(f"{k} = [{', '.join(_toml_str(x) for x in v)}]")
         else:
             lines.append(f"{k} = {_toml_str(v)}")
@@ -68,18 +71,21 @@ def client_snippets(
     if client not in CLIENTS:
         raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
     if url is None:
-        return _stdio(client, command[0], [*command[1:], "serve", "--agent", agent or client], name)
+        who = [] if token and agent is None else ["--agent", agent or client]  # a token names its agent
+        return _stdio(client, command[0], [*command[1:], "serve", *who], name, token)
     return _http(client, url, token, name)
 
 
-def _stdio(client: str, exe: str, args: list[str], name: str) -> list[Snippet]:
-    server = {"command": exe, "args": args}
+def _stdio(client: str, exe: str, args: list[str], name: str, token: str | None = None) -> list[Snippet]:
+    env = {TOKEN_ENV: token} if token else {}
+    server: dict[str, Any] = {"command": exe, "args": args, **({"env": env} if env else {})}
     if client == "claude-code":
+        flags = f"-e {shlex.quote(f'{TOKEN_ENV}={token}')} " if token else ""
         return [
             Snippet("Claude Code: add for this user", "shell", "sh",
-                    f"claude mcp add --scope user {shlex.quote(name)} -- {shlex.join([exe, *args])}\n"),
+                    f"claude mcp add --scope user {flags}{shlex.quote(name)} -- {shlex.join([exe, *args])}\n"),
             Snippet("Claude Code: or commit it with the project", ".mcp.json", "json",
-                    _json({"mcpServers": {name: {"type": "stdio", **server, "env": {}}}})),
+                    _json({"mcpServers": {name: {"type": "stdio", "command": exe, "args": args, "env": env}}})),
         ]
     if client == "claude-desktop":
         return [Snippet("Claude Desktop", "claude_desktop_config.json", "json", _json({"mcpServers": {name: server}}))]

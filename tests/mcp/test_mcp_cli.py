@@ -89,7 +89,13 @@ def test_mcp_config_shapes(run):
     assert "'Authorization: Bearer tok'" in cc[0]["text"]
     human = run("mcp-config", "cursor")
     assert human.exit_code == 0 and '"mcpServers"' in human.stdout
-    for bad, msg in [(("mcp-config", "emacs"), "unknown client"), (("mcp-config", "cursor", "--token", "t"), "--http"),
+    # stdio with a token: the token goes into the launch environment and names the agent
+    stdio_tok = json.loads(_json(run("mcp-config", "cursor", "--token", "md1.carol.secret", "--json"))["snippets"][0]["text"])
+    assert stdio_tok["mcpServers"]["memoryd"]["env"] == {"MEMORYD_TOKEN": "md1.carol.secret"}
+    assert stdio_tok["mcpServers"]["memoryd"]["args"][-1] == "serve"
+    codex_tok = tomllib.loads(_json(run("mcp-config", "codex", "--token", "md1.c.s", "--json"))["snippets"][0]["text"])
+    assert codex_tok["mcp_servers"]["memoryd"]["env"] == {"MEMORYD_TOKEN": "md1.c.s"}
+    for bad, msg in [(("mcp-config", "emacs"), "unknown client"),
                      (("mcp-config", "cursor", "--http", "ftp://x"), "URL"),
                      (("mcp-config", "cursor", "--agent", "bad name"), "invalid agent")]:
         res = run(*bad)
