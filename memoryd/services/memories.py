@@ -225,9 +225,13 @@ class MemoryService:
                 [chunk[i].content for i in todo], batch_size=self.batch_size
             ) if todo else np.zeros((0, 0), dtype=np.float32)
             with self.lock:
-                index, text_index = self._indexes()
+                self._indexes()
                 inserted: list[Memory] = []
                 with transaction(self.conn):
+                    # holding the write lock: catch up with every other commit, so the
+                    # data_version we record stays true after our own commit (ours do not
+                    # change it) and no write of another process is skipped
+                    self._sync_indexes()
                     now = self.clock()
                     rowids: list[int] = []
                     for j, i in enumerate(todo):
@@ -246,9 +250,9 @@ class MemoryService:
                         inserted = [mems[r] for r in rowids]
                         for listener in self.listeners:
                             listener.after_insert(self.conn, inserted, vecs_kept)
-                if inserted:
-                    index.add(rowids, vecs_kept, [m.namespace for m in inserted])
-                    text_index.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
+                if inserted:  # self._index: the sync above may have reloaded the indexes
+                    self._index.add(rowids, vecs_kept, [m.namespace for m in inserted])
+                    self._bm25.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
             by_pos = {i: m for i, m in zip([i for i in todo if existing[i] is None], inserted)}
             for i, n in enumerate(chunk):
                 if i in by_pos:
@@ -282,14 +286,16 @@ class MemoryService:
                     raise AuthError(f"memory {i!r} was written by {m.provenance.agent_id!r}: an agent forgets only "
                                     "its own memories unless it holds the 'erase' scope")
                 mems.append(m)
-            index, text_index = self._indexes()
+            self._indexes()
             with transaction(self.conn):
+                self._sync_indexes()  # as in remember_many
                 for listener in self.listeners:
                     listener.before_delete(self.conn, mems)
                 mstore.delete_by_rowids(self.conn, [m.rowid for m in mems])
                 mstore.prune_deletions(self.conn, DELETION_LOG_KEEP)
-            index.remove([m.rowid for m in mems])
-            text_index.remove([m.rowid for m in mems])
+                self._deletion_seq = mstore.last_deletion(self.conn)  # our own, removed below
+            self._index.remove([m.rowid for m in mems])
+            self._bm25.remove([m.rowid for m in mems])
         return mems
 
     # ---- reads -----------------------------------------------------------------------------
