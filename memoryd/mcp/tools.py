@@ -382,7 +382,7 @@ class Tools:
             "memories": s.memories,
             "namespaces": s.namespaces,
             "private_namespaces": sorted(self._owned(caller)),
-            "feedback": self.app.feedback.totals(),
+            "feedback": self.app.feedback.totals(caller),
             "db_bytes": s.db_bytes,
             "wal_bytes": s.wal_bytes,
             "embedding_model": s.embedding_model,

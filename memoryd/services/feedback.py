@@ -17,7 +17,9 @@ from typing import Any
 
 from ..db import transaction
 from ..errors import ValidationError
+from ..models import SearchFilters
 from ..store import feedback as fstore
+from ..store import memories as mstore
 from .authority import OPERATOR, Caller
 from .memories import MemoryService
 
@@ -88,9 +90,13 @@ class FeedbackService:
             got = fstore.verdict_counts(self.conn, [mem.rowid]).get(mem.rowid, {})
         return {v: got.get(v, 0) for v in VERDICTS}
 
-    def totals(self) -> dict[str, int]:
+    def totals(self, caller: Caller = OPERATOR) -> dict[str, int]:
+        """Verdict counts over the memories the caller can read."""
         with self.lock:
             per = fstore.verdict_counts(self.conn)
+            if not caller.operator and caller.denied:
+                hidden = set(mstore.filter_rowids(self.conn, SearchFilters(namespaces=tuple(sorted(caller.denied)))))
+                per = {r: c for r, c in per.items() if r not in hidden}
         out = {v: 0 for v in VERDICTS}
         for counts in per.values():
             for v, n in counts.items():

@@ -115,13 +115,17 @@ def test_scopes_are_enforced_in_the_services(app, agents, written):
         app.agents.add("bad", scopes=["admin"])
 
 
-def test_stats_and_communities_reveal_nothing_private(app, bob, written):
+def test_stats_and_communities_reveal_nothing_private(app, alice, bob, written):
+    run_client(alice, lambda c: call(c, "feedback", {"id": written["private"], "verdict": "useful"}))
+
     async def go(c):
         return await call(c, "stats"), await call(c, "communities")
 
     stats, communities = run_client(bob, go)
     assert "alice-private" not in stats["namespaces"] and "alice-private" not in str(stats)
     assert stats["memories"] == 3 and "agents" not in stats  # per-writer counts would reveal alice's
+    assert stats["feedback"]["useful"] == 0  # alice's feedback on her private memory is not counted
+    assert app.feedback.totals()["useful"] == 1
     assert "phone" not in str(communities) and "555" not in str(communities)
     assert app.stats().memories == 4  # the operator sees everything
 
