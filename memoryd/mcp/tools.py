@@ -277,8 +277,9 @@ class Tools:
 
         def go() -> dict[str, Any]:
             caller = self._caller()
-            self.app.models.guard_forget([id])
-            gone = self.app.trust.forget([id], caller=caller)[0]  # a hit-and-run delete is evidence
+            m = self.app.memories.get(id, caller=caller)  # hidden or unknown: the same NotFoundError, first
+            self.app.models.guard_forget([m.id])
+            gone = self.app.trust.forget([m.id], caller=caller)[0]  # a hit-and-run delete is evidence
             return {"forgotten": gone.id, "namespace": gone.namespace}
 
         return self._run(go)
