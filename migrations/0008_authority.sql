@@ -8,12 +8,21 @@
 --    trigger keeps `last` right whoever inserts.
 CREATE TABLE memory_rowid_seq (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    last INTEGER NOT NULL
+    last INTEGER NOT NULL,
+    vectors_rewritten INTEGER NOT NULL DEFAULT 0  -- bumped when a vector is written below `last`
 );
 INSERT INTO memory_rowid_seq(id, last) SELECT 1, coalesce(max(rowid), 0) FROM memories;
 
 CREATE TRIGGER memories_rowid_seq_ai AFTER INSERT ON memories BEGIN
     UPDATE memory_rowid_seq SET last = new.rowid WHERE id = 1 AND last < new.rowid;
+END;
+
+-- A vector written for an older row (reindex under another model, a bulk insert chunk)
+-- cannot be found by "rows above my highest rowid": other processes then compare their
+-- index with the table once, instead of counting the embeddings on every change.
+CREATE TRIGGER embeddings_rewritten_ai AFTER INSERT ON embeddings
+WHEN new.memory_rowid < (SELECT last FROM memory_rowid_seq WHERE id = 1) BEGIN
+    UPDATE memory_rowid_seq SET vectors_rewritten = vectors_rewritten + 1 WHERE id = 1;
 END;
 
 -- 2. Deletions, in order, so that every process drops deleted rows from its indexes

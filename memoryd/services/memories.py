@@ -108,6 +108,7 @@ class MemoryService:
         self._bm25: BM25Index | None = None
         self._data_version: int | None = None
         self._deletion_seq = 0  # newest memory_deletions entry applied to the indexes
+        self._vectors_rewritten = 0  # memory_rowid_seq.vectors_rewritten when last compared
 
     # ---- in-RAM indexes (vectors + BM25), kept in step with the database ------------------
     @property
@@ -140,6 +141,7 @@ class MemoryService:
         # read the change markers first: a write landing during the load is seen again at
         # the next sync (harmless), never missed
         self._data_version, self._deletion_seq = self._dv(), mstore.last_deletion(self.conn)
+        self._vectors_rewritten = mstore.vectors_rewritten(self.conn)
         self._index, self._bm25 = VectorIndex(self.embedder.dim), BM25Index()
         self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name))
 
@@ -167,7 +169,9 @@ class MemoryService:
             self._bm25.remove(gone)
         self._deletion_seq = seq
         self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, idx.max_rowid))
-        if vstore.count_vectors(self.conn) != len(idx):  # vectors re-made under another model (reindex)
+        rewritten = mstore.vectors_rewritten(self.conn)
+        if rewritten != self._vectors_rewritten:  # vectors written for older rows (reindex, bulk chunks)
+            self._vectors_rewritten = rewritten
             present = set(vstore.all_rowids(self.conn, self.embedder.name).tolist())
             stale = [r for r in idx.rowids().tolist() if r not in present]
             idx.remove(stale)

@@ -19,6 +19,7 @@ __all__ = [
     "delete_by_rowids",
     "deletions_after",
     "last_deletion",
+    "vectors_rewritten",
     "prune_deletions",
     "count",
     "counts_by",
@@ -190,6 +191,12 @@ def deletions_after(conn: sqlite3.Connection, seq: int) -> tuple[int, list[int],
         top = conn.execute("SELECT coalesce(max(seq), 0) FROM memory_deletions").fetchone()[0]
         return max(seq, int(top)), [], True
     return int(rows[-1][0]), [int(r[1]) for r in rows], int(rows[0][0]) == seq + 1
+
+
+def vectors_rewritten(conn: sqlite3.Connection) -> int:
+    """Counter bumped whenever a vector is written for a row below the newest (migration 0008)."""
+    r = conn.execute("SELECT vectors_rewritten FROM memory_rowid_seq WHERE id = 1").fetchone()
+    return int(r[0]) if r else 0
 
 
 def last_deletion(conn: sqlite3.Connection) -> int:
