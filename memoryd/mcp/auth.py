@@ -40,19 +40,25 @@ class Identity:
     """Resolves the caller of a tool call (call from inside the tool).
 
     - stdio with a token (``MEMORYD_TOKEN``): the verified agent, read fresh on every call
-      (revoked or re-scoped: from the next call on);
+      (token verified again: revoked, rotated or re-scoped takes effect at the next call);
     - stdio without a token: an unverified agent by name (no private namespaces);
     - HTTP: the agent whose bearer token fastmcp verified for this request.
     """
 
-    def __init__(self, agents: AgentService, fixed_agent: str | None = None, *, verified: bool = False):
+    def __init__(self, agents: AgentService, fixed_agent: str | None = None, *, token: str | None = None):
         self.agents = agents
         self.fixed_agent = fixed_agent
-        self.verified = verified
+        self.token = token  # stdio: checked again on every call (rotate or revoke: refused from then on)
 
     def caller(self) -> Caller:
+        if self.token is not None:
+            agent = self.agents.verify(self.token)
+            if agent is None:
+                raise AuthError("this server's agent token is no longer valid (revoked or rotated): "
+                                "restart it with the new token in MEMORYD_TOKEN")
+            return self.agents.caller(agent)
         if self.fixed_agent is not None:
-            return self.agents.caller(self.fixed_agent) if self.verified else self.agents.unverified(self.fixed_agent)
+            return self.agents.unverified(self.fixed_agent)
         tok = get_access_token()
         agent = (tok.claims.get("agent_id") or tok.client_id) if tok is not None else None
         if not agent:

@@ -74,11 +74,11 @@ def create_server(
                             "(memoryd agents rotate NAME issues a new one)")
         if agent_id is not None and agent_id != verified:
             raise AuthError(f"--agent {agent_id} does not match the token, which belongs to {verified!r}")
-        identity = Identity(app.agents, verified, verified=True)
+        identity = Identity(app.agents, verified, token=token)
     elif agent_id is not None:
         validate_agent_name(agent_id)
         app.agents.unverified(agent_id)  # a registered (or revoked) name needs its token
-        identity = Identity(app.agents, agent_id, verified=False)
+        identity = Identity(app.agents, agent_id)
 
     @asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:

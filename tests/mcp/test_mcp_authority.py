@@ -150,5 +150,7 @@ def test_stdio_identity_without_a_token_reads_no_private_namespace(app, agents, 
     with_token = create_server(app, token=agents["alice"])
     mine = run_client(with_token, lambda c: call(c, "get", {"id": written["private"]}))
     assert mine["namespace"] == "alice-private"
+    app.agents.rotate("alice")  # the running server's token dies with the rotation
+    assert "no longer valid" in run_client(with_token, lambda c: fail(c, "get", {"id": written["private"]}))
     with pytest.raises(AuthError, match="not valid"):
         create_server(app, token=agents["alice"][:-4] + "AAAA")
