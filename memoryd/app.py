@@ -18,6 +18,7 @@ from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .models import Stats
 from .services.agents import AgentService
+from .services.authority import OPERATOR, Caller
 from .services.feedback import FeedbackService
 from .services.erasure import ErasureService
 from .services.memories import MemoryService
@@ -118,7 +119,8 @@ class App:
     def agents(self) -> AgentService:
         """Agents, tokens and private namespaces (services/agents.py)."""
         if getattr(self, "_agents", None) is None:
-            self._agents = AgentService(self.conn, lock=self.lock, clock=self.clock)
+            self._agents = AgentService(self.conn, lock=self.lock, clock=self.clock,
+                                        max_destructive=self.settings.mcp_max_destructive)
         return self._agents
 
     @property
@@ -148,18 +150,23 @@ class App:
         except Exception as exc:  # noqa: BLE001 - never block opening; `memoryd erase resume` retries
             log.warning("could not resume an interrupted erasure: %s", exc)
 
-    def stats(self) -> Stats:
+    def stats(self, caller: Caller = OPERATOR) -> Stats:
+        """Counts and sizes. For an agent: only namespaces it can read, and per-writer counts
+        only when no namespace is hidden from it (they would reveal private writers)."""
+        caller.require("read", "read statistics")
         p = self.settings.db_path
         wal = Path(str(p) + "-wal")
         with self.lock:
+            spaces = {ns: n for ns, n in mstore.counts_by(self.conn, "namespace").items() if caller.can_use(ns)}
+            hidden = len(spaces) < len(mstore.counts_by(self.conn, "namespace"))
             return Stats(
-                memories=mstore.count(self.conn),
-                namespaces=mstore.counts_by(self.conn, "namespace"),
-                agents=mstore.counts_by(self.conn, "agent_id"),
+                memories=sum(spaces.values()),
+                namespaces=spaces,
+                agents={} if hidden and not caller.operator else mstore.counts_by(self.conn, "agent_id"),
                 db_bytes=p.stat().st_size if p.exists() else 0,
                 wal_bytes=wal.stat().st_size if wal.exists() else 0,
                 embedding_model=self._embedder.name if self._embedder is not None else None,
-                vectors=vstore.count_vectors(self.conn),
+                vectors=sum(spaces.values()) if hidden and not caller.operator else vstore.count_vectors(self.conn),
                 schema_version=max(applied_versions(self.conn) or {0}),
             )
 

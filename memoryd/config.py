@@ -70,6 +70,8 @@ class Settings:
     agent_id: str = "cli"  # provenance for writes made through this process
     embed_backend: str = "auto"
     cache_dir: Path | None = None  # None: default_cache_dir()
+    mcp_max_destructive: int = 50  # memories one MCP call may forget/erase; more only from the CLI
+    agent_token: str | None = field(default=None, repr=False)  # MEMORYD_TOKEN: who a stdio `serve` is
 
     @classmethod
     def load(
@@ -98,6 +100,13 @@ class Settings:
             raise ConfigError(f"MEMORYD_MAX_BYTES must be an integer, got {max_bytes!r}") from exc
         if max_b <= 0:
             raise ConfigError("MEMORYD_MAX_BYTES must be positive")
+        max_d = env.get("MEMORYD_MCP_MAX_DESTRUCTIVE")
+        try:
+            max_destructive = int(max_d) if max_d else 50
+        except ValueError as exc:
+            raise ConfigError(f"MEMORYD_MCP_MAX_DESTRUCTIVE must be an integer, got {max_d!r}") from exc
+        if max_destructive < 0:
+            raise ConfigError("MEMORYD_MCP_MAX_DESTRUCTIVE must be >= 0")
         return cls(
             home=home_p,
             db_path=db_p,
@@ -106,6 +115,8 @@ class Settings:
             agent_id=agent_id or "cli",
             embed_backend=backend,
             cache_dir=Path(cache).expanduser() if cache else default_cache_dir(env),
+            mcp_max_destructive=max_destructive,
+            agent_token=env.get("MEMORYD_TOKEN") or None,
         )
 
     def resolved_model_path(self) -> Path:

@@ -94,6 +94,9 @@ def run_search_bench(
         out["hybrid_rrf"] = recall_mrr(ranked, rel, 5)
         _, lat_e = run(("bm25", "vector"), with_embedding=True)
         out["hybrid"].update({f"with_embedding_{k}": v for k, v in percentiles(lat_e).items()})
+        out["hybrid"].update(_after_foreign_writes(settings, mem, corpus.queries, qvecs))
+        if progress:
+            progress("coherence", 1, 1)
         # how much the binary shortlist loses against an exact scan
         idx = mem.index
         agree = 0
@@ -110,3 +113,28 @@ def run_search_bench(
         if tmp is not None:
             tmp.cleanup()
     return out
+
+
+def _after_foreign_writes(settings: Settings, mem, queries, qvecs, rounds: int = 50) -> dict:
+    """Hybrid search (without the embedding) right after another connection, as another
+    process would, deleted a memory this one has indexed and stored a new one: the search
+    first applies the deletion log and loads the new row (the cross-process coherence
+    check, docs/security.md). The store ends as it began."""
+    other = App(settings, embedder=mem.embedder)
+    prov = Provenance(agent_id="bench-other", tool="bench")
+    lat: list[float] = []
+    try:
+        probe = other.memories.remember(NewMemory("coherence probe 0", namespace="bench", provenance=prov)).memory
+        mem.search("warm up query", opts=SearchOptions(limit=5, query_vector=qvecs[0]))
+        for i in range(rounds):
+            other.memories.forget(probe.id)
+            probe = other.memories.remember(NewMemory(f"coherence probe {i + 1}", namespace="bench",
+                                                      provenance=prov)).memory
+            opts = SearchOptions(limit=10, query_vector=qvecs[i % len(qvecs)])
+            t = time.perf_counter()
+            mem.search(queries[i % len(queries)].text, opts=opts)
+            lat.append((time.perf_counter() - t) * 1000)
+        other.memories.forget(probe.id)
+    finally:
+        other.close()
+    return {f"after_foreign_write_{k}": v for k, v in percentiles(lat).items()}

@@ -1,4 +1,4 @@
-"""`memoryd agents add|list|revoke|rotate|private`: who may call the HTTP MCP server."""
+"""`memoryd agents add|list|scopes|revoke|rotate|private`: who may call the MCP server, and what it may do."""
 
 from __future__ import annotations
 
@@ -28,11 +28,29 @@ def add(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Agent name, recorded as provenance (letters, digits, _ and -)."),
     private_namespace: list[str] = typer.Option(None, "--private-namespace", "-p", help="Make this namespace private to the agent (repeatable)."),
+    scope: list[str] = typer.Option(None, "--scope", "-s", help="What the token may do: read, write, forget (its own memories), erase (GDPR erasure of what it can read). Repeatable or comma-separated; default read, write, forget."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an agent and print its bearer token once (only a salted hash is stored)."""
-    issued = get_app(ctx).agents.add(name, private_namespace or ())
+    issued = get_app(ctx).agents.add(name, private_namespace or (), _scopes(scope) if scope else None)
     _show_token(name, issued.token, as_json, {**issued.agent.to_dict(), "token": issued.token})
+
+
+def _scopes(values: list[str]) -> list[str]:
+    return [s for v in values for s in v.split(",")]
+
+
+@agents_app.command("scopes")
+@handles_errors
+def scopes(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Agent name."),
+    scope: list[str] = typer.Option(..., "--scope", "-s", help="The new scopes (replacing the old): read, write, forget, erase. Repeatable or comma-separated."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replace an agent's scopes; they apply from its next call."""
+    a = get_app(ctx).agents.set_scopes(name, _scopes(scope))
+    emit(a.to_dict(), as_json, lambda: console.print(f"{a.id}: {', '.join(a.scopes) or 'no scopes'}"))
 
 
 @agents_app.command("rotate")
@@ -46,17 +64,17 @@ def rotate(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name.
 @agents_app.command("list")
 @handles_errors
 def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
-    """List agents, whether they are revoked, and their private namespaces (never tokens)."""
+    """List agents, whether they are revoked, their scopes and private namespaces (never tokens)."""
     agents = get_app(ctx).agents.list()
 
     def human() -> None:
         if not agents:
             console.print("no agents yet: memoryd agents add NAME")
             return
-        t = Table("agent", "created", "status", "private namespaces")
+        t = Table("agent", "created", "status", "scopes", "private namespaces")
         for a in agents:
             t.add_row(a.id, fmt_time(a.created_at), "revoked" if a.disabled else "active",
-                      ", ".join(a.private_namespaces) or "-")
+                      ", ".join(a.scopes) or "-", ", ".join(a.private_namespaces) or "-")
         console.print(t)
 
     emit([a.to_dict() for a in agents], as_json, human)

@@ -31,7 +31,7 @@ def _is_loopback(host: str) -> bool:
 @handles_errors
 def serve(
     ctx: typer.Context,
-    agent: str = typer.Option(None, "--agent", help="stdio: the agent id recorded for every call (default: 'mcp'). Not used with --http, where each token names its agent."),
+    agent: str = typer.Option(None, "--agent", help="stdio without MEMORYD_TOKEN: the (unverified) agent name recorded for every call, default 'mcp'; it reads no private namespace. With MEMORYD_TOKEN in the environment the token decides the agent. Not used with --http, where each request's token names its agent."),
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP instead of stdio; every request needs a bearer token from `memoryd agents add`."),
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="HTTP: port to bind."),
@@ -42,8 +42,10 @@ def serve(
 ) -> None:
     """Run the MCP server: stdio (launched by an MCP client) or streamable HTTP.
 
-    The server answers MCP initialize and tools/list at once; the embedding model and the
-    indexes load in the background, and the first call that needs them waits for them.
+    stdio: the agent's token comes from MEMORYD_TOKEN (`memoryd mcp-config CLIENT --with-token`
+    references it); without it the server runs as an unverified agent with no private
+    namespaces. The server answers MCP initialize and tools/list at once; the embedding model
+    and the indexes load in the background, and the first call that needs them waits for them.
     Run `memoryd doctor --warm` once after installing to do the one-off model export ahead."""
     from ..mcp import create_server
 
@@ -70,7 +72,11 @@ def serve(
         scope = project_scope(project)
         if scope is not None:
             log.info("project scope: %s (from %s)", scope.namespace, scope.origin)
-        server = create_server(app_, agent_id=agent or "mcp", project=scope)
+        token = get_settings(ctx).agent_token
+        if token:
+            server = create_server(app_, token=token, agent_id=agent, project=scope)
+        else:
+            server = create_server(app_, agent_id=agent or "mcp", project=scope)
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
 
 

@@ -15,7 +15,7 @@ from fastmcp.exceptions import ResourceError
 from .. import __version__
 from ..errors import AuthError, MemorydError
 from ..project import ProjectScope
-from ..services.agents import validate_agent_name
+from ..services.agents import TOKEN_ENV, validate_agent_name
 from .auth import AgentTokenVerifier, Identity
 from .retry import retry_locked
 from .tools import Tools
@@ -71,6 +71,7 @@ def create_server(
     app: App,
     *,
     agent_id: str | None = None,
+    token: str | None = None,
     require_token: bool = False,
     name: str = "memoryd",
     on_ready: Callable[[], None] | None = None,
@@ -78,8 +79,10 @@ def create_server(
 ) -> FastMCP:
     """The MCP server over an open App (the caller owns and closes the App).
 
-    - stdio / in-memory: ``agent_id`` names the calling agent for every call (from the
-      launch configuration; clients cannot change it).
+    - stdio / in-memory with ``token``: the agent the token belongs to, with its scopes
+      and private namespaces, for every call (``agent_id``, if given, must match).
+    - stdio / in-memory with ``agent_id`` only: an unverified agent of that name: default
+      scopes, no private namespace readable; the name of a registered agent is refused.
     - HTTP: ``require_token=True``; every request must carry a bearer token issued by
       ``memoryd agents add`` and the token decides the agent (401 otherwise).
 
@@ -90,12 +93,22 @@ def create_server(
     ``project``: the client's project (``project.resolve_project``); ``remember`` then writes
     to its namespace and ``recall`` reads it plus the shared ones unless told otherwise.
     """
-    if require_token == (agent_id is not None):
-        raise ValueError("give exactly one of agent_id (stdio) or require_token=True (HTTP)")
-    if agent_id is not None:
+    fixed = token is not None or agent_id is not None
+    if require_token == fixed:
+        raise ValueError("give agent_id and/or token (stdio) or require_token=True (HTTP), not both")
+    identity = Identity(app.agents)
+    if token is not None:
+        verified = app.agents.verify(token)
+        if verified is None:
+            raise AuthError(f"the agent token ({TOKEN_ENV}) is not valid: unknown, revoked or rotated "
+                            "(memoryd agents rotate NAME issues a new one)")
+        if agent_id is not None and agent_id != verified:
+            raise AuthError(f"--agent {agent_id} does not match the token, which belongs to {verified!r}")
+        identity = Identity(app.agents, verified, token=token)
+    elif agent_id is not None:
         validate_agent_name(agent_id)
-        if app.agents.is_disabled(agent_id):
-            raise AuthError(f"agent {agent_id!r} is revoked")
+        app.agents.unverified(agent_id)  # a registered (or revoked) name needs its token
+        identity = Identity(app.agents, agent_id)
 
     @asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -111,7 +124,7 @@ def create_server(
         mask_error_details=True,  # unexpected exceptions: a generic message, no internals
         on_duplicate="error",
     )
-    tools = Tools(app, Identity(agent_id), project)
+    tools = Tools(app, identity, project)
     tools.register(server)
     _register_resources(server, tools)
     return server

@@ -8,7 +8,9 @@ agent name inside the token only says which row to check: the identity is the ro
 hash matches, never something a client asserts.
 
 A namespace listed in ``namespace_owners`` is private: only its owner reads or writes it
-through MCP. ``Access`` carries what one agent may not touch.
+through MCP. Each agent has scopes (services/authority.py); ``caller`` turns a verified
+agent into the ``Caller`` every use case takes, ``unverified`` does the same for a stdio
+server started without a token (no private namespace readable, registered names refused).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from typing import Any
 
 from ..db import transaction
 from ..errors import AuthError, NotFoundError, ValidationError
-from ..models import Memory, SearchFilters
 from ..store import agents as astore
+from .authority import DEFAULT_MAX_DESTRUCTIVE, DEFAULT_SCOPES, Caller, parse_scopes
 
 __all__ = [
     "Agent",
     "IssuedToken",
     "Access",
+    "Caller",
     "AgentService",
     "new_token",
     "hash_token",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 TOKEN_PREFIX = "md1"
+TOKEN_ENV = "MEMORYD_TOKEN"  # stdio: the agent's token, from the environment of `memoryd serve`
 _AGENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")  # same rule as validation.py
 _DUMMY_SALT = "00" * 16
@@ -76,6 +80,7 @@ class Agent:
     created_at: float
     disabled: bool
     private_namespaces: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,7 @@ class Agent:
             "created_at": self.created_at,
             "disabled": self.disabled,
             "private_namespaces": list(self.private_namespaces),
+            "scopes": list(self.scopes),
         }
 
 
@@ -92,53 +98,28 @@ class IssuedToken:
     token: str  # shown once; only its salted hash is stored
 
 
-@dataclass(frozen=True)
-class Access:
-    """What one agent may see: everything except other agents' private namespaces."""
-
-    agent_id: str
-    denied: frozenset[str] = frozenset()
-
-    def can_use(self, namespace: str) -> bool:
-        return namespace not in self.denied
-
-    def check_namespace(self, namespace: str) -> None:
-        if namespace in self.denied:
-            raise AuthError(f"namespace {namespace!r} is private to another agent")
-
-    def check_memory(self, memory: Memory) -> Memory:
-        """A memory in a denied namespace looks exactly like an unknown id."""
-        if memory.namespace in self.denied:
-            raise NotFoundError(f"no memory with id {memory.id!r}")
-        return memory
-
-    def filters(self, base: SearchFilters = SearchFilters()) -> SearchFilters:
-        for ns in base.namespaces or ():
-            self.check_namespace(ns)
-        if not self.denied:
-            return base
-        exclude = tuple(sorted(set(base.exclude_namespaces) | self.denied))
-        return SearchFilters(
-            namespaces=base.namespaces, exclude_namespaces=exclude, tags=base.tags,
-            agent_id=base.agent_id, kind=base.kind, since=base.since, until=base.until,
-        )
+Access = Caller  # the name this module used before callers carried scopes
 
 
 class AgentService:
-    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, clock: Callable[[], float] = time.time):
+    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, clock: Callable[[], float] = time.time,
+                 max_destructive: int = DEFAULT_MAX_DESTRUCTIVE):
         self.conn = conn
         self.lock = lock
         self.clock = clock
+        self.max_destructive = max_destructive  # memories one MCP call may delete (Settings)
 
     # ---- administration (CLI) --------------------------------------------------------------
-    def add(self, name: str, private_namespaces: Iterable[str] = ()) -> IssuedToken:
+    def add(self, name: str, private_namespaces: Iterable[str] = (),
+            scopes: Iterable[str] | None = None) -> IssuedToken:
         validate_agent_name(name)
         spaces = [self._check_ns(ns) for ns in private_namespaces]
+        granted = parse_scopes(DEFAULT_SCOPES if scopes is None else scopes)
         token, salt = new_token(name), secrets.token_hex(16)
         with self.lock, transaction(self.conn):
             if astore.get_agent(self.conn, name) is not None:
                 raise ValidationError(f"agent {name!r} already exists (use `memoryd agents rotate {name}` for a new token)")
-            astore.insert_agent(self.conn, name, hash_token(token, salt), salt, self.clock())
+            astore.insert_agent(self.conn, name, hash_token(token, salt), salt, self.clock(), ",".join(granted))
             for ns in spaces:
                 self._claim(ns, name)
         return IssuedToken(self.get(name), token)
@@ -156,6 +137,14 @@ class AgentService:
         namespaces stay private (nobody else gains access to them)."""
         with self.lock, transaction(self.conn):
             if not astore.set_disabled(self.conn, name, True):
+                raise NotFoundError(f"no agent named {name!r}")
+        return self.get(name)
+
+    def set_scopes(self, name: str, scopes: Iterable[str]) -> Agent:
+        """Replace an agent's scopes (from its next call on)."""
+        granted = parse_scopes(scopes)
+        with self.lock, transaction(self.conn):
+            if not astore.set_scopes(self.conn, name, ",".join(granted)):
                 raise NotFoundError(f"no agent named {name!r}")
         return self.get(name)
 
@@ -197,7 +186,7 @@ class AgentService:
     @staticmethod
     def _agent(row: astore.AgentRow, owners: dict[str, str]) -> Agent:
         mine = tuple(ns for ns, owner in owners.items() if owner == row.id)
-        return Agent(row.id, row.created_at, row.disabled, mine)
+        return Agent(row.id, row.created_at, row.disabled, mine, parse_scopes(row.scopes))
 
     def is_disabled(self, name: str) -> bool:
         with self.lock:
@@ -219,7 +208,36 @@ class AgentService:
         ok = hmac.compare_digest(hash_token(token if isinstance(token, str) else "", salt), expected)
         return row.id if (ok and usable) else None
 
-    def access(self, agent_id: str) -> Access:
+    def caller(self, agent_id: str) -> Caller:
+        """The principal of a verified agent (its token was checked): its scopes, and every
+        other agent's private namespace denied. Read fresh on each call, so that revoking or
+        changing scopes takes effect from the next call."""
         with self.lock:
+            row = astore.get_agent(self.conn, agent_id)
             owners = astore.namespace_owners(self.conn)
-        return Access(agent_id, frozenset(ns for ns, owner in owners.items() if owner != agent_id))
+        if row is None or row.disabled:
+            raise AuthError(f"agent {agent_id!r} is revoked or unknown")
+        return Caller(agent_id, frozenset(parse_scopes(row.scopes)),
+                      frozenset(ns for ns, owner in owners.items() if owner != agent_id),
+                      max_destructive=self.max_destructive)
+
+    def unverified(self, name: str) -> Caller:
+        """A stdio agent started without a token: a name, not a proof. Default scopes, no
+        private namespace readable, and never the name of a registered agent (whose token
+        proves who it is)."""
+        validate_agent_name(name)
+        with self.lock:
+            row = astore.get_agent(self.conn, name)
+            owners = astore.namespace_owners(self.conn)
+        if row is not None:
+            raise AuthError(f"agent {name!r} is registered: start the server with its token in {TOKEN_ENV} "
+                            "(memoryd mcp-config writes it), or use another name")
+        return Caller(name, frozenset(DEFAULT_SCOPES), frozenset(owners), verified=False,
+                      max_destructive=self.max_destructive)
+
+    def access(self, agent_id: str) -> Caller:
+        """The caller for `agent_id`: a registered agent as `caller`, any other name as
+        `unverified` (kept for code written before scopes)."""
+        with self.lock:
+            known = astore.get_agent(self.conn, agent_id) is not None
+        return self.caller(agent_id) if known else self.unverified(agent_id)

@@ -69,6 +69,8 @@ from ..store import audit
 from ..store import erasure as estore
 from ..store import memories as mstore
 from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
+from .authority import OPERATOR, Caller
+from .erasure_bounds import bound_plan
 from .erasure_exports import ErasureExports
 
 __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
@@ -120,21 +122,25 @@ class ErasureService:
             self.on_step(name)
 
     # ---- dry run ---------------------------------------------------------------------------
-    def plan(self, request: ErasureRequest) -> ErasurePlan:
-        """What `execute` would erase and why, plus the near misses it would keep."""
-        return build_plan(self.conn, self.lock, self._memories, request, self.clock())
+    def plan(self, request: ErasureRequest, *, caller: Caller = OPERATOR) -> ErasurePlan:
+        """What `execute` would erase and why, plus the near misses it would keep; for an
+        agent, only what it may erase (services/erasure_bounds.py)."""
+        return bound_plan(build_plan(self.conn, self.lock, self._memories, request, self.clock()), caller)
 
     # ---- execution -------------------------------------------------------------------------
     def execute(
-        self, target: ErasurePlan | ErasureRequest, *, confirm: bool = False, vacuum: str = "auto"
+        self, target: ErasurePlan | ErasureRequest, *, confirm: bool = False, vacuum: str = "auto",
+        caller: Caller = OPERATOR,
     ) -> ErasureReceipt:
         """Erase what the plan lists (a request is planned first), clean up, verify, seal a
-        receipt. `confirm=True` is required: nothing is erased without it."""
+        receipt. `confirm=True` is required: nothing is erased without it. An agent erases
+        only within its bound, and at most `caller.max_destructive` memories."""
         if confirm is not True:
             raise ErasureError("refusing to erase without explicit confirmation: review the dry run, then confirm")
         if vacuum not in VACUUM_POLICIES:
             raise ValidationError(f"vacuum must be one of {', '.join(VACUUM_POLICIES)}")
-        plan = target if isinstance(target, ErasurePlan) else self.plan(target)
+        plan = bound_plan(target, caller) if isinstance(target, ErasurePlan) else self.plan(target, caller=caller)
+        caller.check_size(len(plan.items), "erase")
         self.resume_pending()  # an interrupted request is finished (and sealed) first
         k_ids = ids_key(self._key())
         salt, rid = new_salt(), str(ULID())

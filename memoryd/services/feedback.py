@@ -17,7 +17,10 @@ from typing import Any
 
 from ..db import transaction
 from ..errors import ValidationError
+from ..models import SearchFilters
 from ..store import feedback as fstore
+from ..store import memories as mstore
+from .authority import OPERATOR, Caller
 from .memories import MemoryService
 
 __all__ = ["FeedbackEvent", "FeedbackService", "VERDICTS", "MAX_NOTE_CHARS"]
@@ -53,7 +56,12 @@ class FeedbackService:
         self.lock = lock
         self.clock = clock
 
-    def record(self, memory_id: str, verdict: str, *, agent_id: str, note: str | None = None) -> FeedbackEvent:
+    def record(self, memory_id: str, verdict: str, *, agent_id: str | None = None, note: str | None = None,
+               caller: Caller = OPERATOR) -> FeedbackEvent:
+        """Feedback on a memory the caller can read ('write' scope); recorded under
+        `agent_id`, by default the caller's."""
+        caller.require("write", "give feedback")
+        agent_id = agent_id if caller.operator and agent_id is not None else caller.agent_id
         if verdict not in VERDICTS:
             raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}; got {verdict!r}")
         if note is not None:
@@ -65,7 +73,7 @@ class FeedbackService:
             if note is not None and "\x00" in note:
                 raise ValidationError("note contains a NUL character")
         with self.lock:
-            mem = self.memories.get(memory_id)  # NotFoundError for an unknown id
+            mem = self.memories.get(memory_id, caller=caller)  # NotFoundError for an unknown or hidden id
             now = self.clock()
             with transaction(self.conn):
                 fid = fstore.insert_feedback(self.conn, mem.rowid, agent_id, verdict, note, now)
@@ -82,9 +90,13 @@ class FeedbackService:
             got = fstore.verdict_counts(self.conn, [mem.rowid]).get(mem.rowid, {})
         return {v: got.get(v, 0) for v in VERDICTS}
 
-    def totals(self) -> dict[str, int]:
+    def totals(self, caller: Caller = OPERATOR) -> dict[str, int]:
+        """Verdict counts over the memories the caller can read."""
         with self.lock:
             per = fstore.verdict_counts(self.conn)
+            if not caller.operator and caller.denied:
+                hidden = set(mstore.filter_rowids(self.conn, SearchFilters(namespaces=tuple(sorted(caller.denied)))))
+                per = {r: c for r, c in per.items() if r not in hidden}
         out = {v: 0 for v in VERDICTS}
         for counts in per.values():
             for v, n in counts.items():

@@ -16,14 +16,15 @@ from ulid import ULID
 
 from ..db import data_version, transaction
 from ..embedding import Embedder
-from ..errors import NotFoundError, ValidationError
+from ..errors import AuthError, NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
-from .session_context import CONTEXT_WEIGHTS, SessionContext
 from ..search.fusion import FusedHit, fuse
 from ..search.vector_index import VectorIndex
 from ..store import memories as mstore
 from ..store import vectors as vstore
+from .authority import OPERATOR, Caller
+from .session_context import CONTEXT_WEIGHTS, SessionContext
 from .validation import MAX_QUERY_CHARS, validate_new
 
 __all__ = ["Expander", "MemoryService", "MemoryListener", "ReadPolicy", "SearchOptions", "content_hash"]
@@ -31,6 +32,13 @@ __all__ = ["Expander", "MemoryService", "MemoryListener", "ReadPolicy", "SearchO
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 256  # memories per write transaction on bulk import
+DELETION_LOG_KEEP = 100_000  # deletion-log entries kept for processes catching up; older ones reload
+
+
+def namespace_allowed(filters: SearchFilters, namespace: str) -> bool:
+    if filters.namespaces is not None and namespace not in filters.namespaces:
+        return False
+    return namespace not in filters.exclude_namespaces
 
 
 def content_hash(content: str) -> str:
@@ -104,6 +112,8 @@ class MemoryService:
         self._bm25: BM25Index | None = None
         self._context: SessionContext | None = None  # context vectors of session memories
         self._data_version: int | None = None
+        self._deletion_seq = 0  # newest memory_deletions entry applied to the indexes
+        self._vectors_rewritten = 0  # memory_rowid_seq.vectors_rewritten when last compared
 
     # ---- in-RAM indexes (vectors + BM25), kept in step with the database ------------------
     @property
@@ -140,11 +150,14 @@ class MemoryService:
 
     def _load_indexes(self) -> None:
         self.embedder_ready()
+        # read the change markers first: a write landing during the load is seen again at
+        # the next sync (harmless), never missed
+        self._data_version, self._deletion_seq = self._dv(), mstore.last_deletion(self.conn)
+        self._vectors_rewritten = mstore.vectors_rewritten(self.conn)
         self._index, self._bm25 = VectorIndex(self.embedder.dim), BM25Index()
         self._context = SessionContext(self.embedder.dim)
         self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name))
         self._context.load(self.conn, self.embedder.name)
-        self._data_version = self._dv()
 
     def _add_rows(self, rows) -> None:
         rowids, namespaces, contents, mat = rows
@@ -153,21 +166,35 @@ class MemoryService:
             self._bm25.add(rowids, contents, namespaces)
 
     def _sync_indexes(self) -> None:
-        """Pick up writes made through other connections (another CLI, the server)."""
+        """Pick up writes made through other connections (another CLI, the server) before
+        answering. Rowids are never reused (migration 0008): rows deleted elsewhere come from
+        the deletion log and leave both indexes, new rows are those above our highest."""
         dv = self._dv()
         if dv == self._data_version:
             return
         idx = self._index
-        self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, idx.max_rowid))
-        if vstore.count_vectors(self.conn) != len(idx):
-            present = set(vstore.all_rowids(self.conn, self.embedder.name).tolist())
-            gone = [r for r in idx.rowids().tolist() if r not in present]
+        seq, gone, complete = mstore.deletions_after(self.conn, self._deletion_seq)
+        if not complete:  # we fell behind the pruned log: rebuild rather than guess
+            log.info("deletion log pruned past this process's view: reloading the indexes")
+            self._load_indexes()
+            return
+        if gone:
             idx.remove(gone)
             self._bm25.remove(gone)
+            self._context.drop(gone)  # with the vectors computed from their text
+        self._deletion_seq = seq
+        self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, idx.max_rowid))
+        rewritten = mstore.vectors_rewritten(self.conn)
+        if rewritten != self._vectors_rewritten:  # vectors written for older rows (reindex, bulk chunks)
+            self._vectors_rewritten = rewritten
+            present = set(vstore.all_rowids(self.conn, self.embedder.name).tolist())
+            stale = [r for r in idx.rowids().tolist() if r not in present]
+            idx.remove(stale)
+            self._bm25.remove(stale)
             missing = sorted(present - set(idx.rowids().tolist()))
-            if missing:  # rows inserted below our max rowid
+            if missing:  # vectors written below our max rowid
                 self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, rowids=missing))
-        self._context.sync(self.conn, self.embedder.name)
+        self._context.catch_up(self.conn, self.embedder.name)
         self._data_version = dv
 
     def reset_index(self) -> None:
@@ -186,15 +213,20 @@ class MemoryService:
                 self._context.drop(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
-    def remember(self, new: NewMemory) -> RememberResult:
-        return self.remember_many([new])[0]
+    def remember(self, new: NewMemory, *, caller: Caller = OPERATOR) -> RememberResult:
+        return self.remember_many([new], caller=caller)[0]
 
     def remember_many(
-        self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None
+        self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None, *,
+        caller: Caller = OPERATOR,
     ) -> list[RememberResult]:
         """Validate all first (nothing is written if any item is invalid), embed in batches,
-        then insert in chunks of INSERT_CHUNK per transaction."""
+        then insert in chunks of INSERT_CHUNK per transaction. An agent needs 'write' and
+        may not write into another agent's private namespace."""
+        caller.require("write", "store memories")
         clean = [validate_new(n, self.max_bytes) for n in items]
+        for n in clean:
+            caller.check_namespace(n.namespace)
         late = self.clock() + FUTURE_SKEW_S
         if any(n.created_at is not None and n.created_at > late for n in clean):
             raise ValidationError("created_at is in the future: give when it happened, at most 5 minutes ahead of now")
@@ -221,9 +253,13 @@ class MemoryService:
             ) if todo else np.zeros((0, 0), dtype=np.float32)
             vecs, ctx_vecs = vecs[: len(todo)], vecs[len(todo):]
             with self.lock:
-                index, text_index = self._indexes()
+                self._indexes()
                 inserted: list[Memory] = []
                 with transaction(self.conn):
+                    # holding the write lock: catch up with every other commit, so the
+                    # data_version we record stays true after our own commit (ours do not
+                    # change it) and no write of another process is skipped
+                    self._sync_indexes()
                     now = self.clock()
                     rowids: list[int] = []
                     row_at: dict[int, int] = {}  # position in chunk -> rowid, stored or found
@@ -256,11 +292,10 @@ class MemoryService:
 
                     ctx_pairs, ctx_kept, ctx_ns = SessionContext.store(
                         self.conn, plans, ctx_vecs, rowid_of, self.embedder.name, chunk)
-                self._data_version = self._dv()
-                if inserted:
-                    index.add(rowids, vecs_kept, [m.namespace for m in inserted])
-                    text_index.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
-                self.context.add(ctx_pairs, ctx_kept, ctx_ns)
+                if inserted:  # self._index: the sync above may have reloaded the indexes
+                    self._index.add(rowids, vecs_kept, [m.namespace for m in inserted])
+                    self._bm25.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
+                self._context.add(ctx_pairs, ctx_kept, ctx_ns)
             by_pos = {i: m for i, m in zip([i for i in todo if existing[i] is None], inserted)}
             for i, n in enumerate(chunk):
                 if i in by_pos:
@@ -274,38 +309,55 @@ class MemoryService:
                 progress(len(chunk))
         return [r for r in results if r is not None]
 
-    def forget(self, mem_id: str) -> Memory:
-        return self.forget_many([mem_id])[0]
+    def forget(self, mem_id: str, *, caller: Caller = OPERATOR) -> Memory:
+        return self.forget_many([mem_id], caller=caller)[0]
 
-    def forget_many(self, ids: Iterable[str]) -> list[Memory]:
+    def forget_many(self, ids: Iterable[str], *, caller: Caller = OPERATOR) -> list[Memory]:
+        """Delete memories for good. An agent: 'forget' for memories it wrote, 'erase' for
+        any it can read, and at most `caller.max_destructive` per call."""
         ids = list(ids)
+        caller.require("forget", "forget memories")
+        caller.check_size(len(ids), "forget")
         with self.lock:
             mems = []
             for i in ids:
                 m = mstore.get_by_id(self.conn, i)
                 if m is None:
                     raise NotFoundError(f"no memory with id {i!r}")
+                caller.check_memory(m)
+                if not caller.may_delete(m):
+                    raise AuthError(f"memory {i!r} was written by {m.provenance.agent_id!r}: an agent forgets only "
+                                    "its own memories unless it holds the 'erase' scope")
                 mems.append(m)
-            index, text_index = self._indexes()
+            self._indexes()
             with transaction(self.conn):
+                self._sync_indexes()  # as in remember_many
                 for listener in self.listeners:
                     listener.before_delete(self.conn, mems)
                 mstore.delete_by_rowids(self.conn, [m.rowid for m in mems])
-            self._data_version = self._dv()
-            index.remove([m.rowid for m in mems])
-            text_index.remove([m.rowid for m in mems])
-            self.context.drop([m.rowid for m in mems])
+                mstore.prune_deletions(self.conn, DELETION_LOG_KEEP)
+                self._deletion_seq = mstore.last_deletion(self.conn)  # our own, removed below
+            self._index.remove([m.rowid for m in mems])
+            self._bm25.remove([m.rowid for m in mems])
+            self._context.drop([m.rowid for m in mems])
         return mems
 
     # ---- reads -----------------------------------------------------------------------------
-    def get(self, mem_id: str) -> Memory:
+    def get(self, mem_id: str, *, caller: Caller = OPERATOR) -> Memory:
+        """One memory; a memory the caller may not read looks exactly like an unknown id."""
+        caller.require("read", "read memories")
         with self.lock:
             m = mstore.get_by_id(self.conn, mem_id)
         if m is None:
             raise NotFoundError(f"no memory with id {mem_id!r}")
-        return m
+        return caller.check_memory(m)
 
-    def list(self, filters: SearchFilters = SearchFilters(), limit: int = 20, offset: int = 0) -> list[Memory]:
+    def list(
+        self, filters: SearchFilters = SearchFilters(), limit: int = 20, offset: int = 0, *,
+        caller: Caller = OPERATOR,
+    ) -> list[Memory]:
+        caller.require("read", "list memories")
+        filters = caller.filters(filters)
         if limit <= 0 or offset < 0:
             raise ValidationError("limit must be positive and offset non-negative")
         with self.lock:
@@ -319,8 +371,13 @@ class MemoryService:
         return self.embedder.encode([query[:MAX_QUERY_CHARS]])[0]
 
     def search(
-        self, query: str, filters: SearchFilters = SearchFilters(), opts: SearchOptions = SearchOptions()
+        self, query: str, filters: SearchFilters = SearchFilters(), opts: SearchOptions = SearchOptions(), *,
+        caller: Caller = OPERATOR,
     ) -> list[SearchHit]:
+        """Hybrid recall. The caller's exclusions join the filters; every hit is checked
+        against the stored row's namespace before it is returned (hydrate)."""
+        caller.require("read", "recall memories")
+        filters = caller.filters(filters)
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query is empty")
         if not (1 <= opts.limit <= 1000):
@@ -341,8 +398,8 @@ class MemoryService:
             fused = self.expander.expand(fused, ranked, filters, depth)
         policy = self.read_policy if opts.trust else None
         if policy is None:
-            return self.hydrate(fused[: opts.limit], ranked)
-        hits = self.hydrate(fused[:depth], ranked)  # the policy re-ranks all candidates, then cut
+            return self.hydrate(fused[: opts.limit], ranked, filters)
+        hits = self.hydrate(fused[:depth], ranked, filters)  # the policy re-ranks all candidates, then cut
         return policy.apply(hits, query, opts.include_quarantined, self.clock())[: opts.limit]
 
     def candidates(
@@ -385,7 +442,12 @@ class MemoryService:
                     out["context"] = ctx
         return out
 
-    def hydrate(self, fused, ranked: dict[str, list[tuple[int, float]]]) -> list[SearchHit]:
+    def hydrate(
+        self, fused, ranked: dict[str, list[tuple[int, float]]], filters: SearchFilters | None = None
+    ) -> list[SearchHit]:
+        """Read the ranked rows from the database. With `filters`, every hit's namespace is
+        checked again against the row as stored now: a stale index may cost recall, never
+        privacy (defence in depth behind the deletion log and never-reused rowids)."""
         raw = {leg: dict(hits) for leg, hits in ranked.items()}
         with self.lock:
             mems = mstore.get_by_rowids(self.conn, [h.rowid for h in fused])
@@ -393,6 +455,10 @@ class MemoryService:
         for h in fused:
             m = mems.get(h.rowid)
             if m is None:  # deleted between ranking and hydration
+                continue
+            if filters is not None and not namespace_allowed(filters, m.namespace):
+                log.warning("index entry %d answered for namespace %r outside the filters: dropped", h.rowid,
+                            m.namespace)
                 continue
             why = []
             if "bm25" in h.ranks:

@@ -27,7 +27,7 @@ from ..models import NewMemory
 from ..search.vector_index import VectorIndex
 from ..store import context as cstore
 
-__all__ = ["ContextPlan", "SessionContext", "CONTEXT_WEIGHTS"]
+__all__ = ["ContextPlan", "SessionContext", "CONTEXT_WEIGHTS", "CONTEXT_CHARS", "tail"]
 
 # fusion weights when the context leg takes part: the two vector legs share the weight the
 # vector leg has alone (measured: 1 / 0.5 / 0.5 beat 1 / 1 / 1 and a BM25 weight of 1.3)
@@ -122,18 +122,11 @@ class SessionContext:
         if rowids:
             self.add(list(zip(rowids, sources)), mat, namespaces)
 
-    def sync(self, conn: sqlite3.Connection, model: str) -> None:
-        """Follow another process's writes: new context vectors in, cascaded ones out."""
-        with self.lock:
-            self.load(conn, model, self.index.max_rowid)
-            if cstore.count_context_vectors(conn, model) != len(self.index):
-                stored = cstore.context_pairs(conn, model)
-                gone = [r for r in self.source if r not in stored]
-                self._remove(gone)
-                missing = {r: s for r, s in stored.items() if r not in self.source}
-                if missing:  # rows below our highest rowid: reload them all
-                    self._remove(list(self.source))
-                    self.load(conn, model)
+    def catch_up(self, conn: sqlite3.Connection, model: str) -> None:
+        """Load context vectors another process wrote. Rowids are never reused and a context
+        vector is written with its memory, so the new ones are those above our highest;
+        deletions arrive through ``drop`` from the memory service's deletion log."""
+        self.load(conn, model, self.index.max_rowid)
 
     def drop(self, rowids: Sequence[int]) -> None:
         """Memories deleted: their context vectors and those computed from their text go."""

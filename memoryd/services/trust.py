@@ -53,6 +53,8 @@ from ..trust import (
     rank_score,
 )
 from ..trust.params import DAY
+from .authority import OPERATOR as OPERATOR_CALLER
+from .authority import Caller
 from .feedback import FeedbackEvent, FeedbackService
 from .memories import MemoryService
 from .trust_ledger import EvidenceLedger, LogVerification
@@ -413,13 +415,15 @@ class TrustService:
             self._refresh()
         return ev
 
-    def forget(self, memory_ids: Iterable[str], *, by: str | None = None) -> list[Memory]:
-        """Delete memories on behalf of ``by`` (an agent; None: the operator). An author
-        deleting its own memory within an hour of writing it is recorded (hit and run)."""
+    def forget(self, memory_ids: Iterable[str], *, by: str | None = None,
+               caller: Caller = OPERATOR_CALLER) -> list[Memory]:
+        """Delete memories on behalf of ``by`` (an agent; None: the operator), within what
+        ``caller`` may delete. An author deleting its own memory within an hour of writing
+        it is recorded (hit and run)."""
         with self.lock:
-            self._deleting_by = by
+            self._deleting_by = by if by is not None or caller.operator else caller.agent_id
             try:
-                return self.memories.forget_many(memory_ids)
+                return self.memories.forget_many(memory_ids, caller=caller)
             finally:
                 self._deleting_by = None
 

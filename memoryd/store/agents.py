@@ -12,6 +12,7 @@ __all__ = [
     "list_agents",
     "set_token",
     "set_disabled",
+    "set_scopes",
     "set_namespace_owner",
     "namespace_owner",
     "namespace_owners",
@@ -25,31 +26,40 @@ class AgentRow:
     token_hash: str | None
     token_salt: str | None
     disabled: bool
+    scopes: str = "read,write,forget"  # comma-separated (migration 0008)
+
+
+_COLS = "id, created_at, token_hash, token_salt, disabled, scopes"
 
 
 def _row(r: sqlite3.Row) -> AgentRow:
-    return AgentRow(r["id"], r["created_at"], r["token_hash"], r["token_salt"], bool(r["disabled"]))
+    return AgentRow(r["id"], r["created_at"], r["token_hash"], r["token_salt"], bool(r["disabled"]), r["scopes"])
 
 
 def insert_agent(
-    conn: sqlite3.Connection, agent_id: str, token_hash: str, token_salt: str, now: float
+    conn: sqlite3.Connection, agent_id: str, token_hash: str, token_salt: str, now: float,
+    scopes: str = "read,write,forget",
 ) -> None:
     conn.execute(
-        "INSERT INTO agents(id, created_at, token_hash, token_salt, disabled) VALUES (?, ?, ?, ?, 0)",
-        (agent_id, now, token_hash, token_salt),
+        "INSERT INTO agents(id, created_at, token_hash, token_salt, disabled, scopes) VALUES (?, ?, ?, ?, 0, ?)",
+        (agent_id, now, token_hash, token_salt, scopes),
     )
+
+
+def set_scopes(conn: sqlite3.Connection, agent_id: str, scopes: str) -> int:
+    return conn.execute("UPDATE agents SET scopes = ? WHERE id = ?", (scopes, agent_id)).rowcount
 
 
 def get_agent(conn: sqlite3.Connection, agent_id: str) -> AgentRow | None:
     r = conn.execute(
-        "SELECT id, created_at, token_hash, token_salt, disabled FROM agents WHERE id = ?", (agent_id,)
+        f"SELECT {_COLS} FROM agents WHERE id = ?", (agent_id,)
     ).fetchone()
     return _row(r) if r else None
 
 
 def list_agents(conn: sqlite3.Connection) -> list[AgentRow]:
     rows = conn.execute(
-        "SELECT id, created_at, token_hash, token_salt, disabled FROM agents ORDER BY id"
+        f"SELECT {_COLS} FROM agents ORDER BY id"
     )
     return [_row(r) for r in rows]
 

@@ -17,6 +17,10 @@ __all__ = [
     "list_memories",
     "iter_all",
     "delete_by_rowids",
+    "deletions_after",
+    "last_deletion",
+    "vectors_rewritten",
+    "prune_deletions",
     "count",
     "counts_by",
     "fts_query",
@@ -55,11 +59,13 @@ def _row_to_memory(r: sqlite3.Row) -> Memory:
 def insert_memory(
     conn: sqlite3.Connection, mem_id: str, new: NewMemory, content_hash: str, now: float
 ) -> int:
+    """Insert one memory under a rowid never used before (migration 0008), so that no
+    process's in-RAM index entry for a deleted row can ever answer for a new one."""
     created = new.created_at if new.created_at is not None else now
     cur = conn.execute(
-        "INSERT INTO memories(id, content, kind, tags, namespace, importance, created_at,"
+        "INSERT INTO memories(rowid, id, content, kind, tags, namespace, importance, created_at,"
         " updated_at, content_hash, agent_id, session_id, tool, source)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " VALUES ((SELECT last + 1 FROM memory_rowid_seq WHERE id = 1),?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             mem_id,
             new.content,
@@ -173,6 +179,37 @@ def delete_by_rowids(conn: sqlite3.Connection, rowids: Iterable[int]) -> int:
             f"DELETE FROM memories WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
         ).rowcount
     return n
+
+
+def deletions_after(conn: sqlite3.Connection, seq: int) -> tuple[int, list[int], bool]:
+    """(newest seq, rowids deleted after `seq`, complete). complete=False when entries
+    after `seq` were pruned already: the caller must reload rather than patch."""
+    rows = conn.execute(
+        "SELECT seq, memory_rowid FROM memory_deletions WHERE seq > ? ORDER BY seq", (seq,)
+    ).fetchall()
+    if not rows:
+        top = conn.execute("SELECT coalesce(max(seq), 0) FROM memory_deletions").fetchone()[0]
+        return max(seq, int(top)), [], True
+    return int(rows[-1][0]), [int(r[1]) for r in rows], int(rows[0][0]) == seq + 1
+
+
+def vectors_rewritten(conn: sqlite3.Connection) -> int:
+    """Counter bumped whenever a vector is written for a row below the newest (migration 0008)."""
+    r = conn.execute("SELECT vectors_rewritten FROM memory_rowid_seq WHERE id = 1").fetchone()
+    return int(r[0]) if r else 0
+
+
+def last_deletion(conn: sqlite3.Connection) -> int:
+    r = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'memory_deletions'").fetchone()
+    return int(r[0]) if r else 0
+
+
+def prune_deletions(conn: sqlite3.Connection, keep: int) -> int:
+    """Keep the newest `keep` deletion entries (processes further behind reload)."""
+    return conn.execute(
+        "DELETE FROM memory_deletions WHERE seq <= (SELECT coalesce(max(seq), 0) FROM memory_deletions) - ?",
+        (keep,),
+    ).rowcount
 
 
 def count(conn: sqlite3.Connection) -> int:

@@ -23,9 +23,9 @@ async def _call(c, name, args=None):
 
 
 def test_related_and_communities_through_mcp(app):
-    app.agents.add("alice", ["alice-private"])
-    app.agents.add("bob")
-    alice, bob = create_server(app, agent_id="alice"), create_server(app, agent_id="bob")
+    tok_a = app.agents.add("alice", ["alice-private"]).token
+    tok_b = app.agents.add("bob").token
+    alice, bob = create_server(app, token=tok_a), create_server(app, token=tok_b)  # registered: by token
     shared = ["The sync job qx_relay_44 copies invoices to the ledger every hour.",
               "If qx_relay_44 stalls, restart it with make restart-relay.",
               "The ledger API listens on port 8443 behind nginx.",

@@ -18,9 +18,10 @@ def agents(app):
 
 @pytest.fixture
 def alice(app, agents):
-    return create_server(app, agent_id="alice")
+    """alice's server, identified by her token (as `MEMORYD_TOKEN=... memoryd serve`)."""
+    return create_server(app, token=agents["alice"])
 
 
 @pytest.fixture
 def bob(app, agents):
-    return create_server(app, agent_id="bob")
+    return create_server(app, token=agents["bob"])

@@ -38,6 +38,66 @@ CASES = [
     ("communities", {"limit": "many"}, ["limit"]),
 ]
 
+# hostile inputs on every tool: oversized fields, huge lists, wrong types
+BIG = "x" * 100_000
+HOSTILE = [
+    ("remember", {"content": "ok", "source": BIG}, ["source", "at most 2048"]),
+    ("remember", {"content": "ok", "kind": BIG}, ["kind", "at most 128"]),
+    ("remember", {"content": "ok", "namespace": BIG}, ["namespace", "at most 128"]),
+    ("remember", {"content": "ok", "tags": ["t"] * 1000}, ["tags", "at most 32"]),
+    ("remember", {"content": "ok", "tags": [BIG]}, ["tags", "at most 64"]),
+    ("remember", {"content": "ok", "tags": [1, 2]}, ["tags", "string"]),
+    ("remember", {"content": "x" * 2_000_000}, ["content", "at most"]),
+    ("recall", {"query": BIG}, ["query", "at most 8192"]),
+    ("recall", {"query": "x", "namespaces": ["n"] * 10_000}, ["namespaces", "at most 64"]),
+    ("recall", {"query": "x", "namespaces": [BIG]}, ["namespaces", "at most 128"]),
+    ("recall", {"query": "x", "tags": ["t"] * 10_000}, ["tags", "at most 32"]),
+    ("recall", {"query": "x", "agent": BIG}, ["agent", "at most 256"]),
+    ("recall", {"query": "x", "kind": BIG}, ["kind", "at most 128"]),
+    ("recall", {"query": "x", "since": BIG}, ["since", "at most 256"]),
+    ("recall", {"query": "x", "expand": "very"}, ["expand", "bool"]),
+    ("recall", {"query": {"$ne": 1}}, ["query", "string"]),
+    ("get", {"id": BIG}, ["id", "at most 64"]),
+    ("list_recent", {"limit": 10**9}, ["limit", "less than or equal to 100"]),
+    ("list_recent", {"namespace": BIG}, ["namespace", "at most 128"]),
+    ("list_recent", {"tags": ["t"] * 1000}, ["tags", "at most 32"]),
+    ("list_recent", {"agent": ["a"]}, ["agent", "string"]),
+    ("forget", {"id": BIG}, ["id", "at most 64"]),
+    ("forget", {"id": None}, ["id", "string"]),
+    ("erase", {"ids": ["01ZZZZZZZZZZZZZZZZZZZZZZZZ"] * 10_000}, ["ids", "at most 500"]),
+    ("erase", {"ids": [BIG]}, ["ids", "at most 64"]),
+    ("erase", {"subject": BIG}, ["subject", "at most 256"]),
+    ("erase", {"ids": "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}, ["ids", "list"]),
+    ("erase", {"subject": "x", "confirm": "please"}, ["confirm", "bool"]),
+    ("feedback", {"id": ULID_UNKNOWN, "verdict": "useful", "note": BIG}, ["note", "at most 2000"]),
+    ("feedback", {"id": BIG, "verdict": "useful"}, ["id", "at most 64"]),
+    ("related", {"id": BIG}, ["id", "at most 64"]),
+    ("related", {"id": ULID_UNKNOWN, "limit": 10**6}, ["limit", "less than or equal to 50"]),
+    ("communities", {"limit": 10**9}, ["limit", "less than or equal to 100"]),
+    ("stats", {"agent": "mallory"}, ["agent", "unexpected"]),
+]
+
+
+def test_hostile_inputs_on_every_tool_are_tool_errors_and_the_server_keeps_serving(alice):
+    from memoryd.mcp.tools import TOOL_NAMES
+
+    assert {t for t, _, _ in HOSTILE} == set(TOOL_NAMES)  # every tool is attacked
+
+    async def go(c):
+        out = []
+        for tool, args, _ in HOSTILE:
+            res = await c.call_tool(tool, args, raise_on_error=False)
+            out.append((res.is_error, res.content[0].text if res.content else ""))
+        return out, await call(c, "remember", {"content": "Still serving after the hostile calls"})
+
+    results, after = run_client(alice, go)
+    for (tool, args, words), (is_error, text) in zip(HOSTILE, results):
+        assert is_error, (tool, list(args))
+        for w in words:
+            assert w.lower() in text.lower(), (tool, list(args), text[:300])
+        assert "Traceback" not in text and len(text) < 20_000, (tool, len(text))
+    assert after["duplicate"] is False
+
 
 def test_bad_input_is_a_clear_tool_error_and_the_server_keeps_serving(alice):
     async def go(c):

@@ -41,26 +41,3 @@ def test_erase_needs_confirmation_then_erases_and_leaves_no_bytes(app, alice, se
     assert kept["content"].startswith("The CI pipeline")
     assert "ids or a subject" in nothing
     assert b"Quollmand" not in _raw(settings.db_path)  # erasure checkpointed and vacuumed
-
-
-def test_erase_cannot_reach_another_agents_private_memories(app, alice, bob):
-    async def alice_writes(c):
-        mine = await call(c, "remember", {"content": "Grunhilda Vostrikova's phone is +1 555 0100",
-                                          "namespace": "alice-private"})
-        shared = await call(c, "remember", {"content": "Grunhilda Vostrikova reviews the release notes"})
-        return mine, shared
-
-    mine, shared = run_client(alice, alice_writes)
-
-    async def bob_erases(c):
-        by_id = await fail(c, "erase", {"ids": [mine["id"]], "confirm": True})
-        dry = await call(c, "erase", {"subject": "Grunhilda Vostrikova"})
-        done = await call(c, "erase", {"subject": "Grunhilda Vostrikova", "confirm": True})
-        return by_id, dry, done
-
-    by_id, dry, done = run_client(bob, bob_erases)
-    assert "no memory" in by_id.lower()  # looks exactly like an unknown id
-    assert [i["memory_id"] for i in dry["items"]] == [shared["id"]]
-    assert "phone" not in str(dry)  # no preview of alice's private memory
-    assert done["erased"] == 1 and "private" in done["note"]
-    assert app.memories.get(mine["id"]).namespace == "alice-private"  # still there

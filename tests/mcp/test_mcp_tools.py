@@ -128,7 +128,8 @@ class FakeGraph:
 
     def related(self, memory_id, *, limit, filters):
         self.seen_filters.append(filters)
-        others = [m for m in self.app.memories.list(limit=100) if m.id != memory_id]
+        # the GraphPort contract: filters (the caller's exclusions) apply to every neighbour
+        others = [m for m in self.app.memories.list(filters, limit=100) if m.id != memory_id]
         return [{"id": m.id, "namespace": m.namespace, "weight": 0.5, "via": "similar"} for m in others][:limit]
 
     def communities(self, *, limit, filters):

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
 
 import httpx
@@ -14,6 +16,7 @@ from mcp_helpers import CLI, call, child_env, fail, run_client, start_http_serve
 
 from memoryd.app import App
 from memoryd.config import Settings
+from memoryd.models import NewMemory
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
@@ -67,9 +70,56 @@ def test_stdio_subprocess_identity_from_launch_config(home, tokens, http_server)
         return m, hits, private, await call(c, "stats")
 
     m, hits, private, stats = run_client(transport, go)
-    assert m["agent_id"] == "carol" and stats["agent"] == "carol"
+    assert m["agent_id"] == "carol" and stats["agent"] == "carol" and stats["verified"] is False
     assert hits["hits"][0]["id"] == m["id"] and hits["hits"][0]["provenance"]["agent_id"] == "carol"
     assert "private to another agent" in private
+
+
+def test_stdio_subprocess_with_the_right_token_reads_its_private_namespace(home, tokens, local_app, http_server):
+    secret = local_app.memories.remember(NewMemory("The alice notebook lives in the private namespace",
+                                                   namespace="alice-private")).memory
+    env = {**child_env(home), "MEMORYD_TOKEN": tokens["alice"]}
+    with_token = StdioTransport(sys.executable, ["-c", CLI, "serve"], env=env)
+    got = run_client(with_token, lambda c: call(c, "get", {"id": secret.id}))
+    assert got["namespace"] == "alice-private"
+    stolen = StdioTransport(sys.executable, ["-c", CLI, "serve", "--agent", "alice"], env=child_env(home))
+    with pytest.raises(Exception):  # a registered name without its token: the server refuses to start
+        run_client(stolen, lambda c: call(c, "stats"))
+
+
+def _cli(home, *args: str) -> str:
+    res = subprocess.run([sys.executable, "-c", CLI, *args], env=child_env(home), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_no_leak_when_another_process_forgets_and_writes_a_private_memory(http_url, tokens, home, local_app):
+    """The leak of issue 13: the server holds the newest row in RAM; the CLI forgets it and
+    stores a memory in alice's private namespace. bob's recall must see neither."""
+    def alice(fn):
+        return run_client(http_url, fn, auth=tokens["alice"])
+
+    def bob(fn):
+        return run_client(http_url, fn, auth=tokens["bob"])
+
+    old = alice(lambda c: call(c, "remember", {"content": "The gateway certificate rotates every Tuesday at noon"}))
+    before = bob(lambda c: call(c, "recall", {"query": "gateway certificate rotation Tuesday"}))
+    assert before["hits"][0]["id"] == old["id"]  # the server has it in its indexes
+    old_rowid = local_app.memories.get(old["id"]).rowid
+    _cli(home, "forget", old["id"])
+    new_id = json.loads(_cli(home, "add", "The gateway certificate passphrase is hunter2-quokka",
+                             "--namespace", "alice-private", "--json"))["id"]
+    assert local_app.memories.get(new_id).rowid != old_rowid  # rowids are never reused
+
+    async def bob_recalls(c):
+        return [await call(c, "recall", {"query": q}) for q in
+                ("gateway certificate rotation Tuesday", "gateway certificate passphrase", "Tuesday noon")]
+
+    seen = [h["id"] for r in bob(bob_recalls) for h in r["hits"]]
+    assert old["id"] not in seen and new_id not in seen
+    mine = alice(lambda c: call(c, "recall", {"query": "gateway certificate passphrase"}))
+    assert mine["hits"][0]["id"] == new_id  # the owner finds it: the index did pick the row up
 
 
 def _status(url: str, headers: dict) -> int:

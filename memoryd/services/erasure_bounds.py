@@ -1,0 +1,43 @@
+"""The authority bound on an erasure plan (services/authority.py, docs/security.md).
+
+The operator's plan is the whole plan. An agent's plan keeps only the memories it may
+delete: with the 'erase' scope every memory it can read, without it only the memories it
+wrote itself ('forget'). Near misses are bounded the same way, and the planner's notes,
+which count over the whole store, are replaced by one that counts only what the agent
+asked for: a dry run says nothing about memories the agent cannot reach.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..erasure.models import ErasurePlan, PlanItem
+from .authority import Caller
+
+__all__ = ["bound_plan"]
+
+
+def _reachable(caller: Caller, item: PlanItem) -> bool:
+    if not caller.can_use(item.namespace):
+        return False
+    return caller.has("erase") or item.agent_id == caller.agent_id
+
+
+def bound_plan(plan: ErasurePlan, caller: Caller) -> ErasurePlan:
+    if caller.operator:
+        return plan
+    if not (caller.has("erase") or caller.has("forget")):
+        caller.require("erase", "erase memories")
+    items = tuple(i for i in plan.items if _reachable(caller, i))
+    near = tuple(i for i in plan.near_misses if _reachable(caller, i))
+    notes: list[str] = []
+    listed = {i.memory_id for i in items}
+    missing = [m for m in plan.request.memory_ids if m not in listed and m not in plan.request.exclude_ids]
+    if missing:
+        notes.append(f"{len(missing)} requested memory id(s) not found or not yours to erase")
+    if not caller.has("erase"):
+        notes.append("without the 'erase' scope only memories you wrote yourself are listed")
+    if caller.max_destructive is not None and len(items) > caller.max_destructive:
+        notes.append(f"{len(items)} memories is above the limit of {caller.max_destructive} per MCP call: "
+                     "the erasure must be run by the user from the CLI")
+    return dataclasses.replace(plan, items=items, near_misses=near, notes=tuple(notes))
