@@ -2,8 +2,8 @@
 
 A turn such as "John: Three times a week; it keeps us on track." means nothing on its own;
 the question it answers is in the turn before. A memory written with a ``session_id`` is
-therefore embedded a second time together with the memory before it in the same namespace
-and session (the end of the previous one, then this one), and that vector is searched as its
+therefore embedded a second time together with the memory its author wrote before it in the
+same namespace and session (the end of the previous one, then this one), and that vector is searched as its
 own leg. Memories without a session (ordinary notes) have no context vector: the context leg
 scores them with their own vector, so a store of notes ranks exactly as before.
 
@@ -68,14 +68,14 @@ class SessionContext:
     def plan(conn: sqlite3.Connection, items: Sequence[NewMemory], embed: Sequence[int], now: float) -> list[ContextPlan]:
         """Which of the items to embed (`embed`, positions in `items`) get a context vector and
         with what text. Items are taken in the order given (a conversation logged in order)."""
-        last: dict[tuple[str, str], int] = {}  # (namespace, session) -> latest item position
+        last: dict[tuple[str, str, str], int] = {}  # (namespace, session, author) -> latest item
         todo = set(embed)
         plans: list[ContextPlan] = []
         for i, n in enumerate(items):
             sid = n.provenance.session_id
             if not sid:
                 continue
-            key = (n.namespace, sid)
+            key = (n.namespace, sid, n.provenance.agent_id)  # another agent cannot join a session
             j = last.get(key)
             last[key] = i
             if i not in todo:
@@ -83,7 +83,8 @@ class SessionContext:
             if j is not None:
                 plans.append(ContextPlan(i, f"{tail(items[j].content)}\n{n.content}", prev_item=j))
                 continue
-            prev = cstore.previous_in_session(conn, n.namespace, sid, n.created_at if n.created_at is not None else now)
+            prev = cstore.previous_in_session(conn, n.namespace, sid, n.provenance.agent_id,
+                                              n.created_at if n.created_at is not None else now)
             if prev is not None:
                 plans.append(ContextPlan(i, f"{tail(prev[1])}\n{n.content}", prev_rowid=prev[0]))
         return plans

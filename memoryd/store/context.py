@@ -12,14 +12,14 @@ __all__ = ["previous_in_session", "insert_context_vectors", "load_context_rows",
 
 
 def previous_in_session(
-    conn: sqlite3.Connection, namespace: str, session_id: str, created_at: float
+    conn: sqlite3.Connection, namespace: str, session_id: str, agent_id: str, created_at: float
 ) -> tuple[int, str] | None:
-    """(rowid, content) of the latest memory of this namespace and session written at or
-    before `created_at`, or None."""
+    """(rowid, content) of the latest memory this agent wrote in this namespace and session at
+    or before `created_at`, or None."""
     r = conn.execute(
-        "SELECT rowid, content FROM memories WHERE namespace = ? AND session_id = ? AND created_at <= ?"
-        " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        (namespace, session_id, created_at),
+        "SELECT rowid, content FROM memories WHERE namespace = ? AND session_id = ? AND agent_id = ?"
+        " AND created_at <= ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        (namespace, session_id, agent_id, created_at),
     ).fetchone()
     return (int(r[0]), str(r[1])) if r else None
 
