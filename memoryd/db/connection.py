@@ -9,15 +9,16 @@ Every connection gets, before anything is written:
 
 from __future__ import annotations
 
-import sqlite3
+from .driver import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
 
-__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize"]
+__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -72,6 +73,18 @@ def quick_check(conn: sqlite3.Connection) -> str:
 def shrink_memory(conn: sqlite3.Connection) -> None:
     """Drop this connection's cached pages (after an erasure they held the erased rows)."""
     conn.execute("PRAGMA shrink_memory")
+
+
+def checkpoint_truncate(conn: sqlite3.Connection, *, attempts: int = 5, pause_s: float = 0.05) -> bool:
+    """Copy the WAL back into the database and truncate it to 0 bytes: the WAL holds old
+    page images, i.e. the text of rows deleted since the last checkpoint. False when readers
+    (another connection inside a read transaction) kept it busy through every attempt."""
+    for attempt in range(attempts):
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return True
+        time.sleep(pause_s * (attempt + 1))
+    return False
 
 
 def optimize(conn: sqlite3.Connection) -> None:

@@ -9,7 +9,7 @@ one inside a single BEGIN IMMEDIATE ... COMMIT (executescript would commit on it
 from __future__ import annotations
 
 import re
-import sqlite3
+from .driver import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -16,7 +16,7 @@ Only `name` and `erase_derived` are required; the other methods are optional.
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 

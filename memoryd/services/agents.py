@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 from typing import Any
 
 from ..db import pragma, quick_check

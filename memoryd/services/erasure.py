@@ -31,10 +31,12 @@ idempotent. The erased text is in RAM only, for the duration of the request.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import hmac
 import json
 import logging
-import sqlite3
+from ..db import driver as sqldriver
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,10 +65,11 @@ from ..erasure.receipts import (
 )
 from ..erasure.subject import parse_subject
 from ..erasure.verification import needles_for, owned_files, verify_after_erasure
-from ..errors import ErasureError, NotFoundError, TrustError, ValidationError
+from ..errors import ErasureError, NotFoundError, StoreError, TrustError, ValidationError
 from ..models import Memory
 from ..store import audit
 from ..store import erasure as estore
+from ..store import erasure_fields as fstore
 from ..store import memories as mstore
 from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
 from .erasure_exports import ErasureExports
@@ -78,7 +81,19 @@ log = logging.getLogger(__name__)
 STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "hooks.done", "fts.optimized",
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # in-process retries of an incomplete erasure
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
+
+
+@dataclass
+class _Stash:
+    """What the forensic scan of one request needs; in RAM only, dropped when sealed."""
+
+    texts: list[str] | None
+    ids: list[str] | None
+    derived: list[str]
+    fields: list[str]
+    vocab: dict[str, Any] | None
 
 
 class ErasureService:
@@ -99,6 +114,11 @@ class ErasureService:
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
         self._master: bytes | None = None
+        self._stash: dict[str, _Stash] = {}  # request id -> what the scan needs, for retries (RAM only)
+        self._active: set[str] = set()  # requests being completed by this process
+        self._retry_lock = threading.Lock()
+        self._retrier: threading.Thread | None = None
+        self._closed = threading.Event()
         self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
 
     # ---- set-up ----------------------------------------------------------------------------
@@ -139,17 +159,27 @@ class ErasureService:
         k_ids = ids_key(self._key())
         salt, rid = new_salt(), str(ULID())
         with self.lock:
-            current = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
+            current = mstore.get_by_rowids(self.conn, [i.rowid for i in (*plan.items, *plan.redactions)])
             mems = [current[i.rowid] for i in plan.items
                     if i.rowid in current and current[i.rowid].id == i.memory_id]
+            reds = [(current[i.rowid], i.fields) for i in plan.redactions
+                    if i.rowid in current and current[i.rowid].id == i.memory_id and i.fields]
             hashed = sorted({keyed_hash(k_ids, salt, m.id) for m in mems})
             scope = self._scope(plan, k_ids, salt)
+            options: dict[str, Any] = {"vacuum": vacuum}
+            if reds:  # which memories and fields; the values themselves stay in RAM
+                options["redact"] = sorted({keyed_hash(k_ids, salt, m.id) for m, _ in reds})
+                options["redact_fields"] = sorted({f for _, fs in reds for f, _ in fs})
             with transaction(self.conn):
-                estore.insert_request(self.conn, rid, self.clock(), salt, scope, hashed, {"vacuum": vacuum})
+                estore.insert_request(self.conn, rid, self.clock(), salt, scope, hashed, options)
             req = estore.get_request(self.conn, rid)
+            self._active.add(rid)
         assert req is not None
-        self._step("pending.recorded")
-        return self._complete(req, mems, resumed=False)
+        try:
+            self._step("pending.recorded")
+            return self._complete(req, mems, resumed=False, redactions=reds)
+        finally:
+            self._active.discard(rid)
 
     def has_pending(self) -> bool:
         with self.lock:
@@ -158,14 +188,22 @@ class ErasureService:
     def resume_pending(self) -> list[ErasureReceipt]:
         """Finish every request an earlier process left half-way (crash, kill, power loss)."""
         with self.lock:
-            pending = estore.pending_requests(self.conn)
+            pending = [r for r in estore.pending_requests(self.conn) if r.id not in self._active]
         out = []
         for req in pending:
-            log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
-            out.append(self._complete(req, None, resumed=True))
+            with self.lock:
+                if req.id in self._active:
+                    continue
+                self._active.add(req.id)
+            try:
+                log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
+                out.append(self._complete(req, None, resumed=True))
+            finally:
+                self._active.discard(req.id)
         return out
 
-    def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool) -> ErasureReceipt:
+    def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
+                  redactions: list[tuple[Memory, tuple[tuple[str, str], ...]]] | None = None) -> ErasureReceipt:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         k_ids = ids_key(self._key())
@@ -177,6 +215,7 @@ class ErasureService:
         counts = dict(req.counts)
         vocab: dict[str, Any] | None = None
         derived: list[str] = []
+        fields: list[str] = []  # metadata values that leave with the rows (RAM only)
         if req.state == "pending":
             t = time.perf_counter()
             with self.lock:
@@ -189,7 +228,10 @@ class ErasureService:
                         for h in self.hooks:
                             derived += [str(x) for x in call_optional(h, "forensic_tokens", mems, default=())]
                         vocab = self._vocab_before(mems)
+                        fields = [v for vals in fstore.metadata_of(self.conn, [m.rowid for m in mems]).values()
+                                  for _, v in vals]
                         counts = self._delete(mems)
+                        counts.update(self._redact(req, redactions, fields))
                         self._step("delete.before_commit")
                         estore.mark_deleted(self.conn, req.id, counts)
                     else:
@@ -200,33 +242,42 @@ class ErasureService:
                         evict([m.rowid for m in mems])
             timings["delete_ms"] = _ms(t)
             self._step("delete.committed")
-        erased_text = [m.content for m in mems] if mems is not None else None
-        erased_ids = [m.id for m in mems] if mems is not None else None
+        if mems is not None:
+            stash = _Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
+        else:  # resumed: the text is in RAM only if this process did the delete and is retrying
+            stash = self._stash.get(req.id) or _Stash(None, None, derived, fields, vocab)
         mems = None  # the rows are gone; keep only what the scan needs
-
-        # derived stores finish first (e.g. the model ledger promotes edited weights and deletes
-        # the old ones), so that the cleanup and the forensic scan below cover what they left
-        hooks_notes = {}
-        with self.lock:
-            for h in self.hooks:
-                notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
-                if notes:
-                    hooks_notes[h.name] = dict(notes)
-        self._step("hooks.done")
-        with self.lock:
-            export_entries = estore.registered_exports(self.conn)
-        mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
+        cleanup: dict[str, Any] = {}
+        verification: dict[str, Any] = {"ok": False}
+        hooks_notes: dict[str, Any] = {}
+        error = None
+        mc = None
         try:
+            # derived stores finish first (e.g. the model ledger promotes edited weights and
+            # deletes the old ones), so that the cleanup and the forensic scan cover what they left
+            with self.lock:
+                for h in self.hooks:
+                    notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
+                    if notes:
+                        hooks_notes[h.name] = dict(notes)
+            self._step("hooks.done")
+            with self.lock:
+                export_entries = estore.registered_exports(self.conn)
+            mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
             needles = None
-            if erased_text is not None:
-                needles = needles_for(mc, erased_text, erased_ids or [], derived)
+            if stash.texts is not None:
+                needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
             cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
             t = time.perf_counter()
             files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
-            verification = verify_after_erasure(mc, files, is_erased, needles, erased_ids, vocab, timings)
+            verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
             timings["verify_ms"] = _ms(t)
+        except (StoreError, OSError, *sqldriver.OperationalError) as exc:  # locked, busy, disk: retry
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("erasure %s: cleanup failed after the delete committed (%s); kept pending", req.id, error)
         finally:
-            mc.close()
+            if mc is not None:
+                mc.close()
         self._step("verified")
         timings["total_ms"] = _ms(t_start)
         body = {
@@ -247,9 +298,54 @@ class ErasureService:
             "hooks": hooks_notes,
             "timings_ms": timings,
         }
+        permanent = counts.get("redactions_not_applied", 0) > 0  # a retry cannot bring the values back
+        if not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok")):
+            return self._keep_pending(req, stash, body, error)
+        body["status"] = "verified" if verification.get("ok") and not permanent else "failed"
+        self._stash.pop(req.id, None)
         receipt = self._seal(req.id, body)
         self._step("receipt.written")
         return receipt
+
+    def _keep_pending(self, req: estore.PendingRequest, stash: _Stash, body: dict[str, Any],
+                      error: str | None) -> ErasureReceipt:
+        """Cleanup or verification did not succeed after the delete committed (a reader
+        blocked the WAL checkpoint, the database was locked, a file held erased bytes): the
+        request stays pending, this process retries it, `erase receipts` lists it as
+        incomplete. Returns an unsealed receipt (seq 0) with status 'incomplete'."""
+        attempts = int(req.options.get("attempts", 0)) + 1
+        why = error or ("the WAL could not be truncated (a reader holds a transaction)"
+                        if not body["cleanup"].get("wal_truncated") else "the forensic verification found leftovers")
+        with self.lock, transaction(self.conn):
+            estore.update_options(self.conn, req.id, {**req.options, "attempts": attempts, "last_error": why})
+        self._stash[req.id] = stash
+        body.update({"status": "incomplete", "attempts": attempts, "reason": why})
+        self._schedule_retry()
+        return ErasureReceipt(id=req.id, seq=0, body=body, prev_mac="", mac="")
+
+    # ---- retries (no silent half-erasure) -----------------------------------------------------
+    def _schedule_retry(self) -> None:
+        with self._retry_lock:
+            if self._closed.is_set() or (self._retrier is not None and self._retrier.is_alive()):
+                return
+            self._retrier = threading.Thread(target=self._retry_loop, name="memoryd-erasure-retry", daemon=True)
+            self._retrier.start()
+
+    def _retry_loop(self) -> None:
+        for delay in RETRY_DELAYS_S:
+            if self._closed.wait(delay):
+                return
+            try:
+                self.resume_pending()
+                if not self.has_pending():
+                    return
+            except Exception as exc:  # noqa: BLE001 - keep retrying; the request stays pending
+                log.warning("retrying pending erasures failed: %s", exc)
+        log.warning("erasures still incomplete after %d retries: run `memoryd erase resume`", len(RETRY_DELAYS_S))
+
+    def close(self) -> None:
+        """Stop retrying in this process (pending requests stay recorded; resumed on open)."""
+        self._closed.set()
 
     def _still_present(self, mems: list[Memory] | None, is_erased: Callable[[str], bool]) -> list[Memory]:
         """The rows to delete, read again inside the delete transaction."""
@@ -259,6 +355,22 @@ class ErasureService:
             rowids = [m.rowid for m in mems]
         rows = mstore.get_by_rowids(self.conn, rowids)
         return [rows[r] for r in rowids if r in rows and is_erased(rows[r].id)]
+
+    def _redact(self, req: estore.PendingRequest, redactions, fields: list[str]) -> dict[str, int]:
+        """Inside the delete transaction: remove the metadata values that name the subject
+        from memories that stay (ErasureRequest.field_hits='redact'). The values were only
+        ever in RAM: a request resumed after a crash cannot redact, and says so."""
+        planned = len(req.options.get("redact", []))
+        if not planned:
+            return {}
+        if redactions is None:
+            return {"memories_redacted": 0, "redactions_not_applied": planned}
+        changed = 0
+        for m, vals in redactions:
+            for field, value in vals:
+                changed += fstore.redact(self.conn, m.rowid, field, value)
+                fields.append(value)
+        return {"memories_redacted": len(redactions), "values_redacted": changed}
 
     def _vocab_before(self, mems: list[Memory]) -> dict[str, Any]:
         """Words only the erased memories use, per the FTS vocabulary (in RAM only)."""
@@ -287,12 +399,14 @@ class ErasureService:
         return counts
 
     def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
-        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "secure_delete": "on"}
+        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "sqlite_module": sqldriver.NAME, "secure_delete": "on"}
         assert pragma(mc, "secure_delete") == 1
         t = time.perf_counter()
-        estore.fts_optimize(mc)
-        out["fts"] = ("secure-delete + optimize" if estore.fts_secure_delete_supported()
-                      else "optimize (FTS5 secure-delete needs SQLite 3.42+)")
+        if estore.fts_secure_delete_supported():  # the delete itself rewrote the segments
+            out["fts"] = "secure-delete (at delete time; no merge needed)"
+        else:  # the delete path merged the index already; again here in case it was resumed
+            estore.fts_optimize(mc)
+            out["fts"] = "optimize (FTS5 secure-delete needs SQLite 3.42+)"
         timings["fts_optimize_ms"] = _ms(t)
         self._step("fts.optimized")
 
@@ -370,7 +484,8 @@ class ErasureService:
         return receipt_from_record(rec)
 
     def receipts(self) -> list[dict[str, Any]]:
-        """One summary line per receipt, oldest first."""
+        """One summary line per receipt, oldest first, then the requests still pending
+        (status 'incomplete': never shown as verified until their receipt is sealed)."""
         out = []
         with self.lock:
             for rec in audit.iter_records(self.conn, RECEIPT_KIND):
@@ -381,7 +496,16 @@ class ErasureService:
                 out.append({"id": rec.ref_id, "seq": rec.seq, "completed_at": b.get("completed_at"),
                             "memories": b.get("counts", {}).get("memories"),
                             "selectors": [s.get("type") for s in b.get("scope", {}).get("selectors", [])],
-                            "verified": b.get("verification", {}).get("ok"), "resumed": b.get("resumed")})
+                            "verified": b.get("verification", {}).get("ok"), "resumed": b.get("resumed"),
+                            "status": b.get("status") or ("verified" if b.get("verification", {}).get("ok")
+                                                          else "failed")})
+            pending = estore.pending_requests(self.conn)
+        for req in pending:  # not sealed: deleted but not (yet) cleaned up and verified, or not started
+            out.append({"id": req.id, "seq": None, "completed_at": None, "memories": req.counts.get("memories"),
+                         "selectors": [s.get("type") for s in req.scope.get("selectors", [])],
+                         "verified": False, "resumed": None, "status": "incomplete",
+                         "state": req.state, "attempts": req.options.get("attempts", 0),
+                         "reason": req.options.get("last_error")})
         return out
 
     def receipt(self, receipt_id: str) -> ErasureReceipt:

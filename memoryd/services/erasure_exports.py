@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path

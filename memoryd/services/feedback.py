@@ -8,7 +8,7 @@ readers (trust also catches up from it, e.g. on rows written by an older process
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence

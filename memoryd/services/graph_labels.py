@@ -7,7 +7,7 @@ the store's triggers and recomputed before they are read.
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence

@@ -14,7 +14,7 @@ The only writes made from here are stale labels refreshed before they are shown.
 from __future__ import annotations
 
 import math
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Sequence

@@ -32,7 +32,7 @@ import hmac
 import logging
 import os
 import shutil
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence

@@ -19,7 +19,7 @@ All time comes from the injected ``clock``. Pure scoring and detection live in
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable

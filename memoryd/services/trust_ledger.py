@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sqlite3
+from ..db.driver import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -20,7 +20,7 @@ already being scored.
 from __future__ import annotations
 
 import math
-import sqlite3
+from ..db.driver import sqlite3
 from dataclasses import dataclass
 from typing import Any
 

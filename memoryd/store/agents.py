@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 from dataclasses import dataclass
 
 __all__ = [

@@ -7,7 +7,7 @@ cutting records off the end of the log is detected too."""
 from __future__ import annotations
 
 import json
-import sqlite3
+from ..db.driver import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 

@@ -9,7 +9,7 @@ hashes computed by the caller (no entity text is stored); triggers keep
 from __future__ import annotations
 
 import json
-import sqlite3
+from ..db.driver import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 

@@ -4,7 +4,7 @@ this module only stores and reads. Functions never commit."""
 
 from __future__ import annotations
 
-import sqlite3
+from ..db.driver import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
