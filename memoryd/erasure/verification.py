@@ -42,9 +42,13 @@ def owned_files(
     exp = settings.exports_dir
     if exp.is_dir():
         files += [("exports-dir", p) for p in sorted(exp.rglob("*")) if p.is_file()]
-    for path, _fmt in export_entries:
+    for path, fmt in export_entries:
         p = Path(path)
-        files += [("export", p), ("export-tmp", xfiles.tmp_path_for(p))]
+        role = xfiles.FILE_ROLES.get(fmt, "export")
+        if p.is_dir():  # a registered directory (a model's): every file in it
+            files += [(role, q) for q in sorted(p.rglob("*"))]
+        else:
+            files += [(role, p), (f"{role}-tmp", xfiles.tmp_path_for(p))]
     for h in hooks:
         for p in call_optional(h, "forensic_paths", default=()):
             p = Path(p)

@@ -412,6 +412,7 @@ class ErasureService:
 
         t = time.perf_counter()
         stats = self.exports.rewrite(export_entries, is_erased, needles)
+        out["files"] = list(self.exports.last_actions)
         for k, v in stats.items():
             counts[k] = counts.get(k, 0) + v
         if export_entries:  # keep the tally if we crash before the receipt
@@ -579,6 +580,11 @@ class ErasureService:
                      render: Callable[[Sequence[Any]], str]) -> int:
         """Register `path`, then write `render(produce())` atomically (ErasureExports.write)."""
         return self.exports.write(path, fmt, produce, render)
+
+    def track_file(self, path: Path, fmt: str, write: Callable[[], Any]) -> Any:
+        """Register a file that `write()` writes itself (graph export, plot, model directory)
+        so every erasure rewrites, shreds or reports it (ErasureExports.track)."""
+        return self.exports.track(path, fmt, write)
 
     def subject_export(self, subjects: Sequence[str], out: Path | None = None) -> dict[str, Any]:
         """Art. 15 / Art. 20: every memory about the subject (ErasureExports.subject_export)."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from ..db.driver import sqlite3
 
-__all__ = ["FIELDS", "REDACTABLE", "distinct_values", "rowids_for_values", "metadata_of", "redact"]
+__all__ = ["FIELDS", "REDACTABLE", "distinct_values", "rowids_for_values", "metadata_of", "feedback_notes", "redact"]
 
 _COLUMNS = {"source": "source", "session_id": "session_id", "tool": "tool", "kind": "kind", "namespace": "namespace"}
 FIELDS = (*_COLUMNS, "tag", "feedback")
@@ -82,6 +82,12 @@ def metadata_of(conn: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, li
             for r in rows:
                 out[r[0]].append((field, r[1]))
     return dict(out)
+
+
+def feedback_notes(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, list[str]]:
+    """rowid -> the notes agents left with their feedback on it (subject access export)."""
+    return {r: [v for f, v in vals if f == "feedback"] for r, vals in metadata_of(conn, rowids).items()
+            if any(f == "feedback" for f, _ in vals)}
 
 
 def redact(conn: sqlite3.Connection, rowid: int, field: str, value: str) -> int:
