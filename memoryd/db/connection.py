@@ -9,7 +9,6 @@ Every connection gets, before anything is written:
 
 from __future__ import annotations
 
-from .driver import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
+from . import driver
+from .driver import sqlite3
 
 __all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate"]
 
@@ -48,7 +49,20 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
+    if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
+        conn.close()
+        raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
+                         f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def _fts_format(conn: sqlite3.Connection) -> int:
+    """The FTS5 file format version of memories_fts (5 once secure-delete was used), 0 if none."""
+    try:
+        r = conn.execute("SELECT v FROM memories_fts_config WHERE k = 'version'").fetchone()
+    except driver.OperationalError:
+        return 0
+    return int(r[0]) if r and str(r[0]).isdigit() else 0
 
 
 READABLE_PRAGMAS = frozenset({"journal_mode", "foreign_keys", "secure_delete", "synchronous", "busy_timeout"})

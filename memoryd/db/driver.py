@@ -9,6 +9,13 @@ memories and growing with the store). See docs/erasure.md, "Every delete path".
 
 `MEMORYD_SQLITE=stdlib` forces the interpreter's module (tests of the fallback, or a
 platform without the wheel); `MEMORYD_SQLITE=pysqlite3` makes its absence an error.
+Never open memoryd's database with *another* SQLite library in the same process (the
+stdlib `sqlite3` next to pysqlite3): POSIX locks are per process, so two copies of SQLite in
+one process do not see each other's locks, and closing one's file descriptor drops the
+other's (https://www.sqlite.org/howtocorrupt.html, 2.2.1). Import `sqlite3` from here.
+Other processes (the `sqlite3` shell, another memoryd) are safe with any version >= 3.42
+(older ones cannot read an FTS5 index that used secure-delete: `invalid fts5 file format`).
+
 Exceptions: code that catches SQLite errors uses `Error`, `OperationalError`,
 `DatabaseError`, `IntegrityError`, `ProgrammingError` from here: tuples holding the class
 of both modules, so a connection opened by either is caught.

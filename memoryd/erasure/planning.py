@@ -10,11 +10,11 @@ a different person with a similar name is never erased without the operator seei
 
 from __future__ import annotations
 
-from ..db.driver import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 
+from ..db.driver import sqlite3
 from ..models import Memory
 from ..store import erasure as estore
 from ..store import erasure_fields as fstore

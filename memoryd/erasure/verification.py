@@ -3,13 +3,13 @@ recorded in the receipt (raw-byte scan, fts5vocab residue, FTS integrity, rows l
 
 from __future__ import annotations
 
-from ..db.driver import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..store import erasure as estore
 from ..store import erasure_fields as fstore

@@ -17,13 +17,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import AuthError, NotFoundError, ValidationError
 from ..models import Memory, SearchFilters

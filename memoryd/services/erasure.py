@@ -30,13 +30,7 @@ idempotent. The erased text is in RAM only, for the duration of the request.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-import hmac
-import json
 import logging
-from ..db import driver as sqldriver
-from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,58 +39,37 @@ from typing import Any
 
 from ulid import ULID
 
+from ..db import driver as sqldriver
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import connect, pragma, shrink_memory, transaction
-from ..erasure.forensic import scan_hashed_ids
 from ..erasure.hooks import ErasureHook, call_optional
-from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
+from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest
 from ..erasure.planning import build_plan
-from ..erasure.receipts import (
-    RECEIPT_FORMAT,
-    RECEIPT_KIND,
-    body_text,
-    chain_key,
-    head_mac,
-    ids_key,
-    keyed_hash,
-    new_salt,
-    receipt_from_record,
-    seal_record,
-)
+from ..erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
 from ..erasure.subject import parse_subject
 from ..erasure.verification import needles_for, owned_files, verify_after_erasure
-from ..errors import ErasureError, NotFoundError, StoreError, TrustError, ValidationError
+from ..errors import ErasureError, StoreError, TrustError, ValidationError
 from ..models import Memory
-from ..store import audit
 from ..store import erasure as estore
 from ..store import erasure_fields as fstore
 from ..store import memories as mstore
-from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
+from ..trust.chain import load_or_create_key
+from .erasure_audit import ErasureAuditLog
 from .erasure_exports import ErasureExports
+from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, _Stash
 
-__all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
+__all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES", "RETRY_DELAYS_S"]
 
 log = logging.getLogger(__name__)
 
 STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "hooks.done", "fts.optimized",
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
-RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # in-process retries of an incomplete erasure
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
 
 
-@dataclass
-class _Stash:
-    """What the forensic scan of one request needs; in RAM only, dropped when sealed."""
-
-    texts: list[str] | None
-    ids: list[str] | None
-    derived: list[str]
-    fields: list[str]
-    vocab: dict[str, Any] | None
-
-
-class ErasureService:
+class ErasureService(ErasureAuditLog, ErasureRetries):
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -307,46 +280,6 @@ class ErasureService:
         self._step("receipt.written")
         return receipt
 
-    def _keep_pending(self, req: estore.PendingRequest, stash: _Stash, body: dict[str, Any],
-                      error: str | None) -> ErasureReceipt:
-        """Cleanup or verification did not succeed after the delete committed (a reader
-        blocked the WAL checkpoint, the database was locked, a file held erased bytes): the
-        request stays pending, this process retries it, `erase receipts` lists it as
-        incomplete. Returns an unsealed receipt (seq 0) with status 'incomplete'."""
-        attempts = int(req.options.get("attempts", 0)) + 1
-        why = error or ("the WAL could not be truncated (a reader holds a transaction)"
-                        if not body["cleanup"].get("wal_truncated") else "the forensic verification found leftovers")
-        with self.lock, transaction(self.conn):
-            estore.update_options(self.conn, req.id, {**req.options, "attempts": attempts, "last_error": why})
-        self._stash[req.id] = stash
-        body.update({"status": "incomplete", "attempts": attempts, "reason": why})
-        self._schedule_retry()
-        return ErasureReceipt(id=req.id, seq=0, body=body, prev_mac="", mac="")
-
-    # ---- retries (no silent half-erasure) -----------------------------------------------------
-    def _schedule_retry(self) -> None:
-        with self._retry_lock:
-            if self._closed.is_set() or (self._retrier is not None and self._retrier.is_alive()):
-                return
-            self._retrier = threading.Thread(target=self._retry_loop, name="memoryd-erasure-retry", daemon=True)
-            self._retrier.start()
-
-    def _retry_loop(self) -> None:
-        for delay in RETRY_DELAYS_S:
-            if self._closed.wait(delay):
-                return
-            try:
-                self.resume_pending()
-                if not self.has_pending():
-                    return
-            except Exception as exc:  # noqa: BLE001 - keep retrying; the request stays pending
-                log.warning("retrying pending erasures failed: %s", exc)
-        log.warning("erasures still incomplete after %d retries: run `memoryd erase resume`", len(RETRY_DELAYS_S))
-
-    def close(self) -> None:
-        """Stop retrying in this process (pending requests stay recorded; resumed on open)."""
-        self._closed.set()
-
     def _still_present(self, mems: list[Memory] | None, is_erased: Callable[[str], bool]) -> list[Memory]:
         """The rows to delete, read again inside the delete transaction."""
         if mems is None:  # resumed: find them by their hashed ids
@@ -462,110 +395,6 @@ class ErasureService:
         sels += [{"type": "namespace", "hash": h("namespace:" + n)} for n in r.namespaces]
         return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
                 "planned": len(plan.items), "ground": r.ground}
-
-    # ---- the audit log ---------------------------------------------------------------------
-    def _seal(self, rid: str, body: dict[str, Any]) -> ErasureReceipt:
-        k_chain = chain_key(self._key())
-        with self.lock:
-            with transaction(self.conn):
-                if estore.get_request(self.conn, rid) is None:  # sealed by another process
-                    rec = audit.get(self.conn, rid)
-                    if rec is None:
-                        raise ErasureError(f"erasure {rid} vanished before its receipt was written")
-                    return receipt_from_record(rec)
-                prev = audit.last(self.conn)
-                rec = audit.AuditRecord(
-                    seq=(prev.seq + 1) if prev else 1, kind=RECEIPT_KIND, ref_id=rid, created_at=self.clock(),
-                    body=body_text(body), prev_mac=prev.mac if prev else GENESIS_MAC, mac="")
-                rec = dataclasses.replace(rec, mac=seal_record(rec, k_chain))
-                audit.append(self.conn, rec)
-                audit.head_set(self.conn, {"count": rec.seq, "mac": rec.mac,
-                                           "seal": head_mac(k_chain, rec.seq, rec.mac)})
-                estore.delete_request(self.conn, rid)
-        return receipt_from_record(rec)
-
-    def receipts(self) -> list[dict[str, Any]]:
-        """One summary line per receipt, oldest first, then the requests still pending
-        (status 'incomplete': never shown as verified until their receipt is sealed)."""
-        out = []
-        with self.lock:
-            for rec in audit.iter_records(self.conn, RECEIPT_KIND):
-                try:
-                    b = json.loads(rec.body)
-                except json.JSONDecodeError:
-                    b = {}
-                out.append({"id": rec.ref_id, "seq": rec.seq, "completed_at": b.get("completed_at"),
-                            "memories": b.get("counts", {}).get("memories"),
-                            "selectors": [s.get("type") for s in b.get("scope", {}).get("selectors", [])],
-                            "verified": b.get("verification", {}).get("ok"), "resumed": b.get("resumed"),
-                            "status": b.get("status") or ("verified" if b.get("verification", {}).get("ok")
-                                                          else "failed")})
-            pending = estore.pending_requests(self.conn)
-        for req in pending:  # not sealed: deleted but not (yet) cleaned up and verified, or not started
-            out.append({"id": req.id, "seq": None, "completed_at": None, "memories": req.counts.get("memories"),
-                         "selectors": [s.get("type") for s in req.scope.get("selectors", [])],
-                         "verified": False, "resumed": None, "status": "incomplete",
-                         "state": req.state, "attempts": req.options.get("attempts", 0),
-                         "reason": req.options.get("last_error")})
-        return out
-
-    def receipt(self, receipt_id: str) -> ErasureReceipt:
-        with self.lock:
-            rec = audit.get(self.conn, receipt_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
-        try:
-            return receipt_from_record(rec)
-        except json.JSONDecodeError as exc:
-            raise ErasureError(f"receipt {receipt_id} is damaged (not JSON): run `memoryd erase verify`") from exc
-
-    def verify(self, receipt_id: str, *, scan: bool = True, subject: str | None = None) -> ReceiptVerification:
-        """Re-check a receipt: the whole chain, the receipt's own MAC, the sealed head, and
-        (scan=True) that none of its erased ids is in the table or in any owned file."""
-        k_chain = chain_key(self._key())
-        with self.lock:
-            records = list(audit.iter_records(self.conn))
-            head = audit.head_get(self.conn)
-            exports = estore.registered_exports(self.conn)
-        idx = next((i for i, r in enumerate(records) if r.ref_id == receipt_id), None)
-        if idx is None:
-            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
-        rec = records[idx]
-        cv = verify_chain(((r.chain_record(), r.mac) for r in records), k_chain,
-                          expected_count=head.get("count") if head else None,
-                          expected_head=head.get("mac") if head else None)
-        head_ok = (head is not None and isinstance(head.get("seal"), str) and hmac.compare_digest(
-            head_mac(k_chain, int(head.get("count", -1)), str(head.get("mac"))), head["seal"])) or (
-            head is None and not records)
-        prev_ok = rec.prev_mac == (records[idx - 1].mac if idx else GENESIS_MAC)
-        mac_ok = prev_ok and hmac.compare_digest(seal_record(rec, k_chain), rec.mac)
-        rows_remaining = id_scan = in_scope = None
-        try:
-            body = json.loads(rec.body)
-        except json.JSONDecodeError:
-            body = None
-        if body is not None and (scan or subject):
-            k_ids = ids_key(self._key())
-            salt = body.get("salt", "")
-            hashed = set(body.get("erased_ids", []))
-
-            def is_erased(mem_id: str) -> bool:
-                return keyed_hash(k_ids, salt, mem_id) in hashed
-
-            if scan:
-                with self.lock:
-                    rows_remaining = sum(1 for _, i in estore.iter_ids(self.conn) if is_erased(i))
-                id_scan = scan_hashed_ids(owned_files(self.settings, exports, self.hooks), is_erased)
-            if subject:
-                want = keyed_hash(k_ids, salt, parse_subject(subject).normalized())
-                in_scope = any(s.get("hash") == want for s in body.get("scope", {}).get("selectors", []))
-        ok = cv.ok and head_ok and mac_ok and body is not None and (
-            not scan or (rows_remaining == 0 and id_scan is not None and id_scan["hits"] == 0))
-        return ReceiptVerification(
-            receipt_id=receipt_id, ok=bool(ok), chain_ok=cv.ok, chain_count=cv.count,
-            chain_first_bad_index=cv.first_bad_index, chain_reason=cv.reason, receipt_mac_ok=mac_ok,
-            head_ok=head_ok, rows_remaining=rows_remaining, id_scan=id_scan, subject_in_scope=in_scope,
-            checked_at=self.clock())
 
     # ---- exports (services/erasure_exports.py) ---------------------------------------------
     def epoch(self) -> int:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from ..db.driver import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..erasure import exports as xfiles
 from ..erasure.models import ErasurePlan, ErasureRequest

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +13,7 @@ from typing import Protocol
 import numpy as np
 from ulid import ULID
 
+from ..db.driver import sqlite3
 from ..db import checkpoint_truncate, data_version, shrink_memory, transaction
 from ..embedding import Embedder
 from ..errors import NotFoundError, ValidationError

@@ -31,7 +31,6 @@ import hashlib
 import hmac
 import logging
 import os
-from ..db.driver import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +40,7 @@ from typing import Any
 
 from ulid import ULID
 
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import transaction
 from ..erasure.exports import fsync_dir, shred_tree

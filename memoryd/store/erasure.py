@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
 from ..db import driver
 from ..db.driver import sqlite3
 from . import memories as mstore
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 __all__ = [
     "PendingRequest",

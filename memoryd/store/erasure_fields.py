@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from ..db.driver import sqlite3
 
+
 __all__ = ["FIELDS", "REDACTABLE", "distinct_values", "rowids_for_values", "metadata_of", "feedback_notes", "redact"]
 
 _COLUMNS = {"source": "source", "session_id": "session_id", "tool": "tool", "kind": "kind", "namespace": "namespace"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from ..db import driver
-from ..db.driver import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
+from ..db import driver
+from ..db.driver import sqlite3
 from ..models import Memory, NewMemory, Provenance, SearchFilters
 
 __all__ = [

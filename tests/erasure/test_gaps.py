@@ -149,7 +149,7 @@ def test_a_short_memory_left_in_a_copy_is_caught(app, settings):
 
 
 def test_a_reader_blocking_the_checkpoint_leaves_the_erasure_pending_until_retried(app, settings, monkeypatch):
-    import memoryd.services.erasure as es
+    import memoryd.services.erasure_retry as es
 
     monkeypatch.setattr(es, "RETRY_DELAYS_S", (0.3, 0.3, 0.5, 1.0, 1.0, 2.0, 2.0, 5.0))
     s = seed(app, corpus=10)
@@ -175,3 +175,25 @@ def test_a_reader_blocking_the_checkpoint_leaves_the_erasure_pending_until_retri
     from erasure_helpers import ALICE
 
     assert raw_hits(settings, ALICE + ["Zyxquor", "Quillotine", "Glimmerstack"]) == {}
+
+
+def test_graph_export_and_plot_are_registered_and_cleaned_by_erasure(app, settings, tmp_path):
+    s = seed(app, corpus=40)
+    app.graph.rebuild()
+    out = tmp_path / "outside" / "graph.json"
+    out.parent.mkdir()
+    app.erasure.track_file(out, "graph-json", lambda: app.graph.export(out, "json"))
+    plot = tmp_path / "outside" / "graph.png"
+    app.erasure.track_file(plot, "plot", lambda: app.graph.plot(plot, max_labels=12))
+    assert all(i.encode() in out.read_bytes() for i in s.alice) and plot.exists()
+    r = app.erasure.execute(ErasureRequest(subjects=("Alice Novak",)), confirm=True)
+    assert r.ok
+    actions = {f["file"]: f["action"] for f in r.body["cleanup"]["files"]}
+    assert actions == {"graph-export": "rewritten", "graph-plot": "shredded"}
+    raw = out.read_bytes()
+    assert not any(i.encode() in raw for i in s.alice)
+    assert all(i.encode() in raw for i in s.other)  # the rest of the graph is still there
+    doc = json.loads(raw)
+    assert {n["id"] for n in doc["nodes"]} & set(s.alice) == set()
+    assert not plot.exists()
+    assert "graph-export" in r.to_text()
