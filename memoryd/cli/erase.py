@@ -224,10 +224,14 @@ def bench_erase(
     seed: int = typer.Option(0, "--seed"),
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: temp dirs)."),
     skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
+    gaps_memories: int = typer.Option(10_000, "--gaps-memories",
+                                      help="Store size for the issue-15 cases (metadata subjects, forgets, exports, "
+                                           "short memories, a reader holding a transaction); 0 skips them."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Forensic scan over randomized erasures (bytes recoverable), and a timed subject erasure
-    on a large store with searches running meanwhile (VACUUM share reported separately)."""
+    """Forensic scan over randomized erasures (bytes recoverable), the issue-15 cases (metadata,
+    forget, exports, short memories, a blocking reader), and a timed subject erasure on a large
+    store with searches running meanwhile (VACUUM share reported separately)."""
     from ..bench.erase_bench import run_forensic_bench, run_subject_bench
 
     data: dict = {}
@@ -236,6 +240,11 @@ def bench_erase(
             data["forensic"] = run_forensic_bench(
                 memories, erasures=erasures, seed=seed, settings=get_settings(ctx), progress=cb,
                 workdir=workdir / "forensic" if workdir else None)
+        if gaps_memories > 0:
+            from ..bench.erase_gaps import run_gaps_bench
+
+            data["gaps"] = run_gaps_bench(gaps_memories, seed=seed, settings=get_settings(ctx), progress=cb,
+                                          workdir=workdir / "gaps" if workdir else None)
         if subject_memories > 0:
             data["subject"] = run_subject_bench(
                 subject_memories, seed=seed, settings=get_settings(ctx), progress=cb,

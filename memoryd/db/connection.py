@@ -89,16 +89,24 @@ def shrink_memory(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA shrink_memory")
 
 
-def checkpoint_truncate(conn: sqlite3.Connection, *, attempts: int = 5, pause_s: float = 0.05) -> bool:
+def checkpoint_truncate(conn: sqlite3.Connection, *, attempts: int = 5, pause_s: float = 0.05,
+                        wait_ms: int = 100) -> bool:
     """Copy the WAL back into the database and truncate it to 0 bytes: the WAL holds old
     page images, i.e. the text of rows deleted since the last checkpoint. False when readers
     (another connection inside a read transaction) kept it busy through every attempt."""
-    for attempt in range(attempts):
-        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if not busy:
-            return True
-        time.sleep(pause_s * (attempt + 1))
-    return False
+    # a checkpoint waits for readers through the busy handler: keep that short here, or a
+    # reader holding a snapshot would stall the caller for attempts x busy_timeout
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        for attempt in range(attempts):
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(pause_s * (attempt + 1))
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
 
 
 def optimize(conn: sqlite3.Connection) -> None:

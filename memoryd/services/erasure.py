@@ -42,7 +42,7 @@ from ulid import ULID
 from ..db import driver as sqldriver
 from ..db.driver import sqlite3
 from ..config import Settings
-from ..db import connect, pragma, shrink_memory, transaction
+from ..db import checkpoint_truncate, connect, pragma, shrink_memory, transaction
 from ..erasure.hooks import ErasureHook, call_optional
 from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest
 from ..erasure.planning import build_plan
@@ -377,9 +377,8 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
 
     def _truncate_wal(self, mc: sqlite3.Connection) -> bool:
         wal = Path(str(self.settings.db_path) + "-wal")
-        for attempt in range(5):
-            busy, _, _ = estore.wal_checkpoint_truncate(mc)
-            if not busy and (not wal.exists() or wal.stat().st_size == 0):
+        for attempt in range(3):
+            if checkpoint_truncate(mc, attempts=3, wait_ms=100) and (not wal.exists() or wal.stat().st_size == 0):
                 return True
             time.sleep(0.05 * (attempt + 1))
         log.warning("could not truncate the WAL: readers kept it busy")
