@@ -27,7 +27,7 @@ from typing import Any
 
 from ..app import App
 from ..config import Settings
-from ..db import driver
+from ..db import driver, read_snapshot
 from ..erasure.models import ErasureRequest
 from ..models import NewMemory, Provenance
 from .erase_bench import _build_random_store, _fresh, _tmp
@@ -151,16 +151,10 @@ def _cases(app: App, st: Settings, home: Path, rng: random.Random, forgets: int,
     # a reader holds a transaction: incomplete, then finished once it is gone
     canary = f"CNYR{rng.randrange(16**8):08x}"
     rid = add(f"Pavel Dvorak keeps the {canary} recovery codes")
-    reader = driver.sqlite3.connect(str(st.db_path), isolation_level=None, check_same_thread=False)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM memories").fetchone()
     t = time.perf_counter()
-    try:
+    with read_snapshot(st.db_path):
         r = app.erasure.execute(ErasureRequest(memory_ids=(rid,)), confirm=True)
         first = r.body.get("status")
-    finally:
-        reader.execute("ROLLBACK")
-        reader.close()
     listed = [x["status"] for x in app.erasure.receipts() if x["id"] == r.id]
     app.erasure.resume_pending()  # (the process's own retry may have finished it already)
     res["reader"] = {"first_status": first, "listed_while_reader_held": listed,

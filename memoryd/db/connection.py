@@ -19,7 +19,7 @@ from ..errors import StoreError
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate"]
+__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -107,6 +107,22 @@ def checkpoint_truncate(conn: sqlite3.Connection, *, attempts: int = 5, pause_s:
         return False
     finally:
         conn.execute(f"PRAGMA busy_timeout={int(saved)}")
+
+
+@contextmanager
+def read_snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding a read transaction for the duration of the block: the WAL
+    cannot be reset past its snapshot (benchmarks and tests of incomplete erasures)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        yield conn
+    finally:
+        try:
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
 
 
 def optimize(conn: sqlite3.Connection) -> None:
