@@ -197,3 +197,14 @@ def test_graph_export_and_plot_are_registered_and_cleaned_by_erasure(app, settin
     assert {n["id"] for n in doc["nodes"]} & set(s.alice) == set()
     assert not plot.exists()
     assert "graph-export" in r.to_text()
+
+
+@pytest.mark.skipif(not driver.FTS_SECURE_DELETE, reason="needs the bundled SQLite (pysqlite3-binary)")
+def test_an_old_sqlite_refuses_a_secure_delete_index_with_a_clear_error(app, settings):
+    ids = [r.memory.id for r in app.memories.remember_many([NewMemory(f"rotate key {i} on Friday") for i in range(3)])]
+    app.memories.forget(ids[0])  # FTS5 secure-delete: the index is now format 5
+    code = ("import sys; from pathlib import Path; from memoryd.db import connect\n"
+            "try:\n    connect(Path(sys.argv[1]))\nexcept Exception as e:\n    print(type(e).__name__, e)")
+    p = subprocess.run([sys.executable, "-c", code, str(settings.db_path)], capture_output=True, text=True,
+                       env={**os.environ, "MEMORYD_SQLITE": "stdlib"}, timeout=120)
+    assert "StoreError" in p.stdout and "pysqlite3-binary" in p.stdout, p.stdout + p.stderr
