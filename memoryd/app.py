@@ -171,6 +171,8 @@ class App:
             )
 
     def close(self) -> None:
+        if getattr(self, "_erasure", None) is not None:
+            self._erasure.close()  # stop in-process retries of incomplete erasures
         with self.lock:
             try:
                 optimize(self.conn)

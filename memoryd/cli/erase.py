@@ -40,6 +40,9 @@ def erase(
     ground: str = typer.Option(None, "--ground", help=f"Art. 17(1) ground: {', '.join(GROUNDS)}."),
     yes: bool = typer.Option(False, "--yes", help="Really erase (without it: dry run only)."),
     vacuum: str = typer.Option("auto", "--vacuum", help=f"VACUUM after erasing: {', '.join(VACUUM_POLICIES)}."),
+    field_hits: str = typer.Option("erase", "--field-hits",
+                                   help="A subject named only in a memory's metadata (tag, source, session, kind, "
+                                        "feedback note): 'erase' the memory (default) or 'redact' those values and keep it."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Erase memories for an Art. 17 request. Without --yes, only list what would be erased and why."""
@@ -51,7 +54,7 @@ def erase(
     svc = get_app(ctx).erasure
     request = ErasureRequest(memory_ids=tuple(memory_id or ()), subjects=tuple(subject or ()),
                              agents=tuple(agent or ()), namespaces=tuple(namespace or ()),
-                             exclude_ids=tuple(exclude or ()), ground=ground)
+                             exclude_ids=tuple(exclude or ()), ground=ground, field_hits=field_hits)
     plan = svc.plan(request)
     if not yes:
         emit(plan.to_dict(), as_json, lambda: _print_plan(plan))
@@ -69,6 +72,13 @@ def _print_plan(plan: ErasurePlan) -> None:
         for i in plan.items:
             t.add_row(i.memory_id, fmt_time(i.created_at), i.namespace, i.agent_id, i.preview, "\n".join(i.reasons))
         console.print(t)
+    if plan.redactions:
+        t = Table("id", "memory", "fields", "why", title="kept, with these metadata values removed (--field-hits redact)",
+                  show_lines=True)
+        t.columns[0].no_wrap = True
+        for i in plan.redactions:
+            t.add_row(i.memory_id, i.preview, ", ".join(sorted({f for f, _ in i.fields})), "\n".join(i.reasons))
+        console.print(t)
     if plan.near_misses:
         t = Table("id", "memory", "why listed", title="near misses: NOT erased (add with --id if they are the subject's)",
                   show_lines=True)
@@ -79,32 +89,43 @@ def _print_plan(plan: ErasurePlan) -> None:
     for n in plan.notes:
         console.print(f"note: {n}")
     n = len(plan.items)
-    console.print(f"dry run: nothing erased. {n} memor{'y' if n == 1 else 'ies'} would be erased; "
+    red = f", {len(plan.redactions)} redacted" if plan.redactions else ""
+    console.print(f"dry run: nothing erased. {n} memor{'y' if n == 1 else 'ies'} would be erased{red}; "
                   "re-run with --yes to erase them.")
 
 
 def _print_done(r: ErasureReceipt) -> None:
     v = r.body.get("verification", {})
+    if r.body.get("status") == "incomplete":
+        console.print(f"[red]INCOMPLETE[/red]: erased {r.body.get('counts', {}).get('memories', 0)} memories, but "
+                      f"{r.body.get('reason')}; request {r.id} stays pending and is retried "
+                      "(`memoryd erase resume`, or on the next start)")
+        return
     mark = "[green]verified[/green]" if v.get("ok") else "[red]NOT verified[/red]"
-    console.print(f"erased {r.body.get('counts', {}).get('memories', 0)} memories; receipt {r.id} ({mark})")
+    red = r.body.get("counts", {}).get("memories_redacted")
+    more = f", redacted metadata of {red}" if red else ""
+    console.print(f"erased {r.body.get('counts', {}).get('memories', 0)} memories{more}; receipt {r.id} ({mark})")
     console.print(f"see: memoryd erase receipt {r.id}")
 
 
 @erase_app.command("receipts")
 @handles_errors
 def receipts(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
-    """List erasure receipts (oldest first)."""
+    """List erasure receipts (oldest first), then requests still incomplete (pending, retried)."""
     rows = get_app(ctx).erasure.receipts()
 
     def human() -> None:
         if not rows:
             console.print("no erasure receipts")
             return
-        t = Table("#", "receipt", "completed", "memories", "selectors", "verified")
+        t = Table("#", "receipt", "completed", "memories", "selectors", "status")
         t.columns[1].no_wrap = True
         for r in rows:
-            t.add_row(str(r["seq"]), r["id"], fmt_time(r["completed_at"]) if r["completed_at"] else "?",
-                      str(r["memories"]), ", ".join(r["selectors"]), "yes" if r["verified"] else "NO")
+            status = r.get("status") or ("verified" if r["verified"] else "failed")
+            if status == "incomplete":
+                status = f"INCOMPLETE ({r.get('attempts', 0)} attempts: {r.get('reason') or 'not started'})"
+            t.add_row(str(r["seq"] or "-"), r["id"], fmt_time(r["completed_at"]) if r["completed_at"] else "-",
+                      str(r["memories"]), ", ".join(r["selectors"]), status)
         console.print(t)
 
     emit(rows, as_json, human)
@@ -203,10 +224,14 @@ def bench_erase(
     seed: int = typer.Option(0, "--seed"),
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: temp dirs)."),
     skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
+    gaps_memories: int = typer.Option(10_000, "--gaps-memories",
+                                      help="Store size for the issue-15 cases (metadata subjects, forgets, exports, "
+                                           "short memories, a reader holding a transaction); 0 skips them."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Forensic scan over randomized erasures (bytes recoverable), and a timed subject erasure
-    on a large store with searches running meanwhile (VACUUM share reported separately)."""
+    """Forensic scan over randomized erasures (bytes recoverable), the issue-15 cases (metadata,
+    forget, exports, short memories, a blocking reader), and a timed subject erasure on a large
+    store with searches running meanwhile (VACUUM share reported separately)."""
     from ..bench.erase_bench import run_forensic_bench, run_subject_bench
 
     data: dict = {}
@@ -215,6 +240,11 @@ def bench_erase(
             data["forensic"] = run_forensic_bench(
                 memories, erasures=erasures, seed=seed, settings=get_settings(ctx), progress=cb,
                 workdir=workdir / "forensic" if workdir else None)
+        if gaps_memories > 0:
+            from ..bench.erase_gaps import run_gaps_bench
+
+            data["gaps"] = run_gaps_bench(gaps_memories, seed=seed, settings=get_settings(ctx), progress=cb,
+                                          workdir=workdir / "gaps" if workdir else None)
         if subject_memories > 0:
             data["subject"] = run_subject_bench(
                 subject_memories, seed=seed, settings=get_settings(ctx), progress=cb,

@@ -105,7 +105,9 @@ def graph_export(
             raise ValidationError("GraphML export needs --out FILE")
         emit(graph.export_dict(), True, lambda: None)
         return
-    data = graph.export(out, fmt)
+    # registered before it is written: every erasure rewrites it without the erased memories
+    data = get_app(ctx).erasure.track_file(out, "graph-json" if fmt == "json" else "graphml",
+                                           lambda: graph.export(out, fmt))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['edges']} edges, {data['communities']} communities"))
 
@@ -119,7 +121,8 @@ def graph_plot(
     as_json: bool = JsonOpt,
 ) -> None:
     """Draw the communities to a PNG (largest 20 coloured, the rest grey)."""
-    data = get_app(ctx).graph.plot(out, max_labels=labels)
+    app_ = get_app(ctx)  # registered: labels are words of memories, so erasures shred the plot
+    data = app_.erasure.track_file(out, "plot", lambda: app_.graph.plot(out, max_labels=labels))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['communities']} communities"))
 

@@ -9,15 +9,17 @@ Every connection gets, before anything is written:
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
+from . import driver
+from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize"]
+__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -47,7 +49,20 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
+    if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
+        conn.close()
+        raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
+                         f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def _fts_format(conn: sqlite3.Connection) -> int:
+    """The FTS5 file format version of memories_fts (5 once secure-delete was used), 0 if none."""
+    try:
+        r = conn.execute("SELECT v FROM memories_fts_config WHERE k = 'version'").fetchone()
+    except driver.OperationalError:
+        return 0
+    return int(r[0]) if r and str(r[0]).isdigit() else 0
 
 
 READABLE_PRAGMAS = frozenset({"journal_mode", "foreign_keys", "secure_delete", "synchronous", "busy_timeout"})
@@ -72,6 +87,42 @@ def quick_check(conn: sqlite3.Connection) -> str:
 def shrink_memory(conn: sqlite3.Connection) -> None:
     """Drop this connection's cached pages (after an erasure they held the erased rows)."""
     conn.execute("PRAGMA shrink_memory")
+
+
+def checkpoint_truncate(conn: sqlite3.Connection, *, attempts: int = 5, pause_s: float = 0.05,
+                        wait_ms: int = 100) -> bool:
+    """Copy the WAL back into the database and truncate it to 0 bytes: the WAL holds old
+    page images, i.e. the text of rows deleted since the last checkpoint. False when readers
+    (another connection inside a read transaction) kept it busy through every attempt."""
+    # a checkpoint waits for readers through the busy handler: keep that short here, or a
+    # reader holding a snapshot would stall the caller for attempts x busy_timeout
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        for attempt in range(attempts):
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(pause_s * (attempt + 1))
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
+
+
+@contextmanager
+def read_snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding a read transaction for the duration of the block: the WAL
+    cannot be reset past its snapshot (benchmarks and tests of incomplete erasures)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        yield conn
+    finally:
+        try:
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
 
 
 def optimize(conn: sqlite3.Connection) -> None:

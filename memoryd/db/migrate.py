@@ -9,13 +9,13 @@ one inside a single BEGIN IMMEDIATE ... COMMIT (executescript would commit on it
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MigrationError
 from .connection import transaction
+from .driver import sqlite3
 
 __all__ = ["Migration", "available_migrations", "applied_versions", "migrate", "split_statements"]
 

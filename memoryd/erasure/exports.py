@@ -8,7 +8,12 @@ exports it wrote, and erasure rewrites each one:
 
 * JSONL exports (`memoryd export --out`): the lines of erased memories are removed;
 * subject exports (`memoryd subject export --out`): rewritten without the erased memories,
-  or destroyed when none of their memories is left.
+  or destroyed when none of their memories is left;
+* graph exports (`memoryd graph export --out`, JSON): the erased memories' nodes and edges
+  are removed, community labels naming erased words blanked; GraphML exports are destroyed
+  when they name an erased memory, plots (`memoryd graph plot`, labels drawn as pixels no
+  scan can read) whenever an erasure deletes anything; model directories are reported (the
+  model ledger edits and shreds the weights).
 
 The old bytes are overwritten: the new file is written next to the old one and renamed over
 it, then the old inode (still open) is overwritten with zeros and synced. A crash at any
@@ -29,9 +34,12 @@ from typing import IO
 
 from ..errors import ValidationError
 
-__all__ = ["ExportRewrite", "write_atomic", "rewrite_export", "shred", "tmp_path_for", "fsync_dir"]
+__all__ = ["FILE_ROLES", "ExportRewrite", "write_atomic", "rewrite_export", "shred", "shred_tree", "tmp_path_for", "fsync_dir"]
 
 _ZERO_CHUNK = 1 << 20
+# roles of registered files in receipts (never their paths: a path can hold a name)
+FILE_ROLES = {"jsonl": "export", "subject-json": "subject-export", "graph-json": "graph-export",
+              "graphml": "graph-export", "plot": "graph-plot", "model-dir": "model-dir"}
 
 
 @dataclass
@@ -112,6 +120,41 @@ def shred(path: Path) -> None:
     fsync_dir(path.parent)
 
 
+def shred_tree(path: Path) -> int:
+    """Overwrite every file under `path` (or `path` itself) with zeros, fsync, unlink, then
+    remove the directories: old model weights are destroyed, not just unlinked. Best effort
+    (like rmtree(ignore_errors=True)); returns the number of files shredded."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return 0
+    if path.is_symlink() or path.is_file():
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
+            return 0
+        try:
+            shred(path)
+            return 1
+        except OSError:
+            path.unlink(missing_ok=True)
+            return 0
+    n = 0
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            n += shred_tree(Path(root) / name)
+        for name in dirs:
+            d = Path(root) / name
+            try:
+                d.unlink() if d.is_symlink() else d.rmdir()
+            except OSError:
+                pass
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+    fsync_dir(path.parent)
+    return n
+
+
 def rewrite_export(
     path: Path,
     fmt: str,
@@ -131,6 +174,17 @@ def rewrite_export(
     text = raw.decode("utf-8", errors="replace")
     if fmt == "subject-json":
         return _rewrite_subject(path, text, is_erased_id, mentions_erased)
+    if fmt == "graph-json":
+        return _rewrite_graph_json(path, text, is_erased_id, mentions_erased)
+    if fmt in ("graphml", "plot"):
+        # GraphML: rewritten by re-exporting, not here; a plot's labels are pixels no scan
+        # can read: either goes as soon as it may show an erased memory (re-create it)
+        if fmt == "plot" or mentions_erased(text):
+            shred(path)
+            return ExportRewrite("shredded")
+        return ExportRewrite("unchanged")
+    if fmt == "model-dir":  # weights are edited and shredded by the model ledger's hook
+        return ExportRewrite("unchanged")
     kept: list[str] = []
     removed = 0
     for line in text.splitlines(keepends=True):
@@ -172,3 +226,38 @@ def _rewrite_subject(path: Path, text: str, is_erased_id, mentions_erased) -> Ex
     obj["memories"] = keep
     write_atomic(path, lambda fh: fh.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n"))
     return ExportRewrite("rewritten", removed)
+
+
+def _rewrite_graph_json(path: Path, text: str, is_erased_id, mentions_erased) -> ExportRewrite:
+    """`graph export --out FILE` (JSON): drop the erased memories' nodes and edges, and blank
+    the label of every community whose label names erased text."""
+    try:
+        obj = json.loads(text)
+        nodes, edges, comms = obj["nodes"], obj["edges"], obj["communities"]
+        assert isinstance(nodes, list) and isinstance(edges, list) and isinstance(comms, list)
+    except (json.JSONDecodeError, KeyError, TypeError, AssertionError):
+        if mentions_erased(text):
+            shred(path)
+            return ExportRewrite("shredded")
+        return ExportRewrite("unchanged")
+    gone = {n.get("id") for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str) and is_erased_id(n["id"])}
+    removed_in: dict[object, int] = {}
+    for n in nodes:
+        if isinstance(n, dict) and n.get("id") in gone:
+            removed_in[n.get("community")] = removed_in.get(n.get("community"), 0) + 1
+    labels_blanked = 0
+    for c in comms:
+        if not isinstance(c, dict):
+            continue
+        if c.get("id") in removed_in and isinstance(c.get("size"), int):
+            c["size"] = max(0, c["size"] - removed_in[c["id"]])
+        if c.get("label") and mentions_erased(str(c["label"])):
+            c["label"] = ""
+            labels_blanked += 1
+    if not gone and not labels_blanked:
+        return ExportRewrite("unchanged")
+    obj["nodes"] = [n for n in nodes if not (isinstance(n, dict) and n.get("id") in gone)]
+    obj["edges"] = [e for e in edges if not (isinstance(e, dict) and (e.get("source") in gone or e.get("target") in gone))]
+    obj["communities"] = [c for c in comms if not (isinstance(c, dict) and c.get("size") == 0)]
+    write_atomic(path, lambda fh: fh.write(json.dumps(obj)))
+    return ExportRewrite("rewritten", len(gone) + labels_blanked)

@@ -6,6 +6,8 @@ Needles (bytes, held in RAM for the request only, never written anywhere):
             namespace or the schema contains (so finding it can only mean leftover data);
             checked with word boundaries in the raw bytes
   id        an erased memory's id
+  field     a metadata value of an erased memory (tag, source, session, tool, kind,
+            feedback note) or a value redacted from a kept one, when no survivor holds it
   derived   strings an ErasureHook derived from the memories (entity keys, summaries)
 
 GNU grep -F (Aho-Corasick / Commentz-Walter, ~100+ MB/s here) does the multi-needle search
@@ -32,6 +34,8 @@ __all__ = ["Needle", "FileScan", "ScanReport", "build_needles", "scan_files", "s
 log = logging.getLogger(__name__)
 
 MIN_TOKEN = 5  # shorter words are neither distinctive nor cheap to search
+MIN_CONTENT = 8  # a whole one-line text this long is searched, words or not ("Bo Li: 555-1234")
+MIN_FIELD = 4  # a metadata value (tag, source, ...) no survivor holds, this long, is searched
 MAX_NEEDLE = 4096
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ULID = rb"[0-9A-HJKMNP-TV-Z]{26}"
@@ -41,7 +45,7 @@ _ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 @dataclass(frozen=True)
 class Needle:
     data: bytes
-    kind: str  # content | token | id | derived
+    kind: str  # content | token | id | field | derived
 
 
 @dataclass
@@ -82,6 +86,7 @@ def build_needles(
     is_common: Callable[[str], bool],
     content_survives: Callable[[str], bool],
     derived: Iterable[str] = (),
+    fields: Iterable[str] = (),
 ) -> list[Needle]:
     """Needles for one erasure. `is_common(word)`: the word legitimately remains (a surviving
     memory or the schema has it). `content_survives(text)`: a surviving memory holds this
@@ -93,7 +98,7 @@ def build_needles(
 
     def add(b: bytes, kind: str) -> None:
         b = b[:MAX_NEEDLE]
-        if len(b) >= MIN_TOKEN and b not in out:
+        if len(b) >= (MIN_FIELD if kind == "field" else MIN_TOKEN) and b not in out:
             out[b] = kind
 
     for i in ids:
@@ -103,9 +108,19 @@ def build_needles(
             lines = text.split("\n")  # grep reads one pattern per line
             for line in lines:
                 line = line.strip("\r")
-                if distinctive(line) or (len(lines) == 1 and len(line) >= 24):
+                # a one-line text is searched whole even when short ("Bo Li: 555-1234");
+                # a line of a longer text only when it is distinctive or long
+                if distinctive(line) or len(line) >= (MIN_CONTENT if len(lines) == 1 else 24):
                     add(line.encode("utf-8"), "content")
         for w in dict.fromkeys(_WORD.findall(text)):
+            if len(w) >= MIN_TOKEN and not is_common(w):
+                add(w.encode("utf-8"), "token")
+                add(w.lower().encode("utf-8"), "token")
+    for v in fields:  # metadata values of erased memories and redacted values
+        line = " ".join(v.split())
+        if len(line) >= MIN_FIELD:
+            add(line.encode("utf-8"), "field")
+        for w in dict.fromkeys(_WORD.findall(v)):
             if len(w) >= MIN_TOKEN and not is_common(w):
                 add(w.encode("utf-8"), "token")
                 add(w.lower().encode("utf-8"), "token")

@@ -16,10 +16,10 @@ Only `name` and `erase_derived` are required; the other methods are optional.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from ..db.driver import sqlite3
 from ..models import Memory
 
 __all__ = ["ErasureHook", "call_optional"]

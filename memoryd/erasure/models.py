@@ -8,9 +8,10 @@ from typing import Any
 
 from ..errors import ValidationError
 
-__all__ = ["GROUNDS", "ErasureRequest", "PlanItem", "ErasurePlan", "ErasureReceipt", "ReceiptVerification"]
+__all__ = ["FIELD_HIT_ACTIONS", "GROUNDS", "ErasureRequest", "PlanItem", "ErasurePlan", "ErasureReceipt", "ReceiptVerification"]
 
 # Art. 17(1) GDPR, points (a)-(f): the ground a request is made on (optional, recorded as is)
+FIELD_HIT_ACTIONS = ("erase", "redact")
 GROUNDS = ("no-longer-necessary", "consent-withdrawn", "objection", "unlawful", "legal-obligation", "child")
 
 
@@ -24,6 +25,9 @@ class ErasureRequest:
     namespaces: tuple[str, ...] = ()  # every memory in these namespaces
     exclude_ids: tuple[str, ...] = ()  # keep these even if a selector matches (after a dry run)
     ground: str | None = None  # one of GROUNDS
+    # a subject found only in a memory's metadata (tag, source, session, kind, feedback
+    # note): "erase" the memory (default) or "redact" just those values and keep it
+    field_hits: str = "erase"
 
     def __post_init__(self) -> None:
         for name in ("memory_ids", "subjects", "agents", "namespaces", "exclude_ids"):
@@ -31,6 +35,8 @@ class ErasureRequest:
             if isinstance(v, str) or not all(isinstance(x, str) and x.strip() for x in v):
                 raise ValidationError(f"{name} must be a list of non-empty strings")
             object.__setattr__(self, name, tuple(dict.fromkeys(x.strip() for x in v)))
+        if self.field_hits not in FIELD_HIT_ACTIONS:
+            raise ValidationError(f"field_hits must be one of {', '.join(FIELD_HIT_ACTIONS)}")
         if self.ground is not None and self.ground not in GROUNDS:
             raise ValidationError(f"ground must be one of {', '.join(GROUNDS)}")
         if not (self.memory_ids or self.subjects or self.agents or self.namespaces):
@@ -46,11 +52,15 @@ class PlanItem:
     created_at: float
     preview: str  # start of the text, for the operator's dry run only (never persisted)
     reasons: tuple[str, ...]
+    # (field, value) of the metadata that names the subject (tag, source, ...): what a
+    # redaction removes. In RAM only, for the request; the dry run shows the field names.
+    fields: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("rowid")
         d["reasons"] = list(self.reasons)
+        d["fields"] = sorted({f for f, _ in self.fields})
         return d
 
 
@@ -63,6 +73,7 @@ class ErasurePlan:
     near_misses: tuple[PlanItem, ...]
     created_at: float
     notes: tuple[str, ...] = ()
+    redactions: tuple[PlanItem, ...] = ()  # memories kept, with metadata values removed
 
     @property
     def memory_ids(self) -> tuple[str, ...]:
@@ -74,6 +85,8 @@ class ErasurePlan:
             "would_erase": len(self.items),
             "items": [i.to_dict() for i in self.items],
             "near_misses": [i.to_dict() for i in self.near_misses],
+            "would_redact": len(self.redactions),
+            "redactions": [i.to_dict() for i in self.redactions],
             "notes": list(self.notes),
         }
 

@@ -10,16 +10,17 @@ a different person with a similar name is never erased without the operator seei
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 
+from ..db.driver import sqlite3
 from ..models import Memory
 from ..store import erasure as estore
+from ..store import erasure_fields as fstore
 from ..store import memories as mstore
 from .models import ErasurePlan, ErasureRequest, PlanItem
-from .subject import SubjectMatcher, parse_subject
+from .subject import SubjectMatcher, fold, parse_subject
 
 __all__ = ["build_plan", "VEC_CANDIDATES", "VEC_NEAR"]
 
@@ -33,9 +34,9 @@ def _preview(text: str) -> str:
     return s if len(s) <= PREVIEW else s[: PREVIEW - 1] + "…"
 
 
-def _item(m: Memory, reasons: list[str]) -> PlanItem:
+def _item(m: Memory, reasons: list[str], fields: tuple[tuple[str, str], ...] = ()) -> PlanItem:
     return PlanItem(m.id, m.rowid, m.namespace, m.provenance.agent_id, m.created_at, _preview(m.content),
-                    tuple(dict.fromkeys(reasons)))
+                    tuple(dict.fromkeys(reasons)), fields)
 
 
 def build_plan(
@@ -78,6 +79,7 @@ def build_plan(
             for digits in mt.digit_needles:
                 for r in estore.digit_candidates(conn, digits):
                     found_by[i][r].add("digits")
+        field_hits = _field_hits(conn, matchers) if matchers else {}
 
     if any(mt.embed_text for mt in matchers):
         svc = memories()
@@ -89,27 +91,88 @@ def build_plan(
                 cosine[i][h.rowid] = h.score
                 found_by[i][h.rowid].add(f"meaning {h.score:.2f}")
 
-    wanted = set(erase) | {r for fb in found_by for r in fb}
+    wanted = set(erase) | {r for fb in found_by for r in fb} | set(field_hits)
     with lock:
         rows = mstore.get_by_rowids(conn, sorted(wanted))
 
     for i, mt in enumerate(matchers):
         _match_subject(i, mt, {r: rows[r] for r in found_by[i] if r in rows}, found_by[i], cosine[i], erase, near, notes)
 
+    redact = _apply_field_hits(field_hits, request.field_hits, erase, near)
     excluded = set(request.exclude_ids)
-    for r in list(erase):
-        m = rows.get(r)
-        if m is not None and m.id in excluded:
-            near[r] = ["excluded by the request: kept", *erase.pop(r)]
+    for sel in (erase, redact):
+        for r in list(sel):
+            m = rows.get(r)
+            if m is not None and m.id in excluded:
+                near[r] = ["excluded by the request: kept", *sel.pop(r)]
     for r in erase:
+        near.pop(r, None)
+        redact.pop(r, None)
+    for r in redact:
         near.pop(r, None)
 
     def items(sel: dict[int, list[str]]) -> tuple[PlanItem, ...]:
         ms = [rows[r] for r in sel if r in rows]
         ms.sort(key=lambda m: (m.created_at, m.rowid))
-        return tuple(_item(m, sel[m.rowid]) for m in ms)
+        return tuple(_item(m, sel[m.rowid], fields.get(m.rowid, ())) for m in ms)
 
-    return ErasurePlan(request, items(erase), items(near), now, tuple(notes))
+    fields = {r: tuple(sorted({(f, v) for f, v, _, strong in hits if strong})) for r, hits in field_hits.items()}
+    return ErasurePlan(request, items(erase), items(near), now, tuple(notes), redactions=items(redact))
+
+
+# (field, value, "subject i (kind): rule", strong)
+FieldHit = tuple[str, str, str, bool]
+
+
+def _field_hits(conn: sqlite3.Connection, matchers: list[SubjectMatcher]) -> dict[int, list[FieldHit]]:
+    """rowid -> hits of the subjects' rules in its metadata (tags, source, session, tool,
+    kind, namespace, feedback notes). Distinct values are read, not rows; a value is only
+    read by the rules when it contains one of the subject's look-up words (as the
+    full-text and substring look-ups do for the text)."""
+    out: dict[int, list[FieldHit]] = defaultdict(list)
+    values = fstore.distinct_values(conn)
+    for i, mt in enumerate(matchers):
+        words = [w.lower() for w in (*mt.fts_terms, *mt.like_needles) if w]
+        label = f"subject {i + 1} ({mt.kind})"
+        for field, vals in values.items():
+            hit_vals: dict[str, list[tuple[str, bool]]] = {}
+            for v in vals:
+                folded = fold(v).lower()
+                digits = "".join(c for c in v if c.isdigit())
+                if not (any(w in folded for w in words) or any(d in digits for d in mt.digit_needles)):
+                    continue
+                hits = mt.match(v)
+                if hits:
+                    strong = [h for h in hits if h.strong]
+                    h = (strong or hits)[0]
+                    hit_vals[v] = [(f"{label}: {h.label} in {field}", bool(strong))]
+            if not hit_vals:
+                continue
+            for r, vs in fstore.rowids_for_values(conn, field, list(hit_vals)).items():
+                for v in vs:
+                    for why, strong in hit_vals[v]:
+                        out[r].append((field, v, why, strong))
+    return dict(out)
+
+
+def _apply_field_hits(
+    field_hits: dict[int, list[FieldHit]], action: str, erase: dict[int, list[str]], near: dict[int, list[str]]
+) -> dict[int, list[str]]:
+    """Metadata hits: a memory erased anyway notes them; a strong hit erases the memory
+    (action 'erase', and always for a namespace name) or redacts the values ('redact');
+    a weak one lists it as a near miss. Returns the memories to redact."""
+    redact: dict[int, list[str]] = defaultdict(list)
+    for r, hits in field_hits.items():
+        strong = [h for h in hits if h[3]]
+        if r in erase:
+            erase[r] += [why for _, _, why, s in hits if s]
+        elif strong and (action == "erase" or any(f not in fstore.REDACTABLE for f, *_ in strong)):
+            erase[r] += [why for _, _, why, _ in strong]
+        elif strong:
+            redact[r] += [f"{why}: value removed, memory kept" for _, _, why, _ in strong]
+        else:
+            near[r] += [why for _, _, why, _ in hits]
+    return redact
 
 
 def _match_subject(

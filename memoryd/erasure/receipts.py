@@ -138,6 +138,11 @@ def render_text(r: ErasureReceipt) -> str:
         f"  - full-text index: {c.get('fts', '?')}",
         f"  - write-ahead log checkpointed and truncated: {'yes' if c.get('wal_truncated') else 'NO'}",
         f"  - VACUUM: {c.get('vacuum', '?')}",
+    ]
+    for f in c.get("files", []):
+        lines.append(f"  - registered file ({f.get('file')}, {f.get('format')}): {f.get('action')}"
+                     + (f", {f['removed']} entries removed" if f.get("removed") else ""))
+    lines += [
         "",
         "Verification (right after the erasure)",
     ]
@@ -148,6 +153,8 @@ def render_text(r: ErasureReceipt) -> str:
     else:
         lines.append(f"  - content scan: not performed ({cs.get('reason', '')})")
     lines.append(f"  - erased ids searched in the same files: {ids.get('hits', '?')} found")
+    for f in cs.get("per_file", []):
+        lines.append(f"      {f.get('file')}: {f.get('bytes', 0):,} bytes scanned, {f.get('hits', 0)} found")
     fv = v.get("fts_vocab", {})
     if fv.get("performed"):
         lines.append(f"  - full-text vocabulary: {fv.get('exclusive_terms', 0)} words only the erased memories used; "

@@ -3,15 +3,16 @@ recorded in the receipt (raw-byte scan, fts5vocab residue, FTS integrity, rows l
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..store import erasure as estore
+from ..store import erasure_fields as fstore
 from ..store import memories as mstore
 from . import exports as xfiles
 from .forensic import Needle, build_needles, scan_files, scan_hashed_ids
@@ -41,9 +42,13 @@ def owned_files(
     exp = settings.exports_dir
     if exp.is_dir():
         files += [("exports-dir", p) for p in sorted(exp.rglob("*")) if p.is_file()]
-    for path, _fmt in export_entries:
+    for path, fmt in export_entries:
         p = Path(path)
-        files += [("export", p), ("export-tmp", xfiles.tmp_path_for(p))]
+        role = xfiles.FILE_ROLES.get(fmt, "export")
+        if p.is_dir():  # a registered directory (a model's): every file in it
+            files += [(role, q) for q in sorted(p.rglob("*"))]
+        else:
+            files += [(role, p), (f"{role}-tmp", xfiles.tmp_path_for(p))]
     for h in hooks:
         for p in call_optional(h, "forensic_paths", default=()):
             p = Path(p)
@@ -126,10 +131,12 @@ def _verify_index(mc, v, is_erased, erased_ids, vocab) -> None:
         v["rows_remaining"] = sum(1 for _, i in estore.iter_ids(mc) if is_erased(i))
 
 
-def needles_for(mc: sqlite3.Connection, texts: list[str], ids: list[str], derived: list[str]) -> list[Needle]:
+def needles_for(mc: sqlite3.Connection, texts: list[str], ids: list[str], derived: list[str],
+                fields: Sequence[str] = ()) -> list[Needle]:
     """Needles for the forensic scan, judged against what survives (call it after the
     delete committed): a word any surviving memory, tag, agent, the schema or the audit
-    log contains is not distinctive."""
+    log contains is not distinctive; a metadata value (`fields`) a surviving memory still
+    holds (in its text or any of its metadata) is not searched."""
     ambient = estore.ambient_words(mc)
     cache: dict[str, bool] = {}
 
@@ -143,4 +150,10 @@ def needles_for(mc: sqlite3.Connection, texts: list[str], ids: list[str], derive
         rows = mstore.get_by_rowids(mc, estore.fts_phrase_rowids(mc, text))
         return any(text in m.content for m in rows.values())
 
-    return build_needles(texts, ids, is_common=is_common, content_survives=content_survives, derived=derived)
+    kept: list[str] = []
+    if fields:
+        blob = "\n".join(v for vals in fstore.distinct_values(mc).values() for v in vals)
+        kept = [v for v in dict.fromkeys(fields)
+                if v not in blob and v.lower() not in ambient and not content_survives(v)]
+    return build_needles(texts, ids, is_common=is_common, content_survives=content_survives, derived=derived,
+                         fields=kept)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,8 +29,15 @@ T = TypeVar("T")
 _LOCKED = ("database is locked", "database table is locked", "database is busy", "sqlite_busy")
 
 
+def _operational() -> tuple[type[BaseException], ...]:
+    """OperationalError of the stdlib module and of the bundled SQLite memoryd may use
+    (memoryd.db.driver), which the mcp layer must not import."""
+    mods = [sqlite3, sys.modules.get("pysqlite3.dbapi2")]
+    return tuple(m.OperationalError for m in mods if m is not None)
+
+
 def is_locked(exc: BaseException) -> bool:
-    if not isinstance(exc, (sqlite3.OperationalError, StoreError)):
+    if not isinstance(exc, (*_operational(), StoreError)):
         return False
     msg = str(exc).lower()
     return any(s in msg for s in _LOCKED)
@@ -48,7 +56,7 @@ def retry_locked(
     for attempt in range(attempts):
         try:
             return fn()
-        except (sqlite3.OperationalError, StoreError) as exc:
+        except Exception as exc:  # noqa: BLE001 - anything but a lock error is re-raised
             if not is_locked(exc):
                 raise
             if attempt == attempts - 1:

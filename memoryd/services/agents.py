@@ -19,13 +19,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import AuthError, NotFoundError, ValidationError
 from ..store import agents as astore

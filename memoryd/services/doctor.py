@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import pragma, quick_check
 from ..db.migrate import applied_versions, available_migrations
 from ..store import memories as mstore

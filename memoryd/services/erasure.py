@@ -30,11 +30,7 @@ idempotent. The erased text is in RAM only, for the duration of the request.
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
-import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,37 +39,29 @@ from typing import Any
 
 from ulid import ULID
 
+from ..db import driver as sqldriver
+from ..db.driver import sqlite3
 from ..config import Settings
-from ..db import connect, pragma, shrink_memory, transaction
-from ..erasure.forensic import scan_hashed_ids
+from ..db import checkpoint_truncate, connect, pragma, shrink_memory, transaction
 from ..erasure.hooks import ErasureHook, call_optional
-from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
+from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest
 from ..erasure.planning import build_plan
-from ..erasure.receipts import (
-    RECEIPT_FORMAT,
-    RECEIPT_KIND,
-    body_text,
-    chain_key,
-    head_mac,
-    ids_key,
-    keyed_hash,
-    new_salt,
-    receipt_from_record,
-    seal_record,
-)
+from ..erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
 from ..erasure.subject import parse_subject
 from ..erasure.verification import needles_for, owned_files, verify_after_erasure
-from ..errors import ErasureError, NotFoundError, TrustError, ValidationError
+from ..errors import ErasureError, StoreError, TrustError, ValidationError
 from ..models import Memory
-from ..store import audit
 from ..store import erasure as estore
+from ..store import erasure_fields as fstore
 from ..store import memories as mstore
-from ..trust.chain import GENESIS_MAC, load_or_create_key, verify_chain
+from ..trust.chain import load_or_create_key
 from .authority import OPERATOR, Caller
+from .erasure_audit import ErasureAuditLog
 from .erasure_bounds import bound_plan
 from .erasure_exports import ErasureExports
+from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, _Stash
 
-__all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES"]
+__all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES", "RETRY_DELAYS_S"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +71,7 @@ VACUUM_POLICIES = ("auto", "always", "never")
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
 
 
-class ErasureService:
+class ErasureService(ErasureAuditLog, ErasureRetries):
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -101,6 +89,11 @@ class ErasureService:
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
         self._master: bytes | None = None
+        self._stash: dict[str, _Stash] = {}  # request id -> what the scan needs, for retries (RAM only)
+        self._active: set[str] = set()  # requests being completed by this process
+        self._retry_lock = threading.Lock()
+        self._retrier: threading.Thread | None = None
+        self._closed = threading.Event()
         self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
 
     # ---- set-up ----------------------------------------------------------------------------
@@ -145,17 +138,27 @@ class ErasureService:
         k_ids = ids_key(self._key())
         salt, rid = new_salt(), str(ULID())
         with self.lock:
-            current = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
+            current = mstore.get_by_rowids(self.conn, [i.rowid for i in (*plan.items, *plan.redactions)])
             mems = [current[i.rowid] for i in plan.items
                     if i.rowid in current and current[i.rowid].id == i.memory_id]
+            reds = [(current[i.rowid], i.fields) for i in plan.redactions
+                    if i.rowid in current and current[i.rowid].id == i.memory_id and i.fields]
             hashed = sorted({keyed_hash(k_ids, salt, m.id) for m in mems})
             scope = self._scope(plan, k_ids, salt)
+            options: dict[str, Any] = {"vacuum": vacuum}
+            if reds:  # which memories and fields; the values themselves stay in RAM
+                options["redact"] = sorted({keyed_hash(k_ids, salt, m.id) for m, _ in reds})
+                options["redact_fields"] = sorted({f for _, fs in reds for f, _ in fs})
             with transaction(self.conn):
-                estore.insert_request(self.conn, rid, self.clock(), salt, scope, hashed, {"vacuum": vacuum})
+                estore.insert_request(self.conn, rid, self.clock(), salt, scope, hashed, options)
             req = estore.get_request(self.conn, rid)
+            self._active.add(rid)
         assert req is not None
-        self._step("pending.recorded")
-        return self._complete(req, mems, resumed=False)
+        try:
+            self._step("pending.recorded")
+            return self._complete(req, mems, resumed=False, redactions=reds)
+        finally:
+            self._active.discard(rid)
 
     def has_pending(self) -> bool:
         with self.lock:
@@ -164,14 +167,22 @@ class ErasureService:
     def resume_pending(self) -> list[ErasureReceipt]:
         """Finish every request an earlier process left half-way (crash, kill, power loss)."""
         with self.lock:
-            pending = estore.pending_requests(self.conn)
+            pending = [r for r in estore.pending_requests(self.conn) if r.id not in self._active]
         out = []
         for req in pending:
-            log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
-            out.append(self._complete(req, None, resumed=True))
+            with self.lock:
+                if req.id in self._active:
+                    continue
+                self._active.add(req.id)
+            try:
+                log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
+                out.append(self._complete(req, None, resumed=True))
+            finally:
+                self._active.discard(req.id)
         return out
 
-    def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool) -> ErasureReceipt:
+    def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
+                  redactions: list[tuple[Memory, tuple[tuple[str, str], ...]]] | None = None) -> ErasureReceipt:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         k_ids = ids_key(self._key())
@@ -183,6 +194,7 @@ class ErasureService:
         counts = dict(req.counts)
         vocab: dict[str, Any] | None = None
         derived: list[str] = []
+        fields: list[str] = []  # metadata values that leave with the rows (RAM only)
         if req.state == "pending":
             t = time.perf_counter()
             with self.lock:
@@ -195,7 +207,10 @@ class ErasureService:
                         for h in self.hooks:
                             derived += [str(x) for x in call_optional(h, "forensic_tokens", mems, default=())]
                         vocab = self._vocab_before(mems)
+                        fields = [v for vals in fstore.metadata_of(self.conn, [m.rowid for m in mems]).values()
+                                  for _, v in vals]
                         counts = self._delete(mems)
+                        counts.update(self._redact(req, redactions, fields))
                         self._step("delete.before_commit")
                         estore.mark_deleted(self.conn, req.id, counts)
                     else:
@@ -206,33 +221,42 @@ class ErasureService:
                         evict([m.rowid for m in mems])
             timings["delete_ms"] = _ms(t)
             self._step("delete.committed")
-        erased_text = [m.content for m in mems] if mems is not None else None
-        erased_ids = [m.id for m in mems] if mems is not None else None
+        if mems is not None:
+            stash = _Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
+        else:  # resumed: the text is in RAM only if this process did the delete and is retrying
+            stash = self._stash.get(req.id) or _Stash(None, None, derived, fields, vocab)
         mems = None  # the rows are gone; keep only what the scan needs
-
-        # derived stores finish first (e.g. the model ledger promotes edited weights and deletes
-        # the old ones), so that the cleanup and the forensic scan below cover what they left
-        hooks_notes = {}
-        with self.lock:
-            for h in self.hooks:
-                notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
-                if notes:
-                    hooks_notes[h.name] = dict(notes)
-        self._step("hooks.done")
-        with self.lock:
-            export_entries = estore.registered_exports(self.conn)
-        mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
+        cleanup: dict[str, Any] = {}
+        verification: dict[str, Any] = {"ok": False}
+        hooks_notes: dict[str, Any] = {}
+        error = None
+        mc = None
         try:
+            # derived stores finish first (e.g. the model ledger promotes edited weights and
+            # deletes the old ones), so that the cleanup and the forensic scan cover what they left
+            with self.lock:
+                for h in self.hooks:
+                    notes = call_optional(h, "after_erasure", self.conn, req.id, default=None)
+                    if notes:
+                        hooks_notes[h.name] = dict(notes)
+            self._step("hooks.done")
+            with self.lock:
+                export_entries = estore.registered_exports(self.conn)
+            mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
             needles = None
-            if erased_text is not None:
-                needles = needles_for(mc, erased_text, erased_ids or [], derived)
+            if stash.texts is not None:
+                needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
             cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
             t = time.perf_counter()
             files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
-            verification = verify_after_erasure(mc, files, is_erased, needles, erased_ids, vocab, timings)
+            verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
             timings["verify_ms"] = _ms(t)
+        except (StoreError, OSError, *sqldriver.OperationalError) as exc:  # locked, busy, disk: retry
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("erasure %s: cleanup failed after the delete committed (%s); kept pending", req.id, error)
         finally:
-            mc.close()
+            if mc is not None:
+                mc.close()
         self._step("verified")
         timings["total_ms"] = _ms(t_start)
         body = {
@@ -253,6 +277,11 @@ class ErasureService:
             "hooks": hooks_notes,
             "timings_ms": timings,
         }
+        permanent = counts.get("redactions_not_applied", 0) > 0  # a retry cannot bring the values back
+        if not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok")):
+            return self._keep_pending(req, stash, body, error)
+        body["status"] = "verified" if verification.get("ok") and not permanent else "failed"
+        self._stash.pop(req.id, None)
         receipt = self._seal(req.id, body)
         self._step("receipt.written")
         return receipt
@@ -265,6 +294,22 @@ class ErasureService:
             rowids = [m.rowid for m in mems]
         rows = mstore.get_by_rowids(self.conn, rowids)
         return [rows[r] for r in rowids if r in rows and is_erased(rows[r].id)]
+
+    def _redact(self, req: estore.PendingRequest, redactions, fields: list[str]) -> dict[str, int]:
+        """Inside the delete transaction: remove the metadata values that name the subject
+        from memories that stay (ErasureRequest.field_hits='redact'). The values were only
+        ever in RAM: a request resumed after a crash cannot redact, and says so."""
+        planned = len(req.options.get("redact", []))
+        if not planned:
+            return {}
+        if redactions is None:
+            return {"memories_redacted": 0, "redactions_not_applied": planned}
+        changed = 0
+        for m, vals in redactions:
+            for field, value in vals:
+                changed += fstore.redact(self.conn, m.rowid, field, value)
+                fields.append(value)
+        return {"memories_redacted": len(redactions), "values_redacted": changed}
 
     def _vocab_before(self, mems: list[Memory]) -> dict[str, Any]:
         """Words only the erased memories use, per the FTS vocabulary (in RAM only)."""
@@ -293,17 +338,20 @@ class ErasureService:
         return counts
 
     def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
-        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "secure_delete": "on"}
+        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "sqlite_module": sqldriver.NAME, "secure_delete": "on"}
         assert pragma(mc, "secure_delete") == 1
         t = time.perf_counter()
-        estore.fts_optimize(mc)
-        out["fts"] = ("secure-delete + optimize" if estore.fts_secure_delete_supported()
-                      else "optimize (FTS5 secure-delete needs SQLite 3.42+)")
+        if estore.fts_secure_delete_supported():  # the delete itself rewrote the segments
+            out["fts"] = "secure-delete (at delete time; no merge needed)"
+        else:  # the delete path merged the index already; again here in case it was resumed
+            estore.fts_optimize(mc)
+            out["fts"] = "optimize (FTS5 secure-delete needs SQLite 3.42+)"
         timings["fts_optimize_ms"] = _ms(t)
         self._step("fts.optimized")
 
         t = time.perf_counter()
         stats = self.exports.rewrite(export_entries, is_erased, needles)
+        out["files"] = list(self.exports.last_actions)
         for k, v in stats.items():
             counts[k] = counts.get(k, 0) + v
         if export_entries:  # keep the tally if we crash before the receipt
@@ -335,9 +383,8 @@ class ErasureService:
 
     def _truncate_wal(self, mc: sqlite3.Connection) -> bool:
         wal = Path(str(self.settings.db_path) + "-wal")
-        for attempt in range(5):
-            busy, _, _ = estore.wal_checkpoint_truncate(mc)
-            if not busy and (not wal.exists() or wal.stat().st_size == 0):
+        for attempt in range(3):
+            if checkpoint_truncate(mc, attempts=3, wait_ms=100) and (not wal.exists() or wal.stat().st_size == 0):
                 return True
             time.sleep(0.05 * (attempt + 1))
         log.warning("could not truncate the WAL: readers kept it busy")
@@ -354,100 +401,6 @@ class ErasureService:
         return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
                 "planned": len(plan.items), "ground": r.ground}
 
-    # ---- the audit log ---------------------------------------------------------------------
-    def _seal(self, rid: str, body: dict[str, Any]) -> ErasureReceipt:
-        k_chain = chain_key(self._key())
-        with self.lock:
-            with transaction(self.conn):
-                if estore.get_request(self.conn, rid) is None:  # sealed by another process
-                    rec = audit.get(self.conn, rid)
-                    if rec is None:
-                        raise ErasureError(f"erasure {rid} vanished before its receipt was written")
-                    return receipt_from_record(rec)
-                prev = audit.last(self.conn)
-                rec = audit.AuditRecord(
-                    seq=(prev.seq + 1) if prev else 1, kind=RECEIPT_KIND, ref_id=rid, created_at=self.clock(),
-                    body=body_text(body), prev_mac=prev.mac if prev else GENESIS_MAC, mac="")
-                rec = dataclasses.replace(rec, mac=seal_record(rec, k_chain))
-                audit.append(self.conn, rec)
-                audit.head_set(self.conn, {"count": rec.seq, "mac": rec.mac,
-                                           "seal": head_mac(k_chain, rec.seq, rec.mac)})
-                estore.delete_request(self.conn, rid)
-        return receipt_from_record(rec)
-
-    def receipts(self) -> list[dict[str, Any]]:
-        """One summary line per receipt, oldest first."""
-        out = []
-        with self.lock:
-            for rec in audit.iter_records(self.conn, RECEIPT_KIND):
-                try:
-                    b = json.loads(rec.body)
-                except json.JSONDecodeError:
-                    b = {}
-                out.append({"id": rec.ref_id, "seq": rec.seq, "completed_at": b.get("completed_at"),
-                            "memories": b.get("counts", {}).get("memories"),
-                            "selectors": [s.get("type") for s in b.get("scope", {}).get("selectors", [])],
-                            "verified": b.get("verification", {}).get("ok"), "resumed": b.get("resumed")})
-        return out
-
-    def receipt(self, receipt_id: str) -> ErasureReceipt:
-        with self.lock:
-            rec = audit.get(self.conn, receipt_id)
-        if rec is None:
-            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
-        try:
-            return receipt_from_record(rec)
-        except json.JSONDecodeError as exc:
-            raise ErasureError(f"receipt {receipt_id} is damaged (not JSON): run `memoryd erase verify`") from exc
-
-    def verify(self, receipt_id: str, *, scan: bool = True, subject: str | None = None) -> ReceiptVerification:
-        """Re-check a receipt: the whole chain, the receipt's own MAC, the sealed head, and
-        (scan=True) that none of its erased ids is in the table or in any owned file."""
-        k_chain = chain_key(self._key())
-        with self.lock:
-            records = list(audit.iter_records(self.conn))
-            head = audit.head_get(self.conn)
-            exports = estore.registered_exports(self.conn)
-        idx = next((i for i, r in enumerate(records) if r.ref_id == receipt_id), None)
-        if idx is None:
-            raise NotFoundError(f"no erasure receipt {receipt_id!r}")
-        rec = records[idx]
-        cv = verify_chain(((r.chain_record(), r.mac) for r in records), k_chain,
-                          expected_count=head.get("count") if head else None,
-                          expected_head=head.get("mac") if head else None)
-        head_ok = (head is not None and isinstance(head.get("seal"), str) and hmac.compare_digest(
-            head_mac(k_chain, int(head.get("count", -1)), str(head.get("mac"))), head["seal"])) or (
-            head is None and not records)
-        prev_ok = rec.prev_mac == (records[idx - 1].mac if idx else GENESIS_MAC)
-        mac_ok = prev_ok and hmac.compare_digest(seal_record(rec, k_chain), rec.mac)
-        rows_remaining = id_scan = in_scope = None
-        try:
-            body = json.loads(rec.body)
-        except json.JSONDecodeError:
-            body = None
-        if body is not None and (scan or subject):
-            k_ids = ids_key(self._key())
-            salt = body.get("salt", "")
-            hashed = set(body.get("erased_ids", []))
-
-            def is_erased(mem_id: str) -> bool:
-                return keyed_hash(k_ids, salt, mem_id) in hashed
-
-            if scan:
-                with self.lock:
-                    rows_remaining = sum(1 for _, i in estore.iter_ids(self.conn) if is_erased(i))
-                id_scan = scan_hashed_ids(owned_files(self.settings, exports, self.hooks), is_erased)
-            if subject:
-                want = keyed_hash(k_ids, salt, parse_subject(subject).normalized())
-                in_scope = any(s.get("hash") == want for s in body.get("scope", {}).get("selectors", []))
-        ok = cv.ok and head_ok and mac_ok and body is not None and (
-            not scan or (rows_remaining == 0 and id_scan is not None and id_scan["hits"] == 0))
-        return ReceiptVerification(
-            receipt_id=receipt_id, ok=bool(ok), chain_ok=cv.ok, chain_count=cv.count,
-            chain_first_bad_index=cv.first_bad_index, chain_reason=cv.reason, receipt_mac_ok=mac_ok,
-            head_ok=head_ok, rows_remaining=rows_remaining, id_scan=id_scan, subject_in_scope=in_scope,
-            checked_at=self.clock())
-
     # ---- exports (services/erasure_exports.py) ---------------------------------------------
     def epoch(self) -> int:
         """Changes whenever an erasure deletes something (ErasureExports.epoch)."""
@@ -461,6 +414,11 @@ class ErasureService:
                      render: Callable[[Sequence[Any]], str]) -> int:
         """Register `path`, then write `render(produce())` atomically (ErasureExports.write)."""
         return self.exports.write(path, fmt, produce, render)
+
+    def track_file(self, path: Path, fmt: str, write: Callable[[], Any]) -> Any:
+        """Register a file that `write()` writes itself (graph export, plot, model directory)
+        so every erasure rewrites, shreds or reports it (ErasureExports.track)."""
+        return self.exports.track(path, fmt, write)
 
     def subject_export(self, subjects: Sequence[str], out: Path | None = None) -> dict[str, Any]:
         """Art. 15 / Art. 20: every memory about the subject (ErasureExports.subject_export)."""

@@ -30,6 +30,7 @@ def bound_plan(plan: ErasurePlan, caller: Caller) -> ErasurePlan:
         caller.require("erase", "erase memories")
     items = tuple(i for i in plan.items if _reachable(caller, i))
     near = tuple(i for i in plan.near_misses if _reachable(caller, i))
+    redact = tuple(i for i in plan.redactions if _reachable(caller, i))  # field-level edits: same bound
     notes: list[str] = []
     listed = {i.memory_id for i in items}
     missing = [m for m in plan.request.memory_ids if m not in listed and m not in plan.request.exclude_ids]
@@ -40,4 +41,4 @@ def bound_plan(plan: ErasurePlan, caller: Caller) -> ErasurePlan:
     if caller.max_destructive is not None and len(items) > caller.max_destructive:
         notes.append(f"{len(items)} memories is above the limit of {caller.max_destructive} per MCP call: "
                      "the erasure must be run by the user from the CLI")
-    return dataclasses.replace(plan, items=items, near_misses=near, notes=tuple(notes))
+    return dataclasses.replace(plan, items=items, near_misses=near, redactions=redact, notes=tuple(notes))

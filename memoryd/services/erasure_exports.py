@@ -4,6 +4,8 @@
     register(path, fmt)                     record a file before writing it: erasures rewrite it
     write(path, fmt, produce, render)       register, then write atomically (again if an erasure
                                             deleted something meanwhile)
+    track(path, fmt, write)                 register, then let `write()` write the file itself
+                                            (graph exports, plots)
     subject_export(subjects, out)           Art. 15 / Art. 20: every memory about a subject
     rewrite(entries, is_erased, needles)    erasure cleanup: rewrite them without the erased
 
@@ -16,17 +18,18 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..erasure import exports as xfiles
 from ..erasure.models import ErasurePlan, ErasureRequest
 from ..errors import ErasureError
 from ..store import erasure as estore
+from ..store import erasure_fields as fstore
 from ..store import memories as mstore
 
 __all__ = ["ErasureExports"]
@@ -47,6 +50,7 @@ class ErasureExports:
         self.lock = lock
         self.clock = clock
         self._plan = plan  # the erasure dry run: a subject export lists what it would erase
+        self.last_actions: list[dict[str, Any]] = []  # what the last rewrite did to each file
 
     def epoch(self) -> int:
         """Changes whenever an erasure deletes something (exports compare it before/after)."""
@@ -72,15 +76,28 @@ class ErasureExports:
                 return len(items)
         raise ErasureError(f"erasures kept running while {path} was written; try again")
 
+    def track(self, path: Path, fmt: str, write: Callable[[], Any]) -> Any:
+        """Register `path`, then call `write()` (which writes the file itself: graph exports,
+        plots); called again if an erasure deleted something meanwhile. Returns its result."""
+        self.register(path, fmt)
+        for _ in range(5):
+            before = self.epoch()
+            out = write()
+            if self.epoch() == before:
+                return out
+        raise ErasureError(f"erasures kept running while {path} was written; try again")
+
     def subject_export(self, subjects: Sequence[str], out: Path | None = None) -> dict[str, Any]:
         """Art. 15 (access) / Art. 20 (portability): every memory about the subject, as JSON,
         with why it matched. Written to `out` (registered: erasure rewrites it) if given."""
         def produce() -> list[dict[str, Any]]:
             plan = self._plan(ErasureRequest(subjects=tuple(subjects)))
             with self.lock:
-                rows = mstore.get_by_rowids(self.conn, [i.rowid for i in plan.items])
-            return [{**rows[i.rowid].to_dict(), "matched_because": list(i.reasons)}
-                    for i in plan.items if i.rowid in rows]
+                rows = mstore.get_by_rowids(self.conn, [i.rowid for i in (*plan.items, *plan.redactions)])
+                notes = fstore.feedback_notes(self.conn, [i.rowid for i in plan.items])
+            return [{**rows[i.rowid].to_dict(), "feedback_notes": notes.get(i.rowid, []),
+                     "matched_fields": sorted({f for f, _ in i.fields}), "matched_because": list(i.reasons)}
+                    for i in (*plan.items, *plan.redactions) if i.rowid in rows]
 
         def doc(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
             return {"format": "memoryd-subject-export/1", "legal_basis": "GDPR Art. 15 and Art. 20",
@@ -103,6 +120,7 @@ class ErasureExports:
         memories (by id; unparsable parts by id or by the erased text's bytes, `needles`).
         Files shredded or gone are unregistered. Returns counts for the receipt."""
         stats = {"exports_rewritten": 0, "exports_shredded": 0, "export_lines_removed": 0}
+        self.last_actions = []
         if not entries:
             return stats
         raw = [n.data for n in needles] if needles else []
@@ -114,8 +132,13 @@ class ErasureExports:
             return any(n in b for n in raw)
 
         gone = []
+        anything = needles is None or bool(raw)  # None: resumed, the rows were deleted earlier
         for path, fmt in entries:
+            if fmt == "plot" and not anything:
+                continue
             res = xfiles.rewrite_export(Path(path), fmt, is_erased, mentions)
+            self.last_actions.append({"file": xfiles.FILE_ROLES.get(fmt, fmt), "format": fmt, "action": res.status,
+                                      "removed": res.lines_removed})
             stats["export_lines_removed"] += res.lines_removed
             if res.status == "rewritten":
                 stats["exports_rewritten"] += 1

@@ -8,13 +8,13 @@ readers (trust also catches up from it, e.g. on rows written by an older process
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import ValidationError
 from ..models import SearchFilters

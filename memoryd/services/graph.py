@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import transaction
 from ..errors import ValidationError

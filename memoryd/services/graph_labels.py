@@ -7,12 +7,12 @@ the store's triggers and recomputed before they are read.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..graph import community_terms, tokenize
 from ..graph.labels import terms_against

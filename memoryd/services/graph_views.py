@@ -14,7 +14,6 @@ The only writes made from here are stale labels refreshed before they are shown.
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..db.driver import sqlite3
 from ..errors import NotFoundError, ValidationError
 from ..graph import Clustering, Link, MemoryGraph, build_memory_graph, community_terms, expand_scored
 from ..models import SearchFilters

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,7 +13,8 @@ from typing import Protocol
 import numpy as np
 from ulid import ULID
 
-from ..db import data_version, transaction
+from ..db.driver import sqlite3
+from ..db import checkpoint_truncate, data_version, shrink_memory, transaction
 from ..embedding import Embedder
 from ..errors import AuthError, NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
@@ -340,7 +340,20 @@ class MemoryService:
             self._index.remove([m.rowid for m in mems])
             self._bm25.remove([m.rowid for m in mems])
             self._context.drop([m.rowid for m in mems])
+            self.scrub_after_delete()
         return mems
+
+    def scrub_after_delete(self) -> bool:
+        """After a delete committed: truncate the WAL (it holds old page images with the
+        deleted text) and drop cached pages. The store's delete path already cleaned the
+        FTS index and zeroed the freed cells. False when a reader kept the WAL busy; the
+        next delete or erasure truncates it (docs/erasure.md, "Every delete path")."""
+        with self.lock:
+            ok = checkpoint_truncate(self.conn)
+            shrink_memory(self.conn)
+        if not ok:
+            log.warning("could not truncate the WAL after a delete: a reader holds a transaction")
+        return ok
 
     # ---- reads -----------------------------------------------------------------------------
     def get(self, mem_id: str, *, caller: Caller = OPERATOR) -> Memory:

@@ -31,8 +31,6 @@ import hashlib
 import hmac
 import logging
 import os
-import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,9 +40,10 @@ from typing import Any
 
 from ulid import ULID
 
+from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import transaction
-from ..erasure.exports import fsync_dir
+from ..erasure.exports import fsync_dir, shred_tree
 from ..errors import EditingError, NotFoundError, TrustError, ValidationError
 from ..models import Memory, SearchFilters
 from ..store import erasure as estore
@@ -161,7 +160,7 @@ class ModelLedgerService:
         try:
             outcome = adapt_on_memories(src, dst, {m.id: m.content for m in mems}, cfg, progress)
         except Exception:
-            shutil.rmtree(dst, ignore_errors=True)
+            shred_tree(dst)
             raise
         reproduced = set(outcome.absorbed_ids)
         vid = str(ULID())
@@ -183,7 +182,7 @@ class ModelLedgerService:
                                                           m.id in reproduced) for m in mems})
                     lstore.insert_absorbed(self.conn, rows.values())
             except Exception:
-                shutil.rmtree(dst, ignore_errors=True)  # a model holding erased data must not stay behind
+                shred_tree(dst)  # a model holding erased data must not stay behind
                 raise
         log.info("adapted %s on %d memories in %.1fs -> version %s", src, len(mems), time.perf_counter() - t0, vid)
         return {**self.show(vid), "adapt": outcome.to_dict()}
@@ -272,7 +271,7 @@ class ModelLedgerService:
         report, reason = self._stamp(src, staging, [m.content for m in forget], retain, heldout)
         lstore.set_status(conn, v.id, "superseded")
         if report is None or not report.erased:
-            shutil.rmtree(staging, ignore_errors=True)  # unverified edits are not kept
+            shred_tree(staging)  # unverified edits are not kept
             lstore.insert_edit(conn, lstore.EditRow(edit_id, v.id, None, None, now, len(forget), "withdrawn",
                                                     {"reason": reason, **(_figures(report) if report else {})}))
             log.warning("model %s: STAMP edit did not verify (%s); the model is withdrawn", v.id, reason)
@@ -295,7 +294,7 @@ class ModelLedgerService:
         stronger = replace(base, solver="full", n_layers=max(base.n_layers, 8), repair_rounds=base.repair_rounds + 3)
         report, reason = None, "not attempted"
         for cfg in (base, stronger):
-            shutil.rmtree(staging, ignore_errors=True)
+            shred_tree(staging)
             try:
                 report = forget_in_model(src, staging, forget, retain, cfg, heldout_texts=heldout or None,
                                          device=self.device)
@@ -334,7 +333,7 @@ class ModelLedgerService:
         for p in {Path(v.path) for v in versions}:
             for q in _siblings(p, STAGING_MARK):
                 if str(q) not in staged:
-                    shutil.rmtree(q, ignore_errors=True)
+                    shred_tree(q)
                     n += 1
         return n
 
@@ -370,13 +369,13 @@ class ModelLedgerService:
                 trash = Path(f"{s.path}{TRASH_MARK}{s.parent_id}")
                 if staging.is_dir():
                     if path.exists():
-                        shutil.rmtree(trash, ignore_errors=True)
+                        shred_tree(trash)
                         os.replace(path, trash)
                     os.replace(staging, path)
                     fsync_dir(path.parent)
                 elif not path.is_dir():
                     log.error("model version %s: staged weights lost before promotion", s.id)
-                shutil.rmtree(trash, ignore_errors=True)
+                shred_tree(trash)
                 with transaction(conn):
                     lstore.set_staging(conn, s.id, None)
                     p = lstore.get_version(conn, s.parent_id) if s.parent_id else None
@@ -387,7 +386,7 @@ class ModelLedgerService:
             active_paths = {v.path for v in lstore.list_versions(conn, status="active")}
             for v in lstore.list_versions(conn, status="superseded"):  # withdrawn models
                 if v.path not in active_paths:
-                    shutil.rmtree(v.path, ignore_errors=True)
+                    shred_tree(v.path)
                 with transaction(conn):
                     lstore.set_status(conn, v.id, "weights_deleted")
                 deleted += 1

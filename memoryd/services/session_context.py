@@ -16,13 +16,13 @@ was computed from a dropped memory's text.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..db.driver import sqlite3
 from ..models import NewMemory
 from ..search.vector_index import VectorIndex
 from ..store import context as cstore

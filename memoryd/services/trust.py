@@ -19,7 +19,6 @@ All time comes from the injected ``clock``. Pure scoring and detection live in
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import NotFoundError
 from ..models import Memory, SearchHit

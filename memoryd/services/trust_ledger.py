@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..db.driver import sqlite3
 from ..errors import TrustError, ValidationError
 from ..store import trust as tstore
 from ..trust import GENESIS_MAC, Evidence, canonical_json, derive_key, load_or_create_key, seal, verify_chain

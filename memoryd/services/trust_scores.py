@@ -20,10 +20,10 @@ already being scored.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from ..db.driver import sqlite3
 from ..store import trust as tstore
 from ..trust import (
     AGENT_SOURCED_KINDS,

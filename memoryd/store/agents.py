@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from ..db.driver import sqlite3
 
 __all__ = [
     "AgentRow",

@@ -7,9 +7,10 @@ cutting records off the end of the log is detected too."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from ..db.driver import sqlite3
 
 __all__ = ["AuditRecord", "append", "last", "get", "by_seq", "iter_records", "count", "head_get", "head_set"]
 

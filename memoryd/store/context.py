@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
+
+from ..db.driver import sqlite3
 
 __all__ = ["previous_in_session", "insert_context_vectors", "load_context_rows", "count_context_vectors",
            "context_pairs"]

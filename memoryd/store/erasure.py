@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+from ..db import driver
+from ..db.driver import sqlite3
+from . import memories as mstore
 
 __all__ = [
     "PendingRequest",
@@ -19,6 +22,7 @@ __all__ = [
     "has_pending",
     "mark_deleted",
     "update_counts",
+    "update_options",
     "delete_request",
     "register_export",
     "registered_exports",
@@ -109,6 +113,10 @@ def mark_deleted(conn: sqlite3.Connection, req_id: str, counts: dict) -> None:
 
 def update_counts(conn: sqlite3.Connection, req_id: str, counts: dict) -> None:
     conn.execute("UPDATE erasure_requests SET counts = ? WHERE id = ?", (json.dumps(counts, sort_keys=True), req_id))
+
+
+def update_options(conn: sqlite3.Connection, req_id: str, options: dict) -> None:
+    conn.execute("UPDATE erasure_requests SET options = ? WHERE id = ?", (json.dumps(options, sort_keys=True), req_id))
 
 
 def delete_request(conn: sqlite3.Connection, req_id: str) -> int:
@@ -331,6 +339,7 @@ def ambient_words(conn: sqlite3.Connection) -> set[str]:
     add("SELECT id FROM agents")
     add("SELECT key, value FROM meta")
     add("SELECT kind, body FROM audit_log")
+    add("SELECT scope, options, counts FROM erasure_requests")  # hashes and selector kinds
     add("SELECT path FROM export_files")
     # derived stores that by design hold ids, kinds, numbers and names, never memory text:
     # the trust evidence log (JSON keys such as "details"), its state, graph state and the
@@ -343,11 +352,11 @@ def ambient_words(conn: sqlite3.Connection) -> set[str]:
 # ---- maintenance ------------------------------------------------------------------------------
 def fts_secure_delete_supported() -> bool:
     """FTS5's 'secure-delete' option exists from SQLite 3.42.0."""
-    return sqlite3.sqlite_version_info >= (3, 42, 0)
+    return driver.FTS_SECURE_DELETE
 
 
 def fts_set_secure_delete(conn: sqlite3.Connection) -> None:
-    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1)")
+    mstore.fts_set_secure_delete(conn)
 
 
 def fts_optimize(conn: sqlite3.Connection) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ..db.driver import sqlite3
 
 __all__ = ["VERDICTS", "FeedbackRow", "insert_feedback", "list_feedback", "verdict_counts"]
 

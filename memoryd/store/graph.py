@@ -9,10 +9,10 @@ hashes computed by the caller (no entity text is stored); triggers keep
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..db.driver import sqlite3
 from ..db.connection import data_version as _data_version
 from ..models import SearchFilters
 from .memories import _where as _memory_where

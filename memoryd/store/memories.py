@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
+from ..db import driver
+from ..db.driver import sqlite3
 from ..models import Memory, NewMemory, Provenance, SearchFilters
 
 __all__ = [
@@ -170,14 +171,26 @@ def filter_rowids(conn: sqlite3.Connection, filters: SearchFilters) -> list[int]
 
 
 def delete_by_rowids(conn: sqlite3.Connection, rowids: Iterable[int]) -> int:
-    """Delete memories; tags and vectors cascade, the FTS trigger issues 'delete' commands."""
+    """Delete memories; tags, vectors and feedback cascade, the FTS trigger issues 'delete'
+    commands. Every delete path (forget, erase, supersede, re-import) goes through here, so
+    none leaves a word of the rows in the full-text index: on SQLite >= 3.42 FTS5's
+    'secure-delete' rewrites the segments that held the terms; on older SQLite the index is
+    merged into one segment (FTS5 'optimize'), which costs far more (docs/erasure.md).
+    Freed cells and pages are zeroed by PRAGMA secure_delete (every connection); the caller
+    truncates the WAL after committing (memoryd.db.checkpoint_truncate)."""
     ids = list(rowids)
+    if not ids:
+        return 0
+    if driver.FTS_SECURE_DELETE:
+        fts_set_secure_delete(conn)
     n = 0
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         n += conn.execute(
             f"DELETE FROM memories WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
         ).rowcount
+    if n and not driver.FTS_SECURE_DELETE:
+        fts_optimize(conn)
     return n
 
 
@@ -210,6 +223,12 @@ def prune_deletions(conn: sqlite3.Connection, keep: int) -> int:
         "DELETE FROM memory_deletions WHERE seq <= (SELECT coalesce(max(seq), 0) FROM memory_deletions) - ?",
         (keep,),
     ).rowcount
+
+
+def fts_set_secure_delete(conn: sqlite3.Connection) -> None:
+    """Switch FTS5 'secure-delete' on for memories_fts (SQLite >= 3.42; persistent, and it
+    makes the index unreadable to SQLite < 3.42: memoryd.db.driver picks the bundled one)."""
+    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1)")
 
 
 def count(conn: sqlite3.Connection) -> int:

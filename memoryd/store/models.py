@@ -7,10 +7,11 @@ stores memory text: memories are referenced by id and a keyed MAC of their conte
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..db.driver import sqlite3
 
 __all__ = [
     "STATUSES",

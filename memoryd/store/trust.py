@@ -4,9 +4,10 @@ this module only stores and reads. Functions never commit."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+from ..db.driver import sqlite3
 
 __all__ = [
     "EvidenceRow",

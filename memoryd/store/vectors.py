@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
+
+from ..db.driver import sqlite3
 
 __all__ = ["insert_vectors", "load_vectors", "load_vectors_after", "all_rowids", "count_vectors", "count_by_model",
            "without_vector", "existing_rowids"]

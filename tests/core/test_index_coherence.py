@@ -4,7 +4,7 @@ indexes before an answer, and every hit is re-checked against the stored row."""
 
 from __future__ import annotations
 
-import sqlite3
+from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd: two copies in one process break locking
 
 import pytest
 

@@ -1,4 +1,4 @@
-import sqlite3
+from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see its docstring)
 
 import pytest
 

@@ -3,7 +3,7 @@ memory row goes; no entity text is stored."""
 
 from __future__ import annotations
 
-import sqlite3
+from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see its docstring)
 
 from memoryd.config import Settings
 from memoryd.db import connect, migrate, transaction

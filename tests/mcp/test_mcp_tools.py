@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see its docstring)
 import threading
 import time
 

@@ -4,7 +4,7 @@ evidence log's tamper evidence."""
 from __future__ import annotations
 
 import json
-import sqlite3
+from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see its docstring)
 
 import pytest
 from typer.testing import CliRunner
