@@ -176,13 +176,16 @@ class Tools:
         importance: Annotated[float, Field(ge=0.0, le=1.0, description="How much this matters, 0 to 1.")] = 0.5,
         source: Annotated[str | None, Field(description="Where it came from: a file path, URL or ticket.")] = None,
         kind: Annotated[str, Field(description="note, fact, decision, preference, ...")] = "note",
+        supersedes: Annotated[str | None, Field(description="Id of one of your own memories that this one replaces (an update): the old version is kept but no longer recalled.")] = None,
     ) -> dict[str, Any]:
         """Store a memory so that it can be recalled in later sessions.
 
         Use for durable knowledge: decisions and their reasons, project conventions,
         facts about the codebase or environment, user preferences. Write one
         self-contained statement per memory. Storing the same content twice in a namespace
-        is harmless: the existing memory is returned with duplicate=true.
+        is harmless: the existing memory is returned with duplicate=true. When a fact
+        changed, pass supersedes=<old id> instead of storing a second version; if the
+        result names a 'similar' memory you wrote, consider superseding it.
         Returns the memory id (keep it to give feedback or forget it later).
         """
 
@@ -193,10 +196,20 @@ class Tools:
                 content=content, kind=kind, tags=tuple(tags or ()), namespace=namespace, importance=importance,
                 provenance=Provenance(agent_id=access.agent_id, tool="mcp", source=source),
             )
-            res = self.app.memories.remember(new)
+            res = self.app.memories.remember(new, supersedes=supersedes)
             m = res.memory
-            return {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
-                    "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+            out = {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
+                   "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+            if res.supersedes:
+                out["supersedes"] = res.supersedes
+            if res.similar is not None:
+                own = res.similar.provenance.agent_id == access.agent_id
+                out["similar"] = {"id": res.similar.id, "content": res.similar.content[:200],
+                                  "similarity": res.similarity,
+                                  "hint": ("nearly the same as your earlier memory: if this one replaces it, store it "
+                                           f"with supersedes='{res.similar.id}' (or forget the old one)") if own
+                                  else "nearly the same as another agent's memory: no need to store it twice"}
+            return out
 
         return self._run(go)
 

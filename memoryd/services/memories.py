@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -16,7 +16,7 @@ from ulid import ULID
 
 from ..db import data_version, transaction
 from ..embedding import Embedder
-from ..errors import NotFoundError, ValidationError
+from ..errors import AuthError, NotFoundError, ValidationError
 from ..models import Memory, NewMemory, RememberResult, SearchFilters, SearchHit
 from ..search.bm25 import BM25Index
 from ..search.fusion import FusedHit, fuse
@@ -30,6 +30,7 @@ __all__ = ["Expander", "MemoryService", "MemoryListener", "ReadPolicy", "SearchO
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 256  # memories per write transaction on bulk import
+SIMILAR_COSINE = 0.9  # remember() names an existing memory this close as a candidate to supersede
 
 
 def content_hash(content: str) -> str:
@@ -169,8 +170,50 @@ class MemoryService:
                 self._bm25.remove(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
-    def remember(self, new: NewMemory) -> RememberResult:
-        return self.remember_many([new])[0]
+    def remember(self, new: NewMemory, *, supersedes: str | None = None) -> RememberResult:
+        """Store one memory. ``supersedes``: id of a memory this one replaces; the old one stays
+        stored but leaves search. An agent may supersede only memories it wrote; the operator
+        (provenance.by_operator) any. Without it, a nearly identical memory of the namespace is
+        returned as ``similar`` so that the caller can supersede it instead of piling up copies."""
+        old = self._supersedable(supersedes, new) if supersedes is not None else None
+        res = self.remember_many([new])[0]
+        if old is not None:
+            if res.memory.id == old.id:
+                raise ValidationError("the new content is the memory being superseded: nothing to replace")
+            with self.lock, transaction(self.conn):
+                if mstore.superseded_among(self.conn, [old.rowid]):
+                    raise ValidationError(f"memory {old.id} was already superseded")
+                mstore.supersede(self.conn, old.rowid, res.memory.rowid, self.clock())
+            return replace(res, supersedes=old.id)
+        if res.duplicate:
+            return res
+        sim = self._similar(res.memory)
+        return replace(res, similar=sim[0], similarity=sim[1]) if sim else res
+
+    def _supersedable(self, old_id: str, new: NewMemory) -> Memory:
+        old = self.get(old_id)
+        if not new.provenance.by_operator and old.provenance.agent_id != new.provenance.agent_id:
+            raise AuthError(f"memory {old_id} was written by another agent: an agent may supersede only its own memories")
+        with self.lock:
+            if mstore.superseded_among(self.conn, [old.rowid]):
+                raise ValidationError(f"memory {old_id} was already superseded by {mstore.superseded_by(self.conn, old.rowid)}")
+        return old
+
+    def _similar(self, m: Memory) -> tuple[Memory, float] | None:
+        """The closest other memory of m's namespace, when at least SIMILAR_COSINE alike."""
+        with self.lock:
+            index = self.index
+            vec = index.vector(m.rowid)
+            if vec is None:
+                return None
+            hits = [h for h in index.search(vec, 3, index.namespace_mask((m.namespace,), ()))
+                    if h.rowid != m.rowid and h.score >= SIMILAR_COSINE]
+            gone = mstore.superseded_among(self.conn, [h.rowid for h in hits])
+            hits = [h for h in hits if h.rowid not in gone]
+            if not hits:
+                return None
+            other = mstore.get_by_rowids(self.conn, [hits[0].rowid]).get(hits[0].rowid)
+        return (other, round(float(hits[0].score), 4)) if other is not None else None
 
     def remember_many(
         self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None
@@ -302,7 +345,7 @@ class MemoryService:
             fused = self.expander.expand(fused, ranked, filters, depth)
         policy = self.read_policy if opts.trust else None
         if policy is None:
-            return self.hydrate(fused[: opts.limit], ranked)
+            return self.hydrate(fused[:depth], ranked)[: opts.limit]
         hits = self.hydrate(fused[:depth], ranked)  # the policy re-ranks all candidates, then cut
         return policy.apply(hits, query, opts.include_quarantined, self.clock())[: opts.limit]
 
@@ -347,10 +390,11 @@ class MemoryService:
         raw = {leg: dict(hits) for leg, hits in ranked.items()}
         with self.lock:
             mems = mstore.get_by_rowids(self.conn, [h.rowid for h in fused])
+            superseded = mstore.superseded_among(self.conn, list(mems))
         hits: list[SearchHit] = []
         for h in fused:
             m = mems.get(h.rowid)
-            if m is None:  # deleted between ranking and hydration
+            if m is None or h.rowid in superseded:  # deleted meanwhile, or replaced by a newer version
                 continue
             why = []
             if "bm25" in h.ranks:

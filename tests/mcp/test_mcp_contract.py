@@ -18,7 +18,8 @@ OPT_STR, OPT_LIST = "string|null", "string[]|null"
 # name -> {param: (type, required, default)}
 PARAMS = {
     "remember": {"content": (STR, True, None), "tags": (OPT_LIST, False, None), "namespace": (STR, False, "default"),
-                 "importance": (NUM, False, 0.5), "source": (OPT_STR, False, None), "kind": (STR, False, "note")},
+                 "importance": (NUM, False, 0.5), "source": (OPT_STR, False, None), "kind": (STR, False, "note"),
+                 "supersedes": (OPT_STR, False, None)},
     "recall": {"query": (STR, True, None), "limit": (INT, False, 10), "namespaces": (OPT_LIST, False, None),
                "tags": (OPT_LIST, False, None), "agent": (OPT_STR, False, None), "kind": (OPT_STR, False, None),
                "since": (OPT_STR, False, None), "until": (OPT_STR, False, None),
