@@ -55,6 +55,7 @@ from ..trust import (
 from ..trust.params import DAY
 from .feedback import FeedbackEvent, FeedbackService
 from .memories import MemoryService
+from .trust_explain import Explanation, explain
 from .trust_ledger import EvidenceLedger, LogVerification
 from .trust_scores import RELEASE, MemoryTrust, Snapshot, TrustScorer
 from .trust_screen import DEFAULT_SCREEN, Neighbour, ScreenParams, recall_stuffing, screen_write
@@ -398,6 +399,10 @@ class TrustService:
             mems = mstore.get_by_rowids(self.conn, [r for r, _ in bad])
         out = [Quarantined(mems[r], mt) for r, mt in bad if r in mems]
         return sorted(out, key=lambda q: (q.trust.mean, q.memory.id))
+
+    def explain(self, subject: str) -> Explanation:
+        """The evidence that moved an agent or a memory, with its tier, in words."""
+        return explain(self, subject)
 
     def verify(self) -> LogVerification:
         with self.lock:
