@@ -349,12 +349,16 @@ class TrustService:
                     continue
                 rank = rank_score(max(0.0, h.score), mt.mean, self.params, mt.score.penalty)
                 why = f"{h.why} + {_trust_why(mt)}" if h.why else _trust_why(mt)
-                if m.id in posed and not mt.operator:
+                sunk = m.id in posed and not mt.operator
+                if sunk:
                     rank *= 1.0 - (1.0 - floor) * posed[m.id]
-                    why += f"; asks this very question and answers it ({posed[m.id]:.2f}): sunk in this request"
-                scored.append((rank, i, replace(h, score=rank, trust=mt.mean, why=why, quarantined=mt.quarantined)))
-        # quarantined memories (only here when asked for) come after every other hit
-        scored.sort(key=lambda t: (t[2].quarantined, -t[0], t[1]))
+                    why += f"; asks this very question and answers it ({posed[m.id]:.2f}): last in this request"
+                hit = replace(h, score=rank, trust=mt.mean, why=why, quarantined=mt.quarantined)
+                scored.append((rank, i, hit, sunk))
+        # a memory that poses this very query and answers it (PoisonedRAG) comes after every
+        # other hit of this request (five copies would otherwise set the relevance scale);
+        # quarantined memories (only here when asked for) after everything
+        scored.sort(key=lambda t: (t[2].quarantined, t[3], -t[0], t[1]))
         return [t[2] for t in scored]
 
     # ---- reads -------------------------------------------------------------------------------

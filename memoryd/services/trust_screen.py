@@ -175,9 +175,12 @@ def question_like(query: str, detect: DetectParams) -> bool:
     return query.rstrip().endswith("?") or words[0] in _QWORDS
 
 
-def _posed_as_question(tokens: list[str]) -> re.Pattern[str]:
-    """The query's words in order, followed by a question mark: the memory asks the query."""
-    return re.compile(r"\W+".join(map(re.escape, tokens)) + r"[^\w?]{0,3}\?", re.IGNORECASE)
+def _posed_unit(tokens: list[str]) -> re.Pattern[str]:
+    """The query's words in order, closed by punctuation (? : . ; quotes) and followed by more
+    text: the memory states the query as a unit and then answers it ("Q? A", "Regarding 'Q':
+    A", "Q. Current answer: A"). A reader quoting the first words of a note is followed by
+    the rest of that sentence instead; a reader asking a whole note back has nothing after it."""
+    return re.compile(r"[\W_]+".join(map(re.escape, tokens)) + r"\s*[?:.;!'\"\u2019\u201d)\]]+\s*\w", re.IGNORECASE)
 
 
 def recall_stuffing(
@@ -185,27 +188,24 @@ def recall_stuffing(
     candidates: Sequence[tuple[str, str]],
     detect: DetectParams,
 ) -> dict[str, float]:
-    """(key, content) of recall candidates -> {key: strength} for those that *pose this query*
-    and answer it (PoisonedRAG: question + planted answer), for this one request.
+    """(key, content) of recall candidates -> {key: strength} for those that state this query
+    as a unit and then answer it (PoisonedRAG: question + planted answer), for this one request.
 
     Nothing is recorded: a query that resembles a memory says nothing about its author (a
     reader quoting a note, or a reader trying to silence its author, would otherwise move the
-    author's trust). Only a memory that itself asks the query with a '?' counts, so a note
-    quoted verbatim by a reader ("The billing service listens on?") is never touched; a real
-    question (first word what/which/how/...) counts wherever the memory contains it verbatim."""
+    author's trust). A note quoted by a reader ("The billing service listens on?", the note
+    without its last word, the whole note + "?") does not match (``_posed_unit``)."""
     tokens = _QUERY_TOKEN.findall(query.lower())
     if len(tokens) < detect.query_min_tokens:
         return {}
-    # a real question (what/which/how ...) contained verbatim is PoisonedRAG's copy; anything
-    # else (a reader quoting the first words of a note) only where the memory poses it with '?'
-    posed = None if tokens[0] in _QWORDS else _posed_as_question(tokens)
+    posed = _posed_unit(tokens)
     q_words = set(tokens)
     out: dict[str, float] = {}
     for key, content in candidates:
         low = content.lower()
         if not all(w in low for w in q_words):
             continue  # cannot contain the query verbatim (cheap test before the detector)
-        if posed is not None and not posed.search(content):
+        if not posed.search(content):
             continue
         with_q = query_stuffing(content, [query], detect)
         if "contains_query" not in with_q.patterns:

@@ -40,7 +40,7 @@ DEFAULT_KINDS: Mapping[K, KindParams] = MappingProxyType(
         K.NEAR_DUPLICATE_FLOOD: KindParams(1.0, 1.5, 30, discount=0.10, cap=20.0),
         K.FEEDBACK_WRONG: KindParams(1.5, 2.0, 90, discount=0.05),
         # negative: severe (also discount earlier positive history) -------------------------
-        K.CONTRADICTS_TRUSTED: KindParams(3.0, 5.0, 180, discount=0.15),
+        K.CONTRADICTS_TRUSTED: KindParams(3.0, 10.0, 180, discount=0.15),  # v2: 5 -> 10 on the memory
         K.QUERY_STUFFING: KindParams(4.0, 6.0, 180, discount=0.20),
         K.ANSWER_PLANTING: KindParams(3.0, 8.0, 365, discount=0.15),
         K.SELF_CORROBORATION_ATTEMPT: KindParams(2.0, 2.0, 180, discount=0.10),
@@ -82,7 +82,7 @@ class TrustParams:
 
     # ---- ranking and quarantine ---------------------------------------------------------------
     quarantine_below: float = 0.25  # memory (or agent) mean trust under this: hidden from recall
-    rank_full_trust: float = 0.75  # at/above: relevance untouched (honest agents never reorder)
+    rank_full_trust: float = 0.5  # at/above (no evidence against it): relevance untouched; a newcomer is not a suspect
     rank_zero_trust: float = 0.25  # at/below: relevance * rank_floor
     rank_floor: float = 0.05
     lower_bound_z: float = 1.645  # one-sided 95% normal approximation of the Beta's lower tail

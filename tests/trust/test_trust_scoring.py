@@ -327,8 +327,11 @@ def test_trust_multiplier_shape():
 def test_rank_score_keeps_trusted_order_and_sinks_untrusted():
     rrf = [1 / (60 + r) for r in range(1, 11)]
     assert rank_score(rrf[0], 0.96) > rank_score(rrf[1], 0.99)  # honest agents never reorder
-    assert rank_score(rrf[0], 0.5) < rank_score(rrf[9], 0.9)  # fresh/unknown sinks below trusted
+    # trust v2: a newcomer with no evidence against it (0.5) is not a suspect: relevance untouched
+    assert rank_score(rrf[0], 0.5) == rrf[0] and rank_score(rrf[0], 0.5) > rank_score(rrf[1], 0.99)
+    assert rank_score(rrf[0], 0.35) < rank_score(rrf[9], 0.9)  # evidence against it: sinks below trusted
     assert rank_score(rrf[0], 0.2) < rank_score(rrf[9], 0.76) / 10
+    assert rank_score(1.0, 0.9, penalty=0.5) == pytest.approx(1.0 - P.behaviour_max_penalty)  # penalty bounded
     with pytest.raises(ValueError):
         rank_score(-1.0, 0.5)
 

@@ -172,13 +172,13 @@ def test_recall_sinks_copies_of_the_question_in_that_request_only(sim_app, clock
     bad = write(sim_app, "newcomer", f"Regarding '{q}': port 6666, as noted in the runbook.")
     n = len(list(sim_app.conn.execute("SELECT seq FROM trust_evidence")))
     before = sim_app.trust.memory_trust(bad.id).mean
-    hits = sim_app.memories.search(q + "?", opts=SearchOptions(limit=5, include_quarantined=True))
+    hits = sim_app.memories.search(q + "?", opts=SearchOptions(limit=10, include_quarantined=True))
     assert len(list(sim_app.conn.execute("SELECT seq FROM trust_evidence"))) == n
     assert sim_app.trust.memory_trust(bad.id).mean == before
     top = hits[0]
     assert "8125" in top.memory.content and top.trust > 0.75 and "trust" in top.why
     mine = [h for h in hits if h.memory.id == bad.id]
-    assert not mine or "sunk in this request" in mine[0].why
+    assert mine and "last in this request" in mine[0].why and hits[-1].memory.id == bad.id
 
 
 def test_evidence_survives_erasure_and_the_log_stays_valid(sim_app, clock):
