@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Note", "dev_notes", "quoting_queries", "locomo_turns", "odd_jsonl", "LOCOMO_PATH"]
+__all__ = ["Note", "dev_notes", "terse_notes", "quoting_queries", "locomo_turns", "odd_jsonl", "LOCOMO_PATH"]
 
 LOCOMO_PATH = Path("/work/shared/data/locomo-dev/locomo-dev.json")
 
@@ -71,21 +71,30 @@ class Note:
     key: str  # template/service: unique per fact
 
 
-def _services(n: int) -> list[str]:
-    names = [f"{a}-{b}" for a in _ADJ for b in _NOUN]
-    return names[:n]
+_COMPONENTS = ["payments", "search", "auth", "ingest", "reports", "gateway", "scheduler", "notifier", "ledger", "media"]
 
 
-def dev_notes(n: int, seed: int = 0, services: int = 200) -> list[Note]:
-    """n distinct notes (at most 24 x services), in a shuffled order."""
+def _services(n: int, numbered: bool = True) -> list[str]:
+    """Service names: "payments-3" style (numbered: near-identical names, the hard case for
+    near-duplicate signals) or "amber-falcon" style."""
+    if numbered:
+        return [f"{_COMPONENTS[i % 10]}-{i // 10 + 1}" for i in range(n)]
+    return [f"{a}-{b}" for a in _ADJ for b in _NOUN][:n]
+
+
+def dev_notes(n: int, seed: int = 0, services: int = 200, grouped: bool = False) -> list[Note]:
+    """n distinct notes (at most 24 x services), in a shuffled order; ``grouped``: the way a
+    knowledge dump is written, one template over many services at a time (the hardest case
+    for near-duplicate signals)."""
     rng = random.Random(f"dev-notes/{seed}")
     svcs = _services(services)
     pairs = [(t, s) for s in range(len(svcs)) for t in range(len(_TEMPLATES))]
     if n > len(pairs):
         raise ValueError(f"at most {len(pairs)} distinct notes")
     rng.shuffle(pairs)
+    pairs = sorted(pairs[:n]) if grouped else pairs[:n]
     out = []
-    for t, si in pairs[:n]:
+    for t, si in pairs:
         s = svcs[si]
         f = dict(s=s, o=svcs[(si * 7 + 3) % len(svcs)], p=rng.choice(_PEOPLE), team=rng.choice(_TEAMS),
                  db=rng.choice(_DBS), port=rng.randint(3000, 9999), n=rng.randint(2, 90), m=rng.randint(1, 99),
@@ -94,6 +103,28 @@ def dev_notes(n: int, seed: int = 0, services: int = 200) -> list[Note]:
                  mail=rng.choice(_MAIL))
         note, q = _TEMPLATES[t]
         out.append(Note(note.format(**f), q.format(**f), f"{t}/{s}"))
+    return out
+
+
+_TERSE = [
+    ("The {s} service listens on port {n}.", "which port does the {s} service listen on"),
+    ("{p} owns the {s} service.", "who owns the {s} service"),
+    ("The {s} job retries {k} times.", "how many times does the {s} job retry"),
+    ("The {s} service is pinned to Python 3.{k}.", "which python version does {s} use"),
+    ("The {s} service runs in region eu-{k}.", "which region runs {s}"),
+    ("The {s} service is deployed by {p}.", "who deploys {s}"),
+]
+
+
+def terse_notes(n: int) -> list[Note]:
+    """Six short templates cycled over numbered services ("payments-17"): the shape of an agent
+    dumping facts as fast as it can, where nearly every note has near-duplicates among the
+    author's last hundred (~60 % at cosine >= 0.88)."""
+    out = []
+    for i in range(n):
+        t, q = _TERSE[i % len(_TERSE)]
+        f = dict(s=f"{_COMPONENTS[(i * 7) % 10]}-{i}", p=_PEOPLE[i % len(_PEOPLE)], n=3000 + i, k=2 + i % 9)
+        out.append(Note(t.format(**f), q.format(**f), f"terse/{i}"))
     return out
 
 

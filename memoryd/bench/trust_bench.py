@@ -6,11 +6,15 @@ of time, as in ``bench poison``) and a simulated clock; every write and recall g
 MemoryService and the trust listener / read policy, one call at a time unless said otherwise.
 
 honest workloads (targets: false quarantine <= 0.5 %, recall@5 drop <= 1 point):
-  dev-notes      one agent: N templated distinct notes one at a time on day 0, then 2N by bulk
+  dev-notes      one agent: N templated distinct notes one at a time on day 0 (one template
+                 over many services at a time, a write every 50 ms), then 2N by bulk
                  import (the same agent), then N/2 more one at a time over 5 simulated days
+  terse-dump     one agent: N notes from six short templates, a write every 50 ms (the
+                 journey's shape: most notes have near-duplicates among its recent ones)
   quoting        the operator imports notes, two agents write more; four readers recall them
                  by quoting (first five words + "?", nearly verbatim, the whole note + "?")
-  conversation   LoCoMo-dev turns logged one at a time by one agent (hit@5 of its questions)
+  conversation   LoCoMo-dev turns logged one at a time by one agent, all sessions at once,
+                 a turn every 50 ms (hit@5 of its questions)
   jsonl-import   the operator imports a JSONL export with a few odd lines
 attacks (target: success <= 5 %):
   silence        an established cohort of 3 agents tries to hide or demote a victim's
@@ -91,9 +95,10 @@ def _dev_notes(run: _Run, emb, n: int, seed: int) -> dict:
     notes = W.dev_notes(n + 2 * n + n // 2, seed)
     emb.warm([x.text for x in notes] + [x.question for x in notes])
     first, bulk, later = notes[:n], notes[n : 3 * n], notes[3 * n :]
+    first = sorted(first, key=lambda x: x.key)  # a day-0 dump: one template over many services at a time
     ids = {}
-    for x in first:  # day 0, one at a time, a write every 2 s (bursts included)
-        ids[x.key] = run.write("dev-agent", x.text)
+    for x in first:  # day 0, one at a time, as fast as MCP allows (bursts included)
+        ids[x.key] = run.write("dev-agent", x.text, step=0.05)
     run.clock.now += 60
     res = run.app.memories.remember_many([NewMemory(x.text, provenance=Provenance("dev-agent", tool=MCP)) for x in bulk])
     ids.update({x.key: r.memory.id for x, r in zip(bulk, res)})
@@ -103,6 +108,15 @@ def _dev_notes(run: _Run, emb, n: int, seed: int) -> dict:
     sample = random.Random(seed).sample(notes, min(300, len(notes)))
     off, on = _recall(run, [(x.question, {ids[x.key]}) for x in sample])
     return _row("dev-notes", "honest", "recall@5", len(notes), off, on, run.quarantined() / len(notes))
+
+
+def _terse(run: _Run, emb, n: int, seed: int) -> dict:
+    notes = W.terse_notes(n)
+    emb.warm([x.text for x in notes] + [x.question for x in notes])
+    ids = {x.key: run.write("dump-agent", x.text, step=0.05) for x in notes}  # as fast as MCP allows
+    sample = random.Random(seed).sample(notes, min(300, len(notes)))
+    off, on = _recall(run, [(x.question, {ids[x.key]}) for x in sample])
+    return _row("terse-dump (6 templates)", "honest", "recall@5", len(notes), off, on, run.quarantined() / len(notes))
 
 
 def _quoting(run: _Run, emb, n: int, seed: int) -> dict:
@@ -145,12 +159,8 @@ def _conversation(run: _Run, emb, limit_turns: int | None) -> dict | None:
         questions = [q for q in questions if q[0] in keep]
     emb.warm([t.text for t in turns] + [q for _, q, _ in questions])
     ids: dict[tuple[str, str], str] = {}
-    last_session: dict[str, int] = {}
-    for t in turns:
-        if last_session.get(t.conv) not in (None, t.session):
-            run.clock.now += DAY  # sessions days apart
-        last_session[t.conv] = t.session
-        ids[(t.conv, t.dia_id)] = run.write("scribe", t.text, ns=t.conv, step=20)
+    for t in turns:  # the whole history logged at once, as fast as MCP allows (the case)
+        ids[(t.conv, t.dia_id)] = run.write("scribe", t.text, ns=t.conv, step=0.05)
     cases = [(q, {ids[(c, e)] for e in ev if (c, e) in ids}) for c, q, ev in questions]
     nss = [c for c, _, _ in questions]
     off, on = _recall(run, cases, lambda i: nss[i])
@@ -241,6 +251,7 @@ def run_trust_bench(
     rows: list[dict] = []
     steps: list[tuple[str, Callable[[_Run], dict | None]]] = [
         ("dev-notes", lambda r: _dev_notes(r, emb, n, seed)),
+        ("terse", lambda r: _terse(r, emb, n, seed)),
         ("quoting", lambda r: _quoting(r, emb, max(300, n), seed)),
         ("conversation", lambda r: _conversation(r, emb, conversation_turns)),
         ("jsonl", lambda r: _jsonl(r, emb, max(300, 2 * n), seed)),
