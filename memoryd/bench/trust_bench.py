@@ -276,8 +276,11 @@ def run_trust_bench(
             p = run_poison_bench(poison_n, n_targets=poison_targets, n_queries=100, seed=seed,
                                  settings=settings, workdir=workdir / "poison")
             off, on = p["trust_off"]["attack_success_rate"], p["trust_on"]["attack_success_rate"]
+            asked = {"poisonedrag": poison_targets, "sybil": 4, "sleeper_poisonedrag": 4, "sleeper_planting": 4,
+                     "trigger": max(1, min(3, int(0.001 * poison_n)))}  # target questions per attack (bench poison)
             for attack in sorted(k for k in on if k != "all"):
-                rows.append(_row(f"poison: {attack}", "attack", "poisoned memory in top 5", 0, off[attack], on[attack]))
+                rows.append(_row(f"poison: {attack}", "attack", "poisoned memory in top 5", asked.get(attack, 0),
+                                 off[attack], on[attack]))
             rows.append(_row("poison: honest agents", "honest", "clean recall@5", p["trust_on"]["clean_queries"],
                              p["trust_off"]["clean_recall@5"], p["trust_on"]["clean_recall@5"],
                              p["quarantine"]["honest_false_quarantine_rate"]))
