@@ -130,11 +130,9 @@ def _quoting(run: _Run, emb, n: int, seed: int) -> dict:
         ids[x.key] = run.write(f"writer-{i % 2}", x.text)
     quotes = W.quoting_queries(rng.sample(notes, min(240, len(notes))), rng)
     emb.warm([q for q, _ in quotes])
-    readers = [f"reader-{i}" for i in range(4)]  # registered together, read only
-    for i, (q, _) in enumerate(quotes):  # the readers' calls, before measuring
+    for q, _ in quotes:  # four readers' calls, before measuring (a recall carries no identity to trust)
         run.clock.now += 30
         run.app.memories.search(q, opts=SearchOptions(limit=5))
-        del readers[i % 4 : i % 4]  # (readers are not identified at recall: reads carry no evidence)
     off, on = _recall(run, [(q, {ids[x.key]}) for q, x in quotes])
     return _row("quoting-readers", "honest", "recall@5", len(quotes), off, on, run.quarantined() / len(notes))
 
