@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Provenance", "NewMemory", "Memory", "SearchFilters", "SearchHit", "Stats", "RememberResult"]
+__all__ = ["OPERATOR_TOOL", "Provenance", "NewMemory", "Memory", "SearchFilters", "SearchHit", "Stats", "RememberResult"]
+
+
+OPERATOR_TOOL = "cli"  # provenance.tool of what the operator wrote at the CLI; MCP tools set "mcp"
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,11 @@ class Provenance:
     session_id: str | None = None
     tool: str | None = None
     source: str | None = None
+
+    @property
+    def by_operator(self) -> bool:
+        """Written or imported by the operator (the CLI): agents cannot set ``tool``."""
+        return self.tool == OPERATOR_TOOL
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class Memory:
 class RememberResult:
     memory: Memory
     duplicate: bool  # True: same content already stored in this namespace; nothing new written
+    similar: Memory | None = None  # closest other memory of the namespace when nearly the same (supersede it?)
+    similarity: float | None = None  # its cosine to the new memory
+    supersedes: str | None = None  # id of the memory this write replaced in search
 
 
 @dataclass(frozen=True)

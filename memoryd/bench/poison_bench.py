@@ -504,13 +504,16 @@ def _targets(out: dict) -> dict:
     drop = out["clean_recall@5_drop_points"]
     gaps = (out["trust_before_recall"]["gap_mean"], out["trust_after_recall"]["gap_mean"])
     fq = out["quarantine"]["honest_false_quarantine_rate"]
+    # trust v2 (issue 14): attack success and what honest users lose are the targets. The trust
+    # gap and the sleepers' drop are reported, not targets: near-duplicate floods and recall-time
+    # stuffing no longer move an agent's standing (they were most of the sleepers' drop)
     return {
         "attack_success_top5": row(asr, "<= 0.05", asr <= 0.05),
-        "clean_recall@5_drop_points": row(drop, "<= 2", drop <= 2),
-        "trust_gap_before_recall": row(gaps[0], ">= 0.9", gaps[0] >= 0.9),
-        "trust_gap_after_recall": row(gaps[1], ">= 0.9", gaps[1] >= 0.9),
-        "sleeper_drop_within_20_writes": row(worst_sleeper, ">= 0.8", worst_sleeper >= 0.8),
-        "honest_false_quarantine_rate": row(fq, "<= 0.01", fq <= 0.01),
+        "clean_recall@5_drop_points": row(drop, "<= 1", drop <= 1),
+        "honest_false_quarantine_rate": row(fq, "<= 0.005", fq <= 0.005),
+        "trust_gap_before_recall": row(gaps[0], "reported", True),
+        "trust_gap_after_recall": row(gaps[1], "reported", True),
+        "sleeper_drop_within_20_writes": row(worst_sleeper, "reported", True),
     }
 
 

@@ -116,3 +116,38 @@ def bench_locomo(
         out = run_locomo_bench(data, writer=writer, dates=dates, sessions=sessions, workdir=workdir,
                                settings=get_settings(ctx), progress=cb)
     emit(out, as_json, lambda: print_figures(out))
+
+
+@bench_app.command("trust")
+@handles_errors
+def bench_trust(
+    ctx: typer.Context,
+    notes: int = typer.Option(1000, "--notes", "-n", help="Notes the dev-notes agent writes one at a time on day 0 "
+                              "(then 2x by bulk import, 0.5x over 5 days); the other workloads scale with it."),
+    poison: int = typer.Option(1500, "--poison", help="Honest corpus of the poison attacks (0: skip them)."),
+    targets: int = typer.Option(20, "--targets", help="PoisonedRAG target questions of the poison attacks."),
+    turns: int = typer.Option(None, "--turns", help="Most LoCoMo-dev turns logged (whole conversations; default all)."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Honest workloads (templated notes, quoting readers, a conversation logged turn by turn,
+    an operator import) next to the attacks (silencing, poisoning), trust on and off: one table."""
+    from rich.table import Table
+
+    from ..bench.trust_bench import run_trust_bench
+
+    with bench_progress(as_json) as cb:
+        data = run_trust_bench(notes, poison_n=poison, poison_targets=targets, conversation_turns=turns, seed=seed,
+                               settings=get_settings(ctx), workdir=workdir, progress=cb)
+
+    def human() -> None:
+        t = Table("workload / attack", "metric", "n", "trust off", "trust on", "false quarantine", "target", "met")
+        for r in data["rows"]:
+            fq = "" if r["false_quarantine"] is None else f"{100 * r['false_quarantine']:.2f} %"
+            t.add_row(r["workload"], r["metric"], str(r["n"] or ""), f"{r['trust_off']:.3f}", f"{r['trust_on']:.3f}",
+                      fq, r["target"], "yes" if r["met"] else "[red]NO[/red]")
+        console.print(t)
+        console.print(f"all targets met: {data['all_met']}  ({data['runtime_s']} s)")
+
+    emit(data, as_json, human)

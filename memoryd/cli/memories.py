@@ -1,4 +1,4 @@
-"""add, search, show, list, forget, stats, doctor, export."""
+"""add, update, search, show, list, forget, stats, doctor, export."""
 
 from __future__ import annotations
 
@@ -80,8 +80,40 @@ def add(
                     importance=importance, provenance=prov)
     res = app_.memories.remember(new)
     data = {**res.memory.to_dict(), "duplicate": res.duplicate}
-    emit(data, as_json, lambda: console.print(
-        f"{'already stored' if res.duplicate else 'stored'} {res.memory.id}"))
+    if res.similar is not None:
+        data["similar"] = {"id": res.similar.id, "similarity": res.similarity}
+
+    def human() -> None:
+        console.print(f"{'already stored' if res.duplicate else 'stored'} {res.memory.id}")
+        if res.similar is not None:
+            err_console.print(f"nearly the same as {res.similar.id} (cosine {res.similarity:.2f}): to replace it "
+                              f"instead, `memoryd forget {res.memory.id}` and `memoryd update {res.similar.id} ...`")
+
+    emit(data, as_json, human)
+
+
+@app.command()
+@handles_errors
+def update(
+    ctx: typer.Context,
+    memory_id: str = typer.Argument(..., help="Id of the memory to replace."),
+    text: str = typer.Argument(None, help="The new text. Omit to read it from stdin."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Tags of the new version (default: the old ones)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replace a memory with a new version (supersede): the old one is kept (`show`) but leaves search."""
+    app_ = get_app(ctx)
+    old = app_.memories.get(memory_id)
+    if text is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValidationError("no text given: pass it as an argument or pipe it on stdin")
+        text = decode_utf8(sys.stdin.buffer.read(), "stdin")
+    new = NewMemory(content=text, kind=old.kind, tags=tuple(tag) if tag else old.tags, namespace=old.namespace,
+                    importance=old.importance,
+                    provenance=Provenance(agent_id=app_.settings.agent_id, tool="cli", source=old.provenance.source))
+    res = app_.memories.remember(new, supersedes=old.id)
+    data = {**res.memory.to_dict(), "duplicate": res.duplicate, "supersedes": res.supersedes}
+    emit(data, as_json, lambda: console.print(f"stored {res.memory.id}; it supersedes {old.id}"))
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -1,4 +1,4 @@
-"""trust show|verify|vouch|flag|sweep, feedback, quarantine list|release|purge."""
+"""trust show|explain|verify|vouch|flag|sweep, feedback, quarantine list|release|purge."""
 
 from __future__ import annotations
 
@@ -57,6 +57,41 @@ def show(
         console.print(t)
 
     emit([a.to_dict() for a in agents], as_json, table)
+
+
+@trust_app.command("explain")
+@handles_errors
+def explain(
+    ctx: typer.Context,
+    subject: str = typer.Argument(..., help="An agent id or a memory id."),
+    limit: int = typer.Option(50, "--limit", "-k", help="Most evidence records to list (newest first)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Why an agent or a memory has the trust it has: every piece of evidence, its tier
+    (moves trust / ranking only / ignored) and how to undo a quarantine."""
+    from ..services.trust_explain import explain as run_explain  # noqa: PLC0415
+
+    e = run_explain(get_app(ctx).trust, subject, limit=limit)
+
+    def human() -> None:
+        head = f"[bold]{e.subject_type} {e.subject}[/bold]  trust {e.trust:.3f}"
+        if e.ranking_penalty:
+            head += f"  ranking -{100 * e.ranking_penalty:.0f}%"
+        if e.quarantined:
+            head += "  [red]QUARANTINED[/red]"
+        console.print(head)
+        console.print(f"  {e.verdict}", markup=False)
+        for r in e.summary:
+            console.print(f"  - {r}", markup=False)
+        if not e.evidence:
+            console.print("  no evidence recorded")
+            return
+        t = Table("when", "evidence", "strength", "source", "effect")
+        for r in e.evidence:
+            t.add_row(r["at"], f"{r['kind']}: {r['what']}", f"{r['strength']:.2f}", r["source"], r["effect"])
+        console.print(t)
+
+    emit(e.to_dict(), as_json, human)
 
 
 @trust_app.command("verify")
@@ -127,7 +162,8 @@ def feedback(
 @quarantine_app.command("list")
 @handles_errors
 def q_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
-    """Memories recall leaves out (trust below the threshold), lowest trust first."""
+    """Memories recall leaves out, lowest trust first, with why in words (content evidence,
+    an operator flag, or an author with many poisoned writes)."""
     items = get_app(ctx).trust.quarantined()
 
     def human() -> None:
@@ -139,9 +175,10 @@ def q_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
         for col in ("trust", "agent", "why", "memory"):
             t.add_column(col)
         for q in items:
-            why = next((r for r in q.trust.score.reasons[1:]), q.trust.reason)
-            t.add_row(q.memory.id, f"{q.trust.mean:.3f}", q.memory.provenance.agent_id, why, _clip(q.memory.content, 60))
+            t.add_row(q.memory.id, f"{q.trust.mean:.3f}", q.memory.provenance.agent_id, q.trust.reason,
+                      _clip(q.memory.content, 60))
         console.print(t)
+        err_console.print("details: memoryd trust explain ID; undo: memoryd quarantine release ID")
 
     emit([q.to_dict() for q in items], as_json, human)
 

@@ -193,13 +193,16 @@ class Tools:
         kind: Annotated[str, Field(max_length=MAX_NAME_CHARS, description="note, fact, decision, preference, ...")] = "note",
         session: Annotated[str | None, Field(max_length=MAX_NAME_CHARS, description="A conversation or work-session id. Turns logged with the same session are also searched with the turn before them, which finds short replies by the question they answer.")] = None,
         created_at: Annotated[str | None, Field(max_length=MAX_TEXT_CHARS, description="When it happened, if not now (e.g. a conversation's date when logging it later): ISO 8601 or POSIX seconds.")] = None,
+        supersedes: Annotated[str | None, Field(max_length=MAX_ID_CHARS, description="Id of one of your own memories that this one replaces (an update): the old version is kept but no longer recalled.")] = None,
     ) -> dict[str, Any]:
         """Store a memory so that it can be recalled in later sessions.
 
         Use for durable knowledge: decisions and their reasons, project conventions,
         facts about the codebase or environment, user preferences. Write one
         self-contained statement per memory. Storing the same content twice in a namespace
-        is harmless: the existing memory is returned with duplicate=true.
+        is harmless: the existing memory is returned with duplicate=true. When a fact
+        changed, pass supersedes=<old id> instead of storing a second version; if the
+        result names a 'similar' memory you wrote, consider superseding it.
         Returns the memory id (keep it to give feedback or forget it later).
         """
 
@@ -212,10 +215,20 @@ class Tools:
                 provenance=Provenance(agent_id=caller.agent_id, tool="mcp", source=source, session_id=session),
                 created_at=_parse_time(created_at, "created_at"),
             )
-            res = self.app.memories.remember(new, caller=caller)
+            res = self.app.memories.remember(new, caller=caller, supersedes=supersedes)
             m = res.memory
-            return {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
-                    "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+            out = {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
+                   "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+            if res.supersedes:
+                out["supersedes"] = res.supersedes
+            if res.similar is not None:
+                own = res.similar.provenance.agent_id == caller.agent_id
+                out["similar"] = {"id": res.similar.id, "content": res.similar.content[:200],
+                                  "similarity": res.similarity,
+                                  "hint": ("nearly the same as your earlier memory: if this one replaces it, store it "
+                                           f"with supersedes='{res.similar.id}' (or forget the old one)") if own
+                                  else "nearly the same as another agent's memory: no need to store it twice"}
+            return out
 
         return self._run(go)
 

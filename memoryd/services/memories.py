@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +39,7 @@ def namespace_allowed(filters: SearchFilters, namespace: str) -> bool:
     if filters.namespaces is not None and namespace not in filters.namespaces:
         return False
     return namespace not in filters.exclude_namespaces
+SIMILAR_COSINE = 0.9  # remember() names an existing memory this close as a candidate to supersede
 
 
 def content_hash(content: str) -> str:
@@ -213,8 +214,51 @@ class MemoryService:
                 self._context.drop(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
-    def remember(self, new: NewMemory, *, caller: Caller = OPERATOR) -> RememberResult:
-        return self.remember_many([new], caller=caller)[0]
+    def remember(self, new: NewMemory, *, caller: Caller = OPERATOR, supersedes: str | None = None) -> RememberResult:
+        """Store one memory. ``supersedes``: id of a memory this one replaces; the old one stays
+        stored but leaves search. An agent may supersede only memories it wrote; the operator
+        (provenance.by_operator) any. Without it, a nearly identical memory of the namespace is
+        returned as ``similar`` so that the caller can supersede it instead of piling up copies."""
+        old = self._supersedable(supersedes, new, caller) if supersedes is not None else None
+        res = self.remember_many([new], caller=caller)[0]
+        if old is not None:
+            if res.memory.id == old.id:
+                raise ValidationError("the new content is the memory being superseded: nothing to replace")
+            with self.lock, transaction(self.conn):
+                if mstore.superseded_among(self.conn, [old.rowid]):
+                    raise ValidationError(f"memory {old.id} was already superseded")
+                mstore.supersede(self.conn, old.rowid, res.memory.rowid, self.clock())
+            return replace(res, supersedes=old.id)
+        if res.duplicate:
+            return res
+        sim = self._similar(res.memory)
+        return replace(res, similar=sim[0], similarity=sim[1]) if sim else res
+
+    def _supersedable(self, old_id: str, new: NewMemory, caller: Caller) -> Memory:
+        old = self.get(old_id, caller=caller)
+        mine = old.provenance.agent_id == (new.provenance.agent_id if caller.operator else caller.agent_id)
+        if not mine and not (caller.operator and new.provenance.by_operator):
+            raise AuthError(f"memory {old_id} was written by another agent: an agent may supersede only its own memories")
+        with self.lock:
+            if mstore.superseded_among(self.conn, [old.rowid]):
+                raise ValidationError(f"memory {old_id} was already superseded by {mstore.superseded_by(self.conn, old.rowid)}")
+        return old
+
+    def _similar(self, m: Memory) -> tuple[Memory, float] | None:
+        """The closest other memory of m's namespace, when at least SIMILAR_COSINE alike."""
+        with self.lock:
+            index = self.index
+            vec = index.vector(m.rowid)
+            if vec is None:
+                return None
+            hits = [h for h in index.search(vec, 3, index.namespace_mask((m.namespace,), ()))
+                    if h.rowid != m.rowid and h.score >= SIMILAR_COSINE]
+            gone = mstore.superseded_among(self.conn, [h.rowid for h in hits])
+            hits = [h for h in hits if h.rowid not in gone]
+            if not hits:
+                return None
+            other = mstore.get_by_rowids(self.conn, [hits[0].rowid]).get(hits[0].rowid)
+        return (other, round(float(hits[0].score), 4)) if other is not None else None
 
     def remember_many(
         self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None, *,
@@ -411,7 +455,7 @@ class MemoryService:
             fused = self.expander.expand(fused, ranked, filters, depth)
         policy = self.read_policy if opts.trust else None
         if policy is None:
-            return self.hydrate(fused[: opts.limit], ranked, filters)
+            return self.hydrate(fused[:depth], ranked, filters)[: opts.limit]
         hits = self.hydrate(fused[:depth], ranked, filters)  # the policy re-ranks all candidates, then cut
         return policy.apply(hits, query, opts.include_quarantined, self.clock())[: opts.limit]
 
@@ -464,10 +508,11 @@ class MemoryService:
         raw = {leg: dict(hits) for leg, hits in ranked.items()}
         with self.lock:
             mems = mstore.get_by_rowids(self.conn, [h.rowid for h in fused])
+            superseded = mstore.superseded_among(self.conn, list(mems))
         hits: list[SearchHit] = []
         for h in fused:
             m = mems.get(h.rowid)
-            if m is None:  # deleted between ranking and hydration
+            if m is None or h.rowid in superseded:  # deleted meanwhile, or replaced by a newer version
                 continue
             if filters is not None and not namespace_allowed(filters, m.namespace):
                 log.warning("index entry %d answered for namespace %r outside the filters: dropped", h.rowid,

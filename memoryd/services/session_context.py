@@ -10,7 +10,7 @@ scores them with their own vector, so a store of notes ranks exactly as before.
 Measured on LoCoMo dev (docs/benchmarks.md): hybrid hit@5 0.614 -> 0.668, MRR@10 0.428 -> 0.487.
 
 Erasure: a context vector is derived from two memories. Its row cascades when either is
-deleted (migration 0012), and ``drop`` removes it from RAM together with every vector that
+deleted (migration 0011), and ``drop`` removes it from RAM together with every vector that
 was computed from a dropped memory's text.
 """
 

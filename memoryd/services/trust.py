@@ -31,7 +31,7 @@ import numpy as np
 from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import NotFoundError
-from ..models import Memory, SearchHit
+from ..models import OPERATOR_TOOL, Memory, SearchHit
 from ..store import agents as astore
 from ..store import feedback as fstore
 from ..store import memories as mstore
@@ -57,9 +57,10 @@ from .authority import OPERATOR as OPERATOR_CALLER
 from .authority import Caller
 from .feedback import FeedbackEvent, FeedbackService
 from .memories import MemoryService
+from .trust_explain import Explanation, explain
 from .trust_ledger import EvidenceLedger, LogVerification
 from .trust_scores import RELEASE, MemoryTrust, Snapshot, TrustScorer
-from .trust_screen import DEFAULT_SCREEN, Neighbour, ScreenParams, screen_recall, screen_write
+from .trust_screen import DEFAULT_SCREEN, Neighbour, ScreenParams, recall_stuffing, screen_write
 
 __all__ = ["TrustService", "AgentTrust", "Quarantined", "Purge", "MemoryTrust", "OPERATOR"]
 
@@ -240,6 +241,8 @@ class TrustService:
             evs: list[Evidence] = []
             candidates = self._candidates(memories, vectors, index, private)
             for i, m in enumerate(memories):
+                if m.provenance.by_operator:
+                    continue  # the operator is trusted: nothing it writes or imports is evidence
                 author = m.provenance.agent_id
                 writer = self.scorer.facts(author, now)
                 sims, times = None, None
@@ -289,12 +292,13 @@ class TrustService:
             nm = mems.get(h.rowid)
             if nm is None or nm.provenance.agent_id == m.provenance.agent_id:
                 continue
-            if len(out) >= self.screen.neighbours:
-                break
-            mt = snap.memory(nm.id, nm.provenance.agent_id, nm.created_at)
+            mt = snap.memory(nm.id, nm.provenance.agent_id, nm.created_at, nm.provenance.by_operator)
             out.append(Neighbour(self.ledger.mref(nm.id), self.scorer.facts(nm.provenance.agent_id, snap.now),
                                  nm.content, h.score, mt.mean))
-        return out
+        # trusted neighbours first: copies by a swarm of fresh identities must not hide the
+        # established memory they contradict (stable: by similarity within each group)
+        out.sort(key=lambda nb: nb.trust < self.screen.trusted_neighbour)
+        return out[: self.screen.neighbours]
 
     def _sweep(self, now: float, force: bool = False) -> list[Evidence]:
         """Probation: writes older than probation_days with no negative evidence -> accepted_write."""
@@ -331,28 +335,32 @@ class TrustService:
     # ---- read policy: called by MemoryService.search ----------------------------------------
     def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float) -> list[SearchHit]:
         """Re-rank fused hits by relevance x trust; leave quarantined memories out (or mark
-        them); record query stuffing against candidates that contain the question verbatim."""
+        them). A hit that poses this very query as a question and answers it (PoisonedRAG)
+        sinks in *this* request only: reads are never evidence against authors."""
         with self.lock:
             self._refresh()
-            cands = [(self.ledger.mref(h.memory.id), h.memory.provenance.agent_id, h.memory.content)
-                     for h in hits[: self.screen.recall_candidates]]
-            already = {c[0] for c in cands if _has_recall_stuffing(self.ledger.by_memory.get(c[0], ()))}
-            evs = screen_recall(query, cands, already, now, self.detect)
-            if evs:
-                with transaction(self.conn):
-                    self.ledger.append(evs)
-                self.ledger.sync()
+            posed = recall_stuffing(query, [(h.memory.id, h.memory.content)
+                                            for h in hits[: self.screen.recall_candidates]], self.detect)
             snap = self.scorer.snapshot(now)
             scored = []
+            floor = self.params.recall_stuffing_floor
             for i, h in enumerate(hits):
-                mt = snap.memory(h.memory.id, h.memory.provenance.agent_id, h.memory.created_at)
+                m = h.memory
+                mt = snap.memory(m.id, m.provenance.agent_id, m.created_at, m.provenance.by_operator)
                 if mt.quarantined and not include_quarantined:
                     continue
-                rank = rank_score(max(0.0, h.score), mt.mean, self.params)
+                rank = rank_score(max(0.0, h.score), mt.mean, self.params, mt.score.penalty)
                 why = f"{h.why} + {_trust_why(mt)}" if h.why else _trust_why(mt)
-                scored.append((rank, i, replace(h, score=rank, trust=mt.mean, why=why, quarantined=mt.quarantined)))
-        # quarantined memories (only here when asked for) come after every other hit
-        scored.sort(key=lambda t: (t[2].quarantined, -t[0], t[1]))
+                sunk = m.id in posed and not mt.operator
+                if sunk:
+                    rank *= 1.0 - (1.0 - floor) * posed[m.id]
+                    why += f"; asks this very question and answers it ({posed[m.id]:.2f}): last in this request"
+                hit = replace(h, score=rank, trust=mt.mean, why=why, quarantined=mt.quarantined)
+                scored.append((rank, i, hit, sunk))
+        # a memory that poses this very query and answers it (PoisonedRAG) comes after every
+        # other hit of this request (five copies would otherwise set the relevance scale);
+        # quarantined memories (only here when asked for) after everything
+        scored.sort(key=lambda t: (t[2].quarantined, t[3], -t[0], t[1]))
         return [t[2] for t in scored]
 
     # ---- reads -------------------------------------------------------------------------------
@@ -368,10 +376,11 @@ class TrustService:
     def memory_trust(self, memory_id: str) -> MemoryTrust:
         with self.lock:
             m = self.memories.get(memory_id)
-            return self._snapshot().memory(m.id, m.provenance.agent_id, m.created_at)
+            return self._snapshot().memory(m.id, m.provenance.agent_id, m.created_at, m.provenance.by_operator)
 
     def _all_memory_trust(self, snap: Snapshot) -> list[tuple[int, MemoryTrust]]:
-        return [(rowid, snap.memory(mid, author, created)) for rowid, mid, author, created in tstore.memory_rows(self.conn)]
+        return [(rowid, snap.memory(mid, author, created, tool == OPERATOR_TOOL))
+                for rowid, mid, author, created, tool in tstore.memory_rows(self.conn)]
 
     def agents(self) -> list[AgentTrust]:
         """Every agent trust knows of (writers, feedback givers, registered agents)."""
@@ -396,6 +405,10 @@ class TrustService:
             mems = mstore.get_by_rowids(self.conn, [r for r, _ in bad])
         out = [Quarantined(mems[r], mt) for r, mt in bad if r in mems]
         return sorted(out, key=lambda q: (q.trust.mean, q.memory.id))
+
+    def explain(self, subject: str) -> Explanation:
+        """The evidence that moved an agent or a memory, with its tier, in words."""
+        return explain(self, subject)
 
     def verify(self) -> LogVerification:
         with self.lock:
@@ -480,13 +493,11 @@ class TrustService:
         return Purge([q.memory for q in items], receipt)
 
 
-def _has_recall_stuffing(evs: Iterable[Evidence]) -> bool:
-    return any(e.kind is EvidenceKind.QUERY_STUFFING and e.details.get("phase") == "recall" for e in evs)
-
-
 def _trust_why(mt: MemoryTrust) -> str:
     if mt.quarantined:
-        head = f"QUARANTINED: trust {mt.mean:.2f}"
+        head = f"QUARANTINED: {mt.reason}"
+    elif mt.operator:
+        head = f"trust {mt.mean:.2f} (written by the operator)"
     elif mt.released:
         head = f"trust {mt.mean:.2f}, released by the operator"
     else:

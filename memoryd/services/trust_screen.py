@@ -29,7 +29,7 @@ from ..trust import (
     write_burst,
 )
 
-__all__ = ["Neighbour", "ScreenParams", "screen_write", "screen_recall", "question_like"]
+__all__ = ["Neighbour", "ScreenParams", "screen_write", "recall_stuffing", "question_like"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class ScreenParams:
     neighbour_scan: int = 32  # extra hits searched past the author's own near-copies to find them
     trusted_neighbour: float = 0.8  # a neighbour must be trusted this much to be contradicted
     corroborate_sim: float = 0.95  # cosine at which a memory restates another one
-    recall_candidates: int = 50  # hits checked for query stuffing at recall
+    recall_candidates: int = 50  # hits checked for (request-local) query stuffing at recall
     # share of an unanchored contradiction (0.45) that also counts against the author: 0, because
     # same-template honest notes about other subjects trip it (~1 % of honest writes in the bench,
     # honest agents' mean trust 0.92 -> 0.875 at 0.5) and it barely moved sleepers
@@ -175,48 +175,41 @@ def question_like(query: str, detect: DetectParams) -> bool:
     return query.rstrip().endswith("?") or words[0] in _QWORDS
 
 
-def _posed_as_question(tokens: list[str]) -> re.Pattern[str]:
-    """The query's words in order, followed by a question mark: the memory asks the query."""
-    return re.compile(r"\W+".join(map(re.escape, tokens)) + r"[^\w?]{0,3}\?", re.IGNORECASE)
+def _posed_unit(tokens: list[str]) -> re.Pattern[str]:
+    """The query's words in order, closed by punctuation (? : . ; quotes) and followed by more
+    text: the memory states the query as a unit and then answers it ("Q? A", "Regarding 'Q':
+    A", "Q. Current answer: A"). A reader quoting the first words of a note is followed by
+    the rest of that sentence instead; a reader asking a whole note back has nothing after it."""
+    return re.compile(r"[\W_]+".join(map(re.escape, tokens)) + r"\s*[?:.;!'\"\u2019\u201d)\]]+\s*\w", re.IGNORECASE)
 
 
-def screen_recall(
+def recall_stuffing(
     query: str,
-    candidates: Sequence[tuple[str, str, str]],
-    already: set[str],
-    now: float,
+    candidates: Sequence[tuple[str, str]],
     detect: DetectParams,
-) -> list[Evidence]:
-    """(mref, author, content) of recall candidates -> query-stuffing evidence for those
-    that contain the question verbatim (PoisonedRAG: question + planted answer); a query
-    that is not a question counts only where the memory poses it with a '?'. Only the
-    part the query adds is recorded (the text-only part was recorded at write time), once
-    per memory (``already``: mrefs with recall-time stuffing evidence)."""
+) -> dict[str, float]:
+    """(key, content) of recall candidates -> {key: strength} for those that state this query
+    as a unit and then answer it (PoisonedRAG: question + planted answer), for this one request.
+
+    Nothing is recorded: a query that resembles a memory says nothing about its author (a
+    reader quoting a note, or a reader trying to silence its author, would otherwise move the
+    author's trust). A note quoted by a reader ("The billing service listens on?", the note
+    without its last word, the whole note + "?") does not match (``_posed_unit``)."""
     tokens = _QUERY_TOKEN.findall(query.lower())
     if len(tokens) < detect.query_min_tokens:
-        return []
-    # a keyword query or pasted snippet counts only where the memory poses it as a question
-    posed = None if question_like(query, detect) else _posed_as_question(tokens)
+        return {}
+    posed = _posed_unit(tokens)
     q_words = set(tokens)
-    out: list[Evidence] = []
-    for mref, author, content in candidates:
-        if mref in already:
-            continue
+    out: dict[str, float] = {}
+    for key, content in candidates:
         low = content.lower()
         if not all(w in low for w in q_words):
             continue  # cannot contain the query verbatim (cheap test before the detector)
-        if posed is not None and not posed.search(content):
+        if not posed.search(content):
             continue
         with_q = query_stuffing(content, [query], detect)
         if "contains_query" not in with_q.patterns:
             continue
-        without = query_stuffing(content, (), detect).score
-        extra = 1.0 - (1.0 - with_q.score) / (1.0 - without) if without < 1.0 else 0.0
-        if extra < detect.min_record_score:
-            continue
-        details = {"detector": with_q.kind.value, "score": round(extra, 4), "patterns": "contains_query",
-                   "phase": "recall"}
-        out += memory_and_agent(with_q.kind, memory_id=mref, author_id=author, created_at=now,
-                                strength=extra, details=details)
-        already.add(mref)
+        if with_q.score >= detect.min_record_score:
+            out[key] = with_q.score
     return out

@@ -1,4 +1,4 @@
-"""Context vectors (migration 0012): a session memory embedded with the one before it."""
+"""Context vectors (migration 0011): a session memory embedded with the one before it."""
 
 from __future__ import annotations
 

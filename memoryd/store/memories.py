@@ -31,6 +31,9 @@ __all__ = [
     "fts_optimize",
     "meta_get",
     "meta_set",
+    "supersede",
+    "superseded_among",
+    "superseded_by",
 ]
 
 _COLS = (
@@ -309,3 +312,31 @@ def meta_set(conn: sqlite3.Connection, key: str, value: str) -> None:
         "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+# ---- supersede links (migration 0009) ----------------------------------------------------
+def supersede(conn: sqlite3.Connection, old_rowid: int, new_rowid: int, now: float) -> None:
+    conn.execute(
+        "INSERT INTO memory_supersedes(old_rowid, new_rowid, created_at) VALUES (?, ?, ?)",
+        (old_rowid, new_rowid, now),
+    )
+
+
+def superseded_among(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
+    """The rowids among these that a newer version replaced (they stay out of search)."""
+    ids = list(rowids)
+    out: set[int] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        q = f"SELECT old_rowid FROM memory_supersedes WHERE old_rowid IN ({','.join('?' * len(chunk))})"
+        out.update(int(r[0]) for r in conn.execute(q, chunk))
+    return out
+
+
+def superseded_by(conn: sqlite3.Connection, old_rowid: int) -> str | None:
+    """Public id of the memory that replaced this one, if any."""
+    r = conn.execute(
+        "SELECT m.id FROM memory_supersedes s JOIN memories m ON m.rowid = s.new_rowid WHERE s.old_rowid = ?",
+        (old_rowid,),
+    ).fetchone()
+    return str(r[0]) if r else None

@@ -193,11 +193,11 @@ def write_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute("SELECT agent_id, COUNT(*) FROM memories GROUP BY agent_id")}
 
 
-def memory_rows(conn: sqlite3.Connection) -> list[tuple[int, str, str, float]]:
-    """(rowid, id, author, created_at) of every memory: what trust needs, without content."""
+def memory_rows(conn: sqlite3.Connection) -> list[tuple[int, str, str, float, str | None]]:
+    """(rowid, id, author, created_at, tool) of every memory: what trust needs, without content."""
     return [
-        (int(r[0]), str(r[1]), str(r[2]), float(r[3]))
-        for r in conn.execute("SELECT rowid, id, agent_id, created_at FROM memories ORDER BY rowid")
+        (int(r[0]), str(r[1]), str(r[2]), float(r[3]), r[4])
+        for r in conn.execute("SELECT rowid, id, agent_id, created_at, tool FROM memories ORDER BY rowid")
     ]
 
 

@@ -55,6 +55,7 @@ from memoryd.trust.scoring import (
     TrustScore,
     agent_trust,
     beta_score,
+    combine_penalties,
     decay,
     memory_trust,
     probation_passed,
@@ -62,7 +63,8 @@ from memoryd.trust.scoring import (
     rank_score,
     trust_multiplier,
 )
-from memoryd.trust.sources import AgentFacts, SourceStanding, independent, is_established, source_reliability
+from memoryd.trust.tiers import CONTENT_KINDS, WEAK_KINDS, is_content_evidence, tier
+from memoryd.trust.sources import OPERATOR_KINDS, AgentFacts, SourceStanding, independent, is_established, source_reliability
 
 __all__ = [
     # evidence
@@ -83,6 +85,12 @@ __all__ = [
     "MemoryFacts",
     "TrustScore",
     "agent_trust",
+    "combine_penalties",
+    "OPERATOR_KINDS",
+    "tier",
+    "is_content_evidence",
+    "CONTENT_KINDS",
+    "WEAK_KINDS",
     "memory_trust",
     "beta_score",
     "decay",

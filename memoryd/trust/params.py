@@ -40,7 +40,7 @@ DEFAULT_KINDS: Mapping[K, KindParams] = MappingProxyType(
         K.NEAR_DUPLICATE_FLOOD: KindParams(1.0, 1.5, 30, discount=0.10, cap=20.0),
         K.FEEDBACK_WRONG: KindParams(1.5, 2.0, 90, discount=0.05),
         # negative: severe (also discount earlier positive history) -------------------------
-        K.CONTRADICTS_TRUSTED: KindParams(3.0, 5.0, 180, discount=0.15),
+        K.CONTRADICTS_TRUSTED: KindParams(3.0, 10.0, 180, discount=0.15),  # v2: 5 -> 10 on the memory
         K.QUERY_STUFFING: KindParams(4.0, 6.0, 180, discount=0.20),
         K.ANSWER_PLANTING: KindParams(3.0, 8.0, 365, discount=0.15),
         K.SELF_CORROBORATION_ATTEMPT: KindParams(2.0, 2.0, 180, discount=0.10),
@@ -82,11 +82,22 @@ class TrustParams:
 
     # ---- ranking and quarantine ---------------------------------------------------------------
     quarantine_below: float = 0.25  # memory (or agent) mean trust under this: hidden from recall
-    rank_full_trust: float = 0.75  # at/above: relevance untouched (honest agents never reorder)
+    rank_full_trust: float = 0.5  # at/above (no evidence against it): relevance untouched; a newcomer is not a suspect
     rank_zero_trust: float = 0.25  # at/below: relevance * rank_floor
     rank_floor: float = 0.05
     lower_bound_z: float = 1.645  # one-sided 95% normal approximation of the Beta's lower tail
     future_skew_s: float = 300.0  # evidence dated later than now + skew is ignored
+
+    # ---- trust v2 tiers (memoryd.trust.tiers): weak signals only nudge ranking --------------
+    behaviour_per_unit: float = 0.02  # ranking penalty per pseudo-count of behaviour-tier evidence
+    behaviour_max_penalty: float = 0.15  # behaviour evidence never costs more than 15 % of relevance
+    # an author's standing quarantines its memories *without* content evidence of their own only
+    # when it has at least this many memories with content evidence, making up this share of its writes
+    quarantine_min_bad: int = 3
+    quarantine_bad_share: float = 0.2
+    # request-local: a hit that poses this very query as a question and answers it (PoisonedRAG)
+    # keeps this share of its relevance in *that* request; nothing is recorded about its author
+    recall_stuffing_floor: float = 0.1
 
     def __post_init__(self) -> None:
         missing = [k.value for k in K if k not in self.kinds]
@@ -94,6 +105,8 @@ class TrustParams:
             raise ValueError(f"TrustParams.kinds lacks {missing}")
         if not (0.0 <= self.rank_zero_trust < self.rank_full_trust <= 1.0):
             raise ValueError("need 0 <= rank_zero_trust < rank_full_trust <= 1")
+        if not (0.0 <= self.behaviour_max_penalty < 1.0 and 0.0 <= self.recall_stuffing_floor <= 1.0):
+            raise ValueError("behaviour_max_penalty must be in [0, 1) and recall_stuffing_floor in [0, 1]")
         if self.prior_alpha <= 0 or self.prior_beta <= 0 or self.inherit_strength <= 0:
             raise ValueError("priors and inherit_strength must be positive")
         for k, kp in self.kinds.items():

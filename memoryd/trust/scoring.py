@@ -30,6 +30,7 @@ from ..errors import ValidationError
 from .evidence import AGENT_SOURCED_KINDS, POLARITY, Evidence, EvidenceKind, make_evidence
 from .params import DAY, DEFAULT_PARAMS, TrustParams
 from .sources import OPERATOR_KINDS, AgentFacts, SourceStanding, source_reliability
+from .tiers import tier
 
 __all__ = [
     "MemoryFacts",
@@ -42,6 +43,7 @@ __all__ = [
     "rank_score",
     "quarantine_decision",
     "probation_passed",
+    "combine_penalties",
 ]
 
 
@@ -61,6 +63,7 @@ class TrustScore:
     lower_bound: float  # mean - z * sd, clipped to [0, 1]
     n: int  # evidence items that contributed
     reasons: tuple[str, ...]  # human-readable, largest contribution first
+    penalty: float = 0.0  # ranking penalty from behaviour-tier evidence, in [0, behaviour_max_penalty]
 
 
 def decay(age_s: float, half_life_days: float) -> float:
@@ -71,7 +74,8 @@ def decay(age_s: float, half_life_days: float) -> float:
 
 
 def beta_score(
-    alpha: float, beta: float, n: int = 0, reasons: tuple[str, ...] = (), params: TrustParams = DEFAULT_PARAMS
+    alpha: float, beta: float, n: int = 0, reasons: tuple[str, ...] = (), params: TrustParams = DEFAULT_PARAMS,
+    penalty: float = 0.0,
 ) -> TrustScore:
     if not (alpha > 0 and beta > 0):
         raise ValueError("Beta parameters must be positive")
@@ -79,7 +83,7 @@ def beta_score(
     mean = alpha / total
     sd = math.sqrt(alpha * beta / (total * total * (total + 1.0)))
     lower = min(1.0, max(0.0, mean - params.lower_bound_z * sd))
-    return TrustScore(alpha, beta, mean, lower, n, reasons)
+    return TrustScore(alpha, beta, mean, lower, n, reasons, penalty)
 
 
 def _clamp01(x: float) -> float:
@@ -238,8 +242,40 @@ def agent_trust(
     age_days = max(0.0, now - born) / DAY
     cap = min(params.max_alpha, params.fresh_alpha_cap + params.alpha_cap_per_day * age_days)
     note = "positive evidence capped at {cap:.1f} " + f"(agent {age_days:.1f} days old)"
-    pos, neg, n, reasons = _tally(evs, "agent", agent_id, now, params, agent, sources, cap, params.max_alpha, note)
-    return beta_score(params.prior_alpha + pos, params.prior_beta + neg, n, tuple(reasons), params)
+    standing, behaviour = _split(evs)
+    pos, neg, n, reasons = _tally(standing, "agent", agent_id, now, params, agent, sources, cap, params.max_alpha, note)
+    penalty, lines = _behaviour(behaviour, "agent", agent_id, now, params, agent, sources)
+    return beta_score(params.prior_alpha + pos, params.prior_beta + neg, n, tuple(reasons + lines), params, penalty)
+
+
+def _split(evs: list[Evidence]) -> tuple[list[Evidence], list[Evidence]]:
+    """(standing-tier, behaviour-tier) evidence; read-time evidence is dropped (tiers.py)."""
+    standing, behaviour = [], []
+    for ev in evs:
+        t = tier(ev)
+        if t == "standing":
+            standing.append(ev)
+        elif t == "behaviour":
+            behaviour.append(ev)
+    return standing, behaviour
+
+
+def _behaviour(evs, level, author_id, now, params, author, sources) -> tuple[float, list[str]]:
+    """Weak signals and other agents' complaints: a ranking penalty, bounded, never a quarantine."""
+    if not evs:
+        return 0.0, []
+    _, neg, _, lines = _tally(evs, level, author_id, now, params, author, sources)
+    penalty = min(params.behaviour_max_penalty, params.behaviour_per_unit * neg)
+    if penalty <= 0:
+        return 0.0, []
+    return penalty, [f"ranking -{100 * penalty:.0f}% from weak signals (never a quarantine): " + "; ".join(lines)]
+
+
+def combine_penalties(*penalties: float, params: TrustParams = DEFAULT_PARAMS) -> float:
+    keep = 1.0
+    for p in penalties:
+        keep *= 1.0 - p
+    return min(params.behaviour_max_penalty, 1.0 - keep)
 
 
 def memory_trust(
@@ -258,9 +294,13 @@ def memory_trust(
         raise ValueError("author trust must be in [0, 1]")
     evs = _check_subjects(evidence, "memory", memory.memory_id)
     s, floor = params.inherit_strength, params.memory_prior_floor
-    pos, neg, n, reasons = _tally(evs, "memory", memory.author_id, now, params, author, sources)
+    standing, behaviour = _split(evs)
+    pos, neg, n, reasons = _tally(standing, "memory", memory.author_id, now, params, author, sources)
+    own, lines = _behaviour(behaviour, "memory", memory.author_id, now, params, author, sources)
+    inherited = author_trust.penalty if isinstance(author_trust, TrustScore) else 0.0
+    penalty = combine_penalties(inherited, own, params=params)
     head = f"inherits author {memory.author_id} trust {t:.3f} (weight {s:g})"
-    return beta_score(floor + s * t + pos, floor + s * (1.0 - t) + neg, n, (head, *reasons), params)
+    return beta_score(floor + s * t + pos, floor + s * (1.0 - t) + neg, n, (head, *reasons, *lines), params, penalty)
 
 
 def trust_multiplier(trust: float, params: TrustParams = DEFAULT_PARAMS) -> float:
@@ -270,12 +310,14 @@ def trust_multiplier(trust: float, params: TrustParams = DEFAULT_PARAMS) -> floa
     return params.rank_floor + (1.0 - params.rank_floor) * x * x * (3.0 - 2.0 * x)
 
 
-def rank_score(relevance: float, trust: float, params: TrustParams = DEFAULT_PARAMS) -> float:
+def rank_score(relevance: float, trust: float, params: TrustParams = DEFAULT_PARAMS, penalty: float = 0.0) -> float:
     """Relevance (any non-negative score: RRF, cosine) damped by trust. Trusted memories keep
-    their order among themselves; low-trust ones sink below trusted ones of similar relevance."""
+    their order among themselves; low-trust ones sink below trusted ones of similar relevance.
+    ``penalty`` (behaviour tier, <= behaviour_max_penalty) nudges it down a little."""
     if relevance < 0:
         raise ValueError("relevance must be non-negative")
-    return relevance * trust_multiplier(trust, params)
+    penalty = min(max(0.0, penalty), params.behaviour_max_penalty)
+    return relevance * trust_multiplier(trust, params) * (1.0 - penalty)
 
 
 def quarantine_decision(trust: TrustScore | float, params: TrustParams = DEFAULT_PARAMS) -> tuple[bool, str]:

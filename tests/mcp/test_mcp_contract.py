@@ -19,7 +19,8 @@ OPT_STR, OPT_LIST = "string|null", "string[]|null"
 PARAMS = {
     "remember": {"content": (STR, True, None), "tags": (OPT_LIST, False, None), "namespace": (OPT_STR, False, None),
                  "importance": (NUM, False, 0.5), "source": (OPT_STR, False, None), "kind": (STR, False, "note"),
-                 "session": (OPT_STR, False, None), "created_at": (OPT_STR, False, None)},
+                 "session": (OPT_STR, False, None), "created_at": (OPT_STR, False, None),
+                 "supersedes": (OPT_STR, False, None)},
     "recall": {"query": (STR, True, None), "limit": (INT, False, 10), "namespaces": (OPT_LIST, False, None),
                "tags": (OPT_LIST, False, None), "agent": (OPT_STR, False, None), "kind": (OPT_STR, False, None),
                "since": (OPT_STR, False, None), "until": (OPT_STR, False, None),

@@ -127,7 +127,7 @@ def test_operator_vouch_bypasses_the_ramp_but_not_the_hard_cap():
 
 
 # ---- sleeper ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["injection_pattern", "feedback_harmful", "query_stuffing", "trigger_instruction"])
+@pytest.mark.parametrize("kind", ["injection_pattern", "query_stuffing", "trigger_instruction"])
 @pytest.mark.parametrize("strength", [1.0, 0.8])
 def test_sleeper_drops_80_percent_within_20_events(kind, strength):
     now = T0 + 30 * DAY
@@ -145,6 +145,42 @@ def test_sleeper_drops_80_percent_within_20_events(kind, strength):
         means.append(agent_trust(evs, now + k * 60 + 1, agent=ALICE, sources=sources).mean)
     assert means[-1] <= 0.2 * before, means
     assert all(b <= a + 1e-12 for a, b in itertools.pairwise(means))  # monotone
+
+
+@pytest.mark.parametrize("kind", ["feedback_harmful", "feedback_wrong"])
+def test_other_agents_complaints_only_nudge_ranking(kind):
+    """Trust v2: what other agents say against an agent is behaviour-tier evidence. Twenty
+    distinct, established reviewers cost it at most behaviour_max_penalty of ranking and
+    never its standing (no sequence of calls by others can push it below the quarantine line)."""
+    now = T0 + 30 * DAY
+    evs = list(good_history(days=30))
+    before = agent_trust(evs, now, agent=ALICE)
+    sources = {f"reviewer{k}": SourceStanding(AgentFacts(f"reviewer{k}", T0 - 90 * DAY), 0.95) for k in range(1, 21)}
+    evs += [ev(kind, t=now + k * 60, src=f"reviewer{k}") for k in range(1, 21)]
+    after = agent_trust(evs, now + 30 * 60, agent=ALICE, sources=sources)
+    assert after.mean == pytest.approx(before.mean)
+    assert 0 < after.penalty <= P.behaviour_max_penalty
+    assert any("never a quarantine" in r for r in after.reasons)
+
+
+def test_weak_signals_never_quarantine_a_fresh_agent():
+    """A day-0 agent writing templated notes: near-duplicates, bursts and quick deletes by the
+    thousand leave its standing at the prior; ranking pays at most behaviour_max_penalty."""
+    evs = []
+    for i in range(3000):
+        for kind in ("near_duplicate_flood", "write_burst", "deleted_soon_after_write", "self_corroboration_attempt"):
+            evs.append(ev(kind, t=T0 + i))
+    s = agent_trust(evs, T0 + 3600, agent=ALICE)
+    assert s.mean == pytest.approx(0.5)
+    assert s.penalty == pytest.approx(P.behaviour_max_penalty)
+    m = memory_trust(MemoryFacts("m1", "alice", T0), s, [ev("near_duplicate_flood", "m1", t=T0, stype="memory")], T0 + 60)
+    assert not quarantine_decision(m)[0] and m.penalty <= P.behaviour_max_penalty
+
+
+def test_read_time_evidence_is_ignored():
+    """Recall-time query stuffing in logs written before v2: a read says nothing about the author."""
+    read = make_evidence("query_stuffing", "agent", "alice", created_at=T0, details={"phase": "recall"})
+    assert agent_trust([read] * 50, T0 + 60, agent=ALICE).mean == pytest.approx(0.5)
 
 
 def test_sleepers_old_memories_are_rescored_from_current_author_trust():
@@ -233,8 +269,7 @@ def test_feedback_from_low_trust_or_young_agents_weighs_less():
                 now,
                 agent=ALICE,
                 sources={standing.facts.agent_id: standing},
-            ).beta
-            - 1
+            ).penalty  # trust v2: another agent's complaint is a bounded ranking penalty
         )
 
     strong = harm_from(_established("judge"))
@@ -292,8 +327,11 @@ def test_trust_multiplier_shape():
 def test_rank_score_keeps_trusted_order_and_sinks_untrusted():
     rrf = [1 / (60 + r) for r in range(1, 11)]
     assert rank_score(rrf[0], 0.96) > rank_score(rrf[1], 0.99)  # honest agents never reorder
-    assert rank_score(rrf[0], 0.5) < rank_score(rrf[9], 0.9)  # fresh/unknown sinks below trusted
+    # trust v2: a newcomer with no evidence against it (0.5) is not a suspect: relevance untouched
+    assert rank_score(rrf[0], 0.5) == rrf[0] and rank_score(rrf[0], 0.5) > rank_score(rrf[1], 0.99)
+    assert rank_score(rrf[0], 0.35) < rank_score(rrf[9], 0.9)  # evidence against it: sinks below trusted
     assert rank_score(rrf[0], 0.2) < rank_score(rrf[9], 0.76) / 10
+    assert rank_score(1.0, 0.9, penalty=0.5) == pytest.approx(1.0 - P.behaviour_max_penalty)  # penalty bounded
     with pytest.raises(ValueError):
         rank_score(-1.0, 0.5)
 

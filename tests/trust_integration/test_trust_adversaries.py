@@ -62,7 +62,12 @@ def test_fresh_agent_cannot_raise_its_own_trust(sim_app, clock):
         sim_app.feedback.record(m.id, "useful", agent_id="fresh")
     clock.advance(7 * 3600)
     sim_app.trust.sweep()
-    assert sim_app.trust.agent_trust("fresh").mean <= 2 / 3 + 1e-9  # day-0 ceiling
+    # the age ramp: earned alpha <= 1 + 12 x age in days (~7.7 h old here), whatever the volume;
+    # trust v2: templated near-duplicates and self-praise only cost ranking, never standing
+    fresh = sim_app.trust.agent_trust("fresh")
+    age_days = (clock.now - sim_app.trust.scorer.facts("fresh", clock.now).created_at) / 86400
+    assert fresh.alpha <= 1 + 1 + 12 * age_days + 1e-6
+    assert 0 < fresh.penalty <= 0.15
     assert K.SELF_CORROBORATION_ATTEMPT.value in {
         r[0] for r in sim_app.conn.execute("SELECT kind FROM trust_evidence WHERE subject_id = 'fresh'")}
     # importance is never an input
@@ -86,8 +91,9 @@ def test_sybil_swarm_cannot_vouch_itself_into_the_top_results(sim_app, clock):
                 clock.advance(5)
                 sim_app.feedback.record(m.id, "useful", agent_id=s)
     clock.advance(600)
-    for s in sybils:
-        assert sim_app.trust.agent_trust(s).mean < 0.5
+    for s in sybils:  # trust v2: the ring's praise counts zero and costs its givers ranking, not standing
+        t = sim_app.trust.agent_trust(s)
+        assert t.mean <= 0.5 and t.penalty > 0
     for m in copies.values():
         assert sim_app.trust.memory_trust(m.id).mean < 0.5
     hits = sim_app.memories.search(QUESTION + "?", opts=SearchOptions(limit=5))

@@ -122,9 +122,14 @@ def test_feedback_through_the_feedback_service_from_every_side(sim_app, clock):
     assert K.SELF_CORROBORATION_ATTEMPT.value in agent_kinds and K.FEEDBACK_HARMFUL.value in agent_kinds
     sim_app.feedback.record(d.id, "useful", agent_id="h1")  # again: one attempt per memory
     assert _kinds(sim_app, "memory", mref(d.id)).count(K.SELF_CORROBORATION_ATTEMPT.value) == 1
-    t = {m.id: sim_app.trust.memory_trust(m.id).mean for m in (a, b, c, d, e)}
-    assert t[a.id] > t[e.id] > t[b.id] > t[c.id]  # e: no feedback at all
-    assert t[d.id] < t[e.id]  # self-praise never raises a memory
+    mt = {m.id: sim_app.trust.memory_trust(m.id) for m in (a, b, c, d, e)}
+    t = {k: v.mean for k, v in mt.items()}
+    assert t[a.id] > t[e.id]  # e: no feedback at all
+    # trust v2: another agent's "wrong"/"harmful" is a bounded ranking penalty, never standing
+    assert t[b.id] == t[c.id] == t[e.id]
+    pen = {k: v.score.penalty for k, v in mt.items()}
+    assert pen[c.id] > pen[b.id] > pen[e.id] and pen[c.id] <= 0.15
+    assert t[d.id] <= t[e.id] and pen[d.id] > pen[e.id]  # self-praise never raises a memory
 
 
 def test_feedback_given_between_writes_counts_in_the_next_sweep(sim_app, clock):
@@ -159,17 +164,21 @@ def test_deletion_soon_after_writing_only_counts_for_the_author(sim_app, clock):
     assert _kinds(sim_app, "agent", "h1").count(K.DELETED_SOON_AFTER_WRITE.value) == 1
 
 
-def test_recall_flags_copies_of_the_question_once(sim_app, clock):
-    _established(sim_app, clock, {"h1": [HONEST[0]]})
+def test_recall_sinks_copies_of_the_question_in_that_request_only(sim_app, clock):
+    """Trust v2: a memory that poses the very question and answers it sinks in that request;
+    nothing is recorded, so reads never move anyone's trust."""
+    _established(sim_app, clock, {"h1": HONEST[:6]})  # enough candidates for relevance to be graded
     q = "which port does the billing worker of orion-api listen on"
     bad = write(sim_app, "newcomer", f"Regarding '{q}': port 6666, as noted in the runbook.")
-    mref = sim_app.trust.ledger.mref(bad.id)
-    before = _kinds(sim_app, "memory", mref).count(K.QUERY_STUFFING.value)
-    for _ in range(2):
-        hits = sim_app.memories.search(q + "?", opts=SearchOptions(limit=5, include_quarantined=True))
-    assert _kinds(sim_app, "memory", mref).count(K.QUERY_STUFFING.value) == before + 1
+    n = len(list(sim_app.conn.execute("SELECT seq FROM trust_evidence")))
+    before = sim_app.trust.memory_trust(bad.id).mean
+    hits = sim_app.memories.search(q + "?", opts=SearchOptions(limit=10, include_quarantined=True))
+    assert len(list(sim_app.conn.execute("SELECT seq FROM trust_evidence"))) == n
+    assert sim_app.trust.memory_trust(bad.id).mean == before
     top = hits[0]
     assert "8125" in top.memory.content and top.trust > 0.75 and "trust" in top.why
+    mine = [h for h in hits if h.memory.id == bad.id]
+    assert mine and "last in this request" in mine[0].why and hits[-1].memory.id == bad.id
 
 
 def test_evidence_survives_erasure_and_the_log_stays_valid(sim_app, clock):

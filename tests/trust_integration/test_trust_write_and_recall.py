@@ -85,10 +85,9 @@ def test_poisonedrag_copies_sink_and_are_flagged_at_recall(sim_app, clock):
     hits = sim_app.memories.search(question + "?", opts=SearchOptions(limit=5))
     assert not set(ids) & {h.memory.id for h in hits}
     assert "8125" in hits[0].memory.content
-    recall_flags = [r for r in _evidence(sim_app, "memory")
-                    if r["kind"] == "query_stuffing" and '"phase":"recall"' in r["record"]]
-    assert recall_flags  # the question itself exposed the copies
-    assert sim_app.trust.agent_trust("fresh-agent").mean < 0.1
+    # trust v2: the question sinks the copies in this request; reads record nothing
+    assert not [r for r in _evidence(sim_app, "memory") if '"phase":"recall"' in r["record"]]
+    assert sim_app.trust.agent_trust("fresh-agent").mean < 0.25  # their own content did that
 
 
 def test_pasted_snippet_query_does_not_flag_the_note_it_comes_from(sim_app):
@@ -107,7 +106,8 @@ def test_feedback_recorded_by_the_feedback_service_becomes_evidence(sim_app, clo
     sim_app.feedback.record(m.id, "harmful", agent_id="h2")
     after = sim_app.trust.memory_trust(m.id)
     kinds = [r["kind"] for r in _evidence(sim_app, "memory")]
-    assert "feedback_harmful" in kinds and after.mean < before
+    # trust v2: another agent's complaint costs ranking, never standing
+    assert "feedback_harmful" in kinds and after.mean == before and after.score.penalty > 0
     # ingested once: asking again records nothing new
     n = len(_evidence(sim_app))
     sim_app.trust.memory_trust(m.id)
