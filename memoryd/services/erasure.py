@@ -208,7 +208,7 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
                             derived += [str(x) for x in call_optional(h, "forensic_tokens", mems, default=())]
                         vocab = self._vocab_before(mems)
                         fields = [v for vals in fstore.metadata_of(self.conn, [m.rowid for m in mems]).values()
-                                  for _, v in vals]
+                                  for f, v in vals if f not in fstore.STRUCTURAL]
                         counts = self._delete(mems)
                         counts.update(self._redact(req, redactions, fields))
                         self._step("delete.before_commit")

@@ -19,11 +19,16 @@ from collections.abc import Iterable, Sequence
 from ..db.driver import sqlite3
 
 
-__all__ = ["FIELDS", "REDACTABLE", "distinct_values", "rowids_for_values", "metadata_of", "feedback_notes", "redact"]
+__all__ = ["FIELDS", "REDACTABLE", "STRUCTURAL", "distinct_values", "rowids_for_values", "metadata_of", "feedback_notes", "redact"]
 
 _COLUMNS = {"source": "source", "session_id": "session_id", "tool": "tool", "kind": "kind", "namespace": "namespace"}
 FIELDS = (*_COLUMNS, "tag", "feedback")
 REDACTABLE = frozenset(FIELDS) - {"namespace"}  # a namespace hit erases the memory
+# names of buckets, not data about a person: the tool is set by memoryd's adapter (mcp, cli),
+# a namespace name is shared by many memories and kept by its ownership record. They are
+# matched against subjects like every field (a hit erases the memory), but an erased
+# memory's values of these fields are not forensic needles.
+STRUCTURAL = frozenset({"tool", "namespace"})
 _IN = 500
 
 
