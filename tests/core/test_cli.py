@@ -1,21 +1,8 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from memoryd.cli import app as cli
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def run(tmp_path, embedder):
-    db = tmp_path / "cli.db"
-
-    def _run(*args, input=None):
-        return runner.invoke(cli, ["--db", str(db), *args], input=input)
-
-    return _run
 
 
 def _json(res):

@@ -21,16 +21,6 @@ MCP_MEMORY = "\n".join(json.dumps(x) for x in [
 ]) + "\n"
 
 
-@pytest.fixture
-def run(tmp_path, embedder):
-    db = tmp_path / "cli.db"
-
-    def _run(*args, input=None):
-        return runner.invoke(cli, ["--db", str(db), *args], input=input)
-
-    return _run
-
-
 def _json(res):
     assert res.exit_code == 0, res.output + (res.stderr if res.stderr_bytes else "")
     return json.loads(res.stdout)
