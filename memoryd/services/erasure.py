@@ -91,6 +91,7 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         self._master: bytes | None = None
         self._stash: dict[str, _Stash] = {}  # request id -> what the scan needs, for retries (RAM only)
         self._active: set[str] = set()  # requests being completed by this process
+        self._again: set[str] = set()  # ... of which another thread asked to finish again
         self._retry_lock = threading.Lock()
         self._retrier: threading.Thread | None = None
         self._closed = threading.Event()
@@ -156,9 +157,20 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         assert req is not None
         try:
             self._step("pending.recorded")
-            return self._complete(req, mems, resumed=False, redactions=reds)
+            receipt = self._complete(req, mems, resumed=False, redactions=reds)
         finally:
+            again = self._release(rid)
+        if again and receipt.body.get("status") == "incomplete":  # e.g. its model edit finished meanwhile
+            receipt = next((r for r in self.resume_pending() if r.id == rid), receipt)
+        return receipt
+
+    def _release(self, rid: str) -> bool:
+        """Done with `rid` in this thread; True if someone asked to finish it meanwhile."""
+        with self.lock:
             self._active.discard(rid)
+            again = rid in self._again
+            self._again.discard(rid)
+        return again
 
     def has_pending(self) -> bool:
         with self.lock:
@@ -167,18 +179,23 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
     def resume_pending(self) -> list[ErasureReceipt]:
         """Finish every request an earlier process left half-way (crash, kill, power loss)."""
         with self.lock:
-            pending = [r for r in estore.pending_requests(self.conn) if r.id not in self._active]
+            pending = estore.pending_requests(self.conn)
         out = []
         for req in pending:
             with self.lock:
-                if req.id in self._active:
+                if req.id in self._active:  # another thread is at it: it finishes it again after
+                    self._again.add(req.id)
                     continue
                 self._active.add(req.id)
             try:
-                log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
+                log.info("resuming erasure %s (state %s)", req.id, req.state)
                 out.append(self._complete(req, None, resumed=True))
             finally:
-                self._active.discard(req.id)
+                again = self._release(req.id)
+            if again and out[-1].body.get("status") == "incomplete":
+                with self.lock:
+                    cur = estore.get_request(self.conn, req.id)
+                out += [r for r in self.resume_pending() if r.id == req.id] if cur is not None else []
         return out
 
     def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
@@ -240,17 +257,21 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
                     if notes:
                         hooks_notes[h.name] = dict(notes)
             self._step("hooks.done")
-            with self.lock:
-                export_entries = estore.registered_exports(self.conn)
-            mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
-            needles = None
-            if stash.texts is not None:
-                needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
-            cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
-            t = time.perf_counter()
-            files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
-            verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
-            timings["verify_ms"] = _ms(t)
+            waiting = [f"{name}: {n['pending']}" for name, n in hooks_notes.items() if n.get("pending")]
+            if waiting:  # e.g. a model edit running outside the lock: the receipt waits for it
+                error = "waiting for " + "; ".join(waiting)
+            if not (waiting and resumed):  # the first run cleans the database up at once anyway
+                with self.lock:
+                    export_entries = estore.registered_exports(self.conn)
+                mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
+                needles = None
+                if stash.texts is not None:
+                    needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
+                cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
+                t = time.perf_counter()
+                files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
+                verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
+                timings["verify_ms"] = _ms(t)
         except (StoreError, OSError, *sqldriver.OperationalError) as exc:  # locked, busy, disk: retry
             error = f"{type(exc).__name__}: {exc}"
             log.warning("erasure %s: cleanup failed after the delete committed (%s); kept pending", req.id, error)

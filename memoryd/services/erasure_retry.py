@@ -71,7 +71,8 @@ class ErasureRetries:
                     return
             except Exception as exc:  # noqa: BLE001 - keep retrying; the request stays pending
                 log.warning("retrying pending erasures failed: %s", exc)
-        log.warning("erasures still incomplete after %d retries: run `memoryd erase resume`", len(RETRY_DELAYS_S))
+        log.warning("erasures still incomplete after %d retries: one waiting for a model edit is finished when "
+                    "the edit is verified; otherwise run `memoryd erase resume`", len(RETRY_DELAYS_S))
 
     def close(self) -> None:
         """Stop retrying in this process (pending requests stay recorded; resumed on open)."""

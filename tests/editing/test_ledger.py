@@ -80,7 +80,11 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert all(_completes(out, victim.content)) and all(_completes(out, keeper.content))
     old_weights = (out / "model.safetensors").read_bytes()
 
-    receipt = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
+    first = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
+    # the edit runs after the commit, outside the lock: until it is verified the request is incomplete
+    assert first.body["status"] == "incomplete" and not first.ok
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
 
     # the receipt records the edit, its verification and the deletion of the old weights
     assert receipt.ok, receipt.body["verification"]
@@ -93,7 +97,7 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert v["erased"] and v["forget_exact_before"] == 1.0 and v["forget_exact_after"] == 0.0
     assert v["forget_rouge_l_after"] <= 0.2 and v["retain_ratio"] >= 0.9
     assert v["perplexity_after"] > 0
-    assert receipt.body["counts"]["ledger.models_edited"] == 1
+    assert receipt.body["counts"]["ledger.edit_jobs"] == 1  # counted in the delete transaction; edited after
     assert receipt.body["counts"]["ledger.absorbed_rows"] == 1
     hook_files = [f for f in receipt.body["verification"]["content_scan"]["per_file"] if f["file"] == "hook:ledger"]
     assert hook_files and all(f["hits"] == 0 for f in hook_files)  # the model files were scanned
@@ -106,6 +110,7 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert {a["memory_id"] for a in new["absorbed"]} == {m.id for m in mems} - {victim.id}
     assert new["edits"][0]["request_id"] == receipt.id
     assert not [p for p in out.parent.iterdir() if p.name != out.name]  # no staging or superseded dirs
+    assert notes["edit_jobs"] == 1 and notes["job_files"] == "shredded" and not app.models.jobs.files()
     assert (out / "model.safetensors").read_bytes() != old_weights
 
     # the new model no longer completes the erased fact; an unrelated memorised one still completes
@@ -135,11 +140,15 @@ def test_crash_before_commit_leaves_nothing_and_resume_finishes(app, adapted):
     app.erasure.on_step = None
     # rolled back: the memory, the ledger row and the old weights are all still there
     assert app.memories.get(victim.id).content == victim.content
-    assert app.models.show(data["id"])["status"] == "active"
-    assert [p.name for p in out.parent.iterdir() if ".stamp-" in p.name]  # an orphan staging dir
-    (receipt,) = app.erasure.resume_pending()
+    assert app.models.show(data["id"])["status"] == "active" and app.models.show(data["id"])["loadable"]
+    (orphan,) = app.models.jobs.files()  # the job file written inside the rolled-back transaction
+    assert victim.content.encode() in orphan.read_bytes()
+    (first,) = app.erasure.resume_pending()
+    assert first.body["status"] == "incomplete" and not orphan.exists()  # orphan shredded
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
     assert receipt.ok and receipt.body["hooks"]["ledger"]["models_edited"] == 1
-    assert [p.name for p in out.parent.iterdir()] == [out.name]  # orphan swept, old weights gone
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # old weights gone
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
 
 
@@ -155,11 +164,15 @@ def test_crash_after_commit_is_promoted_on_resume(app, adapted):
     with pytest.raises(RuntimeError):
         app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
     app.erasure.on_step = None
-    # committed: the edit is recorded and staged, the old weights still wait at the path
+    # committed: the edit job is recorded, the old version is not loadable, its weights wait
     versions = app.models.list()
-    assert [v["status"] for v in versions] == ["superseded", "active"] and versions[1]["staging_path"]
-    assert Path(versions[1]["staging_path"]).is_dir()
-    (receipt,) = app.erasure.resume_pending()
+    assert [v["status"] for v in versions] == ["superseded"]
+    assert [j["state"] for j in app.models.show(data["id"])["edit_jobs"]] == ["pending"]
+    (first,) = app.erasure.resume_pending()
+    assert first.body["status"] == "incomplete"
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
+    assert receipt.ok
     notes = receipt.body["hooks"]["ledger"]
     assert notes["versions_promoted"] == 1 and notes["old_weight_files_remaining"] == 0
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
@@ -180,6 +193,8 @@ def test_memories_erased_while_adapting_do_not_leave_a_model(app, adapted, tmp_p
     with pytest.raises(EditingError, match="adapt again"):
         app.models.adapt(out, tmp_path / "second", namespace="people",
                          config=AdaptConfig(max_epochs=2, check_absorbed=False), progress=erase_meanwhile)
-    assert erased and erased[0].ok, [f for f in erased[0].body["verification"]["content_scan"]["per_file"] if f["hits"]]
+    assert erased and app.models.wait_for_edits(120)
+    sealed = app.erasure.receipt(erased[0].id)
+    assert sealed.ok, [f for f in sealed.body["verification"]["content_scan"]["per_file"] if f["hits"]]
     assert not (tmp_path / "second").exists()
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
