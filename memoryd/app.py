@@ -182,6 +182,9 @@ class App:
             )
 
     def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         if getattr(self, "_erasure", None) is not None:
             self._erasure.close()  # stop in-process retries of incomplete erasures
         if getattr(self, "_models", None) is not None:
