@@ -116,7 +116,7 @@ class App:
             self._models = ModelLedgerService(self.conn, lock=self.lock, settings=self.settings,
                                               clock=self.clock, memories=lambda: self.memories)
             # an edit verified and promoted: seal the receipts of the erasures that waited for it
-            self._models.jobs.on_done = lambda: self.erasure.resume_pending()
+            self._models.jobs.on_done = lambda: self.erasure.resume_pending(wait=True)
         return self._models
 
     @property

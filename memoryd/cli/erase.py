@@ -238,11 +238,12 @@ def bench_erase(
     skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
     gaps_memories: int = typer.Option(10_000, "--gaps-memories",
                                       help="Store size for the issue-15 cases (metadata subjects, forgets, exports, "
-                                           "short memories, a reader holding a transaction); 0 skips them."),
+                                           "short memories, a reader holding a transaction, a tiny model in the "
+                                           "ledger); 0 skips them."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Forensic scan over randomized erasures (bytes recoverable), the issue-15 cases (metadata,
-    forget, exports, short memories, a blocking reader), and a timed subject erasure on a large
+    forget, exports, short memories, a blocking reader, a model in the ledger), and a timed subject erasure on a large
     store with searches running meanwhile (VACUUM share reported separately)."""
     from ..bench.erase_bench import run_forensic_bench, run_subject_bench
 

@@ -44,7 +44,7 @@ from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import checkpoint_truncate, connect, pragma, shrink_memory, transaction
 from ..erasure.hooks import ErasureHook, call_optional
-from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest
+from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
 from ..erasure.planning import build_plan
 from ..erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
 from ..erasure.subject import parse_subject
@@ -59,7 +59,7 @@ from .authority import OPERATOR, Caller
 from .erasure_audit import ErasureAuditLog
 from .erasure_bounds import bound_plan
 from .erasure_exports import ErasureExports
-from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, _Stash
+from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, Stash
 
 __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES", "RETRY_DELAYS_S"]
 
@@ -71,7 +71,10 @@ VACUUM_POLICIES = ("auto", "always", "never")
 VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
 
 
-class ErasureService(ErasureAuditLog, ErasureRetries):
+class ErasureService:
+    """Plans and executes erasures; the audit log (`audit`), the retries of incomplete
+    requests (`retries`) and the registered files (`exports`) are collaborators."""
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -89,13 +92,12 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
         self._master: bytes | None = None
-        self._stash: dict[str, _Stash] = {}  # request id -> what the scan needs, for retries (RAM only)
         self._active: set[str] = set()  # requests being completed by this process
-        self._again: set[str] = set()  # ... of which another thread asked to finish again
-        self._retry_lock = threading.Lock()
-        self._retrier: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._released = threading.Condition(lock)  # notified when a thread lets go of a request
         self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
+        self.audit = ErasureAuditLog(conn, lock=lock, settings=settings, hooks=self.hooks,
+                                     clock=lambda: self.clock(), key=self._key)
+        self.retries = ErasureRetries(conn, lock=lock, resume=self.resume_pending, has_pending=self.has_pending)
 
     # ---- set-up ----------------------------------------------------------------------------
     def register_hook(self, hook: ErasureHook) -> None:
@@ -157,45 +159,42 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         assert req is not None
         try:
             self._step("pending.recorded")
-            receipt = self._complete(req, mems, resumed=False, redactions=reds)
+            return self._complete(req, mems, resumed=False, redactions=reds)
         finally:
-            again = self._release(rid)
-        if again and receipt.body.get("status") == "incomplete":  # e.g. its model edit finished meanwhile
-            receipt = next((r for r in self.resume_pending() if r.id == rid), receipt)
-        return receipt
+            self._release(rid)
 
-    def _release(self, rid: str) -> bool:
-        """Done with `rid` in this thread; True if someone asked to finish it meanwhile."""
-        with self.lock:
+    def _release(self, rid: str) -> None:
+        with self._released:
             self._active.discard(rid)
-            again = rid in self._again
-            self._again.discard(rid)
-        return again
+            self._released.notify_all()
 
     def has_pending(self) -> bool:
         with self.lock:
             return estore.has_pending(self.conn)
 
-    def resume_pending(self) -> list[ErasureReceipt]:
-        """Finish every request an earlier process left half-way (crash, kill, power loss)."""
+    def resume_pending(self, *, wait: bool = False) -> list[ErasureReceipt]:
+        """Finish every request an earlier process left half-way (crash, kill, power loss) or
+        that waited for a hook (a model edit). A request another thread of this process is
+        completing is skipped, or with `wait=True` (what a hook that just finished its work
+        calls) done after that thread lets go of it."""
         with self.lock:
             pending = estore.pending_requests(self.conn)
         out = []
         for req in pending:
-            with self.lock:
-                if req.id in self._active:  # another thread is at it: it finishes it again after
-                    self._again.add(req.id)
+            with self._released:
+                while req.id in self._active and wait:
+                    self._released.wait(1.0)
+                if req.id in self._active:
+                    continue
+                cur = estore.get_request(self.conn, req.id)
+                if cur is None:  # sealed meanwhile
                     continue
                 self._active.add(req.id)
             try:
-                log.info("resuming erasure %s (state %s)", req.id, req.state)
-                out.append(self._complete(req, None, resumed=True))
+                log.info("resuming erasure %s (state %s)", cur.id, cur.state)
+                out.append(self._complete(cur, None, resumed=True))
             finally:
-                again = self._release(req.id)
-            if again and out[-1].body.get("status") == "incomplete":
-                with self.lock:
-                    cur = estore.get_request(self.conn, req.id)
-                out += [r for r in self.resume_pending() if r.id == req.id] if cur is not None else []
+                self._release(req.id)
         return out
 
     def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
@@ -239,9 +238,9 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
             timings["delete_ms"] = _ms(t)
             self._step("delete.committed")
         if mems is not None:
-            stash = _Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
+            stash = Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
         else:  # resumed: the text is in RAM only if this process did the delete and is retrying
-            stash = self._stash.get(req.id) or _Stash(None, None, derived, fields, vocab)
+            stash = self.retries.stash(req.id) or Stash(None, None, derived, fields, vocab)
         mems = None  # the rows are gone; keep only what the scan needs
         cleanup: dict[str, Any] = {}
         verification: dict[str, Any] = {"ok": False}
@@ -300,10 +299,10 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         }
         permanent = counts.get("redactions_not_applied", 0) > 0  # a retry cannot bring the values back
         if not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok")):
-            return self._keep_pending(req, stash, body, error)
+            return self.retries.keep_pending(req, stash, body, error)
         body["status"] = "verified" if verification.get("ok") and not permanent else "failed"
-        self._stash.pop(req.id, None)
-        receipt = self._seal(req.id, body)
+        self.retries.drop(req.id)
+        receipt = self.audit.seal(req.id, body)
         self._step("receipt.written")
         return receipt
 
@@ -421,6 +420,22 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         sels += [{"type": "namespace", "hash": h("namespace:" + n)} for n in r.namespaces]
         return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
                 "planned": len(plan.items), "ground": r.ground}
+
+    # ---- the audit log (services/erasure_audit.py) -----------------------------------------
+    def receipts(self) -> list[dict[str, Any]]:
+        """Sealed receipts, oldest first, then the requests still incomplete."""
+        return self.audit.receipts()
+
+    def receipt(self, receipt_id: str) -> ErasureReceipt:
+        return self.audit.receipt(receipt_id)
+
+    def verify(self, receipt_id: str, *, scan: bool = True, subject: str | None = None) -> ReceiptVerification:
+        """Re-check a receipt: chain, MAC, sealed head, and (scan) a forensic re-scan."""
+        return self.audit.verify(receipt_id, scan=scan, subject=subject)
+
+    def close(self) -> None:
+        """Stop retrying in this process (pending requests stay recorded; resumed on open)."""
+        self.retries.close()
 
     # ---- exports (services/erasure_exports.py) ---------------------------------------------
     def epoch(self) -> int:
