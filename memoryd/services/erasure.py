@@ -246,6 +246,7 @@ class ErasureService:
         verification: dict[str, Any] = {"ok": False}
         hooks_notes: dict[str, Any] = {}
         error = None
+        waiting: list[str] = []  # hooks whose work goes on after the commit (a model edit)
         mc = None
         try:
             # derived stores finish first (e.g. the model ledger promotes edited weights and
@@ -298,7 +299,7 @@ class ErasureService:
             "timings_ms": timings,
         }
         permanent = counts.get("redactions_not_applied", 0) > 0  # a retry cannot bring the values back
-        if not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok")):
+        if waiting or (not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok"))):
             return self.retries.keep_pending(req, stash, body, error)
         body["status"] = "verified" if verification.get("ok") and not permanent else "failed"
         self.retries.drop(req.id)
