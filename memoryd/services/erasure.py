@@ -14,7 +14,8 @@ Execution, in order (each named step calls `on_step(name)`, the test seam for cr
     'delete' via trigger, vectors/tags/feedback cascade), mark the request 'deleted'
                                                   delete.before_commit / delete.committed
  3. drop the rows from the in-RAM indexes (vectors are zeroed, words leave the BM25 vocab)
- 4. on a separate maintenance connection, without holding App.lock (searches go on):
+ 4. on a separate maintenance connection, without holding App.lock (searches go on;
+    services/erasure_cleanup.py):
     FTS5 'optimize' (or secure-delete on SQLite >= 3.42)             fts.optimized
     rewrite registered export files                                  exports.rewritten
     VACUUM by policy                                                 vacuumed
@@ -42,7 +43,7 @@ from ulid import ULID
 from ..db import driver as sqldriver
 from ..db.driver import sqlite3
 from ..config import Settings
-from ..db import checkpoint_truncate, connect, pragma, shrink_memory, transaction
+from ..db import connect, transaction
 from ..erasure.hooks import ErasureHook, call_optional
 from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
 from ..erasure.planning import build_plan
@@ -58,6 +59,7 @@ from ..trust.chain import load_or_create_key
 from .authority import OPERATOR, Caller
 from .erasure_audit import ErasureAuditLog
 from .erasure_bounds import bound_plan
+from .erasure_cleanup import ErasureCleanup
 from .erasure_exports import ErasureExports
 from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, Stash
 
@@ -68,12 +70,12 @@ log = logging.getLogger(__name__)
 STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "hooks.done", "fts.optimized",
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
-VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
 
 
 class ErasureService:
     """Plans and executes erasures; the audit log (`audit`), the retries of incomplete
-    requests (`retries`) and the registered files (`exports`) are collaborators."""
+    requests (`retries`), the byte-level cleanup (`cleanup`) and the registered files
+    (`exports`) are collaborators."""
 
     def __init__(
         self,
@@ -98,6 +100,7 @@ class ErasureService:
         self.audit = ErasureAuditLog(conn, lock=lock, settings=settings, hooks=self.hooks,
                                      clock=lambda: self.clock(), key=self._key)
         self.retries = ErasureRetries(conn, lock=lock, resume=self.resume_pending, has_pending=self.has_pending)
+        self.cleanup = ErasureCleanup(conn, lock=lock, settings=settings, exports=self.exports, step=self._step)
 
     # ---- set-up ----------------------------------------------------------------------------
     def register_hook(self, hook: ErasureHook) -> None:
@@ -267,7 +270,7 @@ class ErasureService:
                 needles = None
                 if stash.texts is not None:
                     needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
-                cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
+                cleanup = self.cleanup.run(mc, req, export_entries, is_erased, needles, counts, timings)
                 t = time.perf_counter()
                 files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
                 verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
@@ -357,59 +360,6 @@ class ErasureService:
         counts.update(cascade)
         estore.bump_epoch(self.conn)
         return counts
-
-    def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
-        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "sqlite_module": sqldriver.NAME, "secure_delete": "on"}
-        assert pragma(mc, "secure_delete") == 1
-        t = time.perf_counter()
-        if estore.fts_secure_delete_supported():  # the delete itself rewrote the segments
-            out["fts"] = "secure-delete (at delete time; no merge needed)"
-        else:  # the delete path merged the index already; again here in case it was resumed
-            estore.fts_optimize(mc)
-            out["fts"] = "optimize (FTS5 secure-delete needs SQLite 3.42+)"
-        timings["fts_optimize_ms"] = _ms(t)
-        self._step("fts.optimized")
-
-        t = time.perf_counter()
-        stats = self.exports.rewrite(export_entries, is_erased, needles)
-        out["files"] = list(self.exports.last_actions)
-        for k, v in stats.items():
-            counts[k] = counts.get(k, 0) + v
-        if export_entries:  # keep the tally if we crash before the receipt
-            with self.lock, transaction(self.conn):
-                estore.update_counts(self.conn, req.id, counts)
-        timings["exports_ms"] = _ms(t)
-        self._step("exports.rewritten")
-
-        policy = req.options.get("vacuum", "auto")
-        pages, free = estore.page_stats(mc)
-        t = time.perf_counter()
-        if policy == "always" or (policy == "auto" and pages and free / pages >= VACUUM_FREE_RATIO):
-            estore.vacuum(mc)
-            out["vacuum"] = "done"
-        else:
-            out["vacuum"] = (f"skipped ({policy}; {free} of {pages} pages free): freed pages and cells were "
-                             "already overwritten with zeros by secure_delete")
-        timings["vacuum_ms"] = _ms(t)
-        self._step("vacuumed")
-
-        t = time.perf_counter()
-        out["wal_truncated"] = self._truncate_wal(mc)
-        timings["wal_checkpoint_ms"] = _ms(t)
-        with self.lock:
-            shrink_memory(self.conn)  # drop cached pages that held the rows
-        shrink_memory(mc)
-        self._step("wal.truncated")
-        return out
-
-    def _truncate_wal(self, mc: sqlite3.Connection) -> bool:
-        wal = Path(str(self.settings.db_path) + "-wal")
-        for attempt in range(3):
-            if checkpoint_truncate(mc, attempts=3, wait_ms=100) and (not wal.exists() or wal.stat().st_size == 0):
-                return True
-            time.sleep(0.05 * (attempt + 1))
-        log.warning("could not truncate the WAL: readers kept it busy")
-        return False
 
     def _scope(self, plan: ErasurePlan, k_ids: bytes, salt: str) -> dict[str, Any]:
         r = plan.request
