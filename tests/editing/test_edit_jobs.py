@@ -130,3 +130,52 @@ def test_models_resume_runs_a_pending_edit_from_the_cli(app, adapted, settings, 
     assert data["jobs_pending"] == 0 and all(r["status"] == "verified" for r in data["receipts"])
     with App(settings, embedder=embedder) as again:
         assert again.erasure.receipt(first.id).ok
+
+
+def test_an_erasure_during_a_running_edit_joins_it(app, adapted, settings):
+    data, mems, out = adapted
+    first_victim, second_victim = [m for m in mems if all(completes(out, m.content))][:2]
+    held, release, calls = threading.Event(), threading.Event(), []
+
+    def hold(version_id: str) -> None:
+        calls.append(version_id)
+        if len(calls) == 1:  # only the first attempt waits
+            held.set()
+            assert release.wait(120)
+
+    app.models.jobs.before_edit = hold
+    one = app.erasure.execute(ErasureRequest(memory_ids=(first_victim.id,)), confirm=True)
+    assert held.wait(60)
+    # a second erasure hits the version whose edit is running: a second job on the same version
+    two = app.erasure.execute(ErasureRequest(memory_ids=(second_victim.id,)), confirm=True)
+    assert one.body["status"] == two.body["status"] == "incomplete"
+    assert [j["state"] for j in app.models.show(data["id"])["edit_jobs"]] == ["pending", "pending"]
+    release.set()
+    assert app.models.wait_for_edits(180)
+
+    # the first edit was discarded and redone with both jobs' texts
+    assert calls == [data["id"], data["id"]]
+    receipts = [app.erasure.receipt(r.id) for r in (one, two)]
+    assert all(r.ok for r in receipts)
+    new_versions = {r.body["hooks"]["ledger"]["edits"][0]["new_version"] for r in receipts}
+    assert len(new_versions) == 1  # one edit made the one new version
+    assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
+    assert not any(completes(out, first_victim.content)) and not any(completes(out, second_victim.content))
+    assert [p.name for p in out.parent.iterdir()] == [out.name] and not app.models.jobs.files()
+
+
+def test_cli_erase_waits_for_the_edit_and_prints_the_sealed_receipt(app, adapted, settings):
+    import json
+
+    from typer.testing import CliRunner
+
+    from memoryd.cli import app as cli
+
+    data, mems, out = adapted
+    app.close()  # the CLI opens its own App on the same files
+    res = CliRunner().invoke(cli, ["--home", str(settings.home), "--db", str(settings.db_path),
+                                   "erase", "--id", mems[3].id, "--yes", "--json"])
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    assert body["status"] == "verified" and body["verification"]["ok"] and body["seal"]["seq"] >= 1
+    assert body["hooks"]["ledger"]["models_edited"] == 1 and body["hooks"]["ledger"]["job_files"] == "shredded"
