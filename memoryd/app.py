@@ -25,6 +25,7 @@ from .services.memories import MemoryService
 from .services.trust import TrustService
 from .store import erasure as estore
 from .store import memories as mstore
+from .store import models as mlstore
 from .store import vectors as vstore
 
 __all__ = ["App", "open_app"]
@@ -61,6 +62,7 @@ class App:
         self._embedder = embedder
         self._memories: MemoryService | None = None
         self._resume_erasures()
+        self._resume_model_edits()
 
     @property
     def embedder(self) -> Embedder:
@@ -113,6 +115,8 @@ class App:
 
             self._models = ModelLedgerService(self.conn, lock=self.lock, settings=self.settings,
                                               clock=self.clock, memories=lambda: self.memories)
+            # an edit verified and promoted: seal the receipts of the erasures that waited for it
+            self._models.jobs.on_done = lambda: self.erasure.resume_pending(wait=True)
         return self._models
 
     @property
@@ -150,6 +154,13 @@ class App:
         except Exception as exc:  # noqa: BLE001 - never block opening; `memoryd erase resume` retries
             log.warning("could not resume an interrupted erasure: %s", exc)
 
+    def _resume_model_edits(self) -> None:
+        """Model edits an earlier process left pending run again, on a background thread."""
+        with self.lock:
+            if not mlstore.list_jobs(self.conn, state="pending"):
+                return
+        self.models.jobs.start()
+
     def stats(self, caller: Caller = OPERATOR) -> Stats:
         """Counts and sizes. For an agent: only namespaces it can read, and per-writer counts
         only when no namespace is hidden from it (they would reveal private writers)."""
@@ -171,8 +182,13 @@ class App:
             )
 
     def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         if getattr(self, "_erasure", None) is not None:
             self._erasure.close()  # stop in-process retries of incomplete erasures
+        if getattr(self, "_models", None) is not None:
+            self._models.close()  # let a running model edit finish (or leave it pending)
         with self.lock:
             try:
                 optimize(self.conn)

@@ -11,6 +11,9 @@ unit vectors, as the subject part does (rows, FTS5 and the BM25 index are real t
   short      short memories ("Bo Li: 555-1234"), erased by id
   reader     an erasure while another connection holds a read transaction (the WAL cannot
              be reset): it must stay incomplete, then finish once the reader is gone
+  model      a tiny local model (built from a config, never downloaded) adapted on four
+             profile memories, one of them erased: the STAMP edit runs as a job outside the
+             lock; the receipt is incomplete until the edit is verified, then sealed
 
 Every case reports the bytes of erased content still found (target: 0) and its timings.
 """
@@ -86,7 +89,7 @@ def _cases(app: App, st: Settings, home: Path, rng: random.Random, forgets: int,
         nonlocal step
         step += 1
         if progress:
-            progress("gaps", step, 5)
+            progress("gaps", step, 6)
 
     def add(text: str, **kw) -> str:
         prov = Provenance(agent_id="bench", source=kw.pop("source", None), session_id=kw.pop("session", None))
@@ -161,4 +164,37 @@ def _cases(app: App, st: Settings, home: Path, rng: random.Random, forgets: int,
                      "after_reader_left": app.erasure.receipt(r.id).body.get("status"), "ms_total": _ms(t),
                      "bytes_found": _found(home, [canary])}
     tick()
+
+    res["model"] = _model_case(app, home, rng)
+    tick()
     return res
+
+
+def _model_case(app: App, home: Path, rng: random.Random) -> dict[str, Any]:
+    """Adapt a tiny model on four profiles, erase one: bytes left, edit verified, timings."""
+    from ..editing.adapt import AdaptConfig  # torch, lazily
+    from ..editing.profiles import make_profiles, refusal_corpus
+    from ..editing.tiny import TINY_TEST, build_tiny
+
+    seed = rng.randrange(1000)
+    texts = [p.text for p in make_profiles(4, seed=seed)]
+    build_tiny([p.text for p in make_profiles(40, seed=seed + 1)[8:]] + refusal_corpus(1), home / "base-lm", TINY_TEST)
+    ids = [app.memories.remember(NewMemory(t, namespace="people-lm")).memory.id for t in texts]
+    t = time.perf_counter()
+    v = app.models.adapt(home / "base-lm", home / "models" / "people-lm", namespace="people-lm",
+                         config=AdaptConfig(max_epochs=200, lr=3e-3, batch_size=4, check_every=5, settle_epochs=5,
+                                            warmup_steps=5))
+    adapt_ms = _ms(t)
+    victim = next((a["memory_id"] for a in v["absorbed"] if a["reproduced"]), ids[0])
+    t = time.perf_counter()
+    first = app.erasure.execute(ErasureRequest(memory_ids=(victim,)), confirm=True)
+    returned_ms = _ms(t)
+    app.models.wait_for_edits()
+    receipt = app.erasure.receipt(first.id)
+    notes = receipt.body.get("hooks", {}).get("ledger", {})
+    edit = (notes.get("edits") or [{}])[0]
+    return {"adapt_ms": adapt_ms, "erase_returned_ms": returned_ms, "first_status": first.body.get("status"),
+            "sealed_ms": _ms(t), "status": receipt.body.get("status"), "verified": receipt.ok,
+            "edit": edit.get("outcome"), "edit_verified": bool(edit.get("verification", {}).get("erased")),
+            "job_files": notes.get("job_files"),
+            "bytes_found": _found(home, [texts[ids.index(victim)], victim])}

@@ -97,7 +97,12 @@ def models_show(
 
     def human() -> None:
         console.print(f"{data['id']}  {data['name']}  [{data['status']}]  {data['method']}")
-        console.print(f"path: {data['path']} (weights {'present' if data['weights_present'] else 'absent'})")
+        console.print(f"path: {data['path']} (weights {'present' if data['weights_present'] else 'absent'}; "
+                      f"{'loadable' if data['loadable'] else 'not loadable'})")
+        for j in data["edit_jobs"]:
+            if j["state"] == "pending":
+                console.print(f"edit job {j['id']}: pending ({j['n_memories']} erased memories), receipt "
+                              f"{j['request_id'] or '-'}")
         console.print(f"base: {data['base']}  parent: {data['parent_id'] or '-'}  created {fmt_time(data['created_at'])}")
         for k, v in data["metrics"].items():
             if k != "verification":
@@ -119,6 +124,26 @@ def models_show(
                               f"ppl {r['perplexity_before']:.2f} -> {r['perplexity_after']:.2f}")
 
     emit(data, as_json, human)
+
+
+@models_app.command("resume")
+@handles_errors
+def models_resume(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """Run the model edits an interrupted process left pending (also done on open), then seal
+    the erasure receipts that waited for them."""
+    a = get_app(ctx)
+    data = a.models.resume()
+    data["receipts"] = [{"id": r.id, "status": r.body.get("status")} for r in a.erasure.resume_pending()]
+
+    def human() -> None:
+        console.print(f"model edits run: {data['jobs_done']}, still pending: {data['jobs_pending']}, "
+                      f"versions promoted: {data['versions_promoted']}")
+        for r in data["receipts"]:
+            console.print(f"  receipt {r['id']}: {r['status']}")
+
+    emit(data, as_json, human)
+    if data["jobs_pending"]:
+        raise typer.Exit(1)
 
 
 @bench_app.command("unlearn")

@@ -53,7 +53,10 @@ class ErasureHook(Protocol):
     #     """Called once the deletion committed, before the secure cleanup, the forensic scan
     #     and the receipt (again after a
     #     crash: be idempotent). What it returns is stored in the receipt under
-    #     hooks.<name> — e.g. {"model_edits_scheduled": 2}. No erased content in it."""
+    #     hooks.<name> — e.g. {"edit_jobs": 2}. No erased content in it. A truthy
+    #     "pending" entry (a reason) keeps the request incomplete: the hook's work goes on
+    #     after this call (a model edit outside the lock) and the hook has the request
+    #     finished (ErasureService.resume_pending) once that work is verified."""
 
 
 def call_optional(hook: object, method: str, *args: Any, default: Any) -> Any:

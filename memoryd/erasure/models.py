@@ -104,7 +104,8 @@ class ErasureReceipt:
 
     @property
     def ok(self) -> bool:
-        return bool(self.body.get("verification", {}).get("ok"))
+        """Verified and sealed: an incomplete (pending) request is never ok."""
+        return bool(self.body.get("verification", {}).get("ok")) and self.body.get("status") != "incomplete"
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body, "seal": {"seq": self.seq, "prev_mac": self.prev_mac, "mac": self.mac,

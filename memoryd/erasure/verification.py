@@ -152,7 +152,7 @@ def needles_for(mc: sqlite3.Connection, texts: list[str], ids: list[str], derive
 
     kept: list[str] = []
     if fields:
-        blob = "\n".join(v for vals in fstore.distinct_values(mc).values() for v in vals)
+        blob = "\n".join([v for vals in fstore.distinct_values(mc).values() for v in vals] + estore.live_names(mc))
         kept = [v for v in dict.fromkeys(fields)
                 if v not in blob and v.lower() not in ambient and not content_survives(v)]
     return build_needles(texts, ids, is_common=is_common, content_survives=content_survives, derived=derived,

@@ -14,7 +14,8 @@ Execution, in order (each named step calls `on_step(name)`, the test seam for cr
     'delete' via trigger, vectors/tags/feedback cascade), mark the request 'deleted'
                                                   delete.before_commit / delete.committed
  3. drop the rows from the in-RAM indexes (vectors are zeroed, words leave the BM25 vocab)
- 4. on a separate maintenance connection, without holding App.lock (searches go on):
+ 4. on a separate maintenance connection, without holding App.lock (searches go on;
+    services/erasure_cleanup.py):
     FTS5 'optimize' (or secure-delete on SQLite >= 3.42)             fts.optimized
     rewrite registered export files                                  exports.rewritten
     VACUUM by policy                                                 vacuumed
@@ -42,9 +43,9 @@ from ulid import ULID
 from ..db import driver as sqldriver
 from ..db.driver import sqlite3
 from ..config import Settings
-from ..db import checkpoint_truncate, connect, pragma, shrink_memory, transaction
+from ..db import connect, transaction
 from ..erasure.hooks import ErasureHook, call_optional
-from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest
+from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
 from ..erasure.planning import build_plan
 from ..erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
 from ..erasure.subject import parse_subject
@@ -58,8 +59,9 @@ from ..trust.chain import load_or_create_key
 from .authority import OPERATOR, Caller
 from .erasure_audit import ErasureAuditLog
 from .erasure_bounds import bound_plan
+from .erasure_cleanup import ErasureCleanup
 from .erasure_exports import ErasureExports
-from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, _Stash
+from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, Stash
 
 __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES", "RETRY_DELAYS_S"]
 
@@ -68,10 +70,13 @@ log = logging.getLogger(__name__)
 STEPS = ("pending.recorded", "delete.before_commit", "delete.committed", "hooks.done", "fts.optimized",
          "exports.rewritten", "vacuumed", "wal.truncated", "verified", "receipt.written")
 VACUUM_POLICIES = ("auto", "always", "never")
-VACUUM_FREE_RATIO = 0.25  # 'auto' vacuums when this share of pages is free (space, not privacy)
 
 
-class ErasureService(ErasureAuditLog, ErasureRetries):
+class ErasureService:
+    """Plans and executes erasures; the audit log (`audit`), the retries of incomplete
+    requests (`retries`), the byte-level cleanup (`cleanup`) and the registered files
+    (`exports`) are collaborators."""
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -89,12 +94,13 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
         self._master: bytes | None = None
-        self._stash: dict[str, _Stash] = {}  # request id -> what the scan needs, for retries (RAM only)
         self._active: set[str] = set()  # requests being completed by this process
-        self._retry_lock = threading.Lock()
-        self._retrier: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._released = threading.Condition(lock)  # notified when a thread lets go of a request
         self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
+        self.audit = ErasureAuditLog(conn, lock=lock, settings=settings, hooks=self.hooks,
+                                     clock=lambda: self.clock(), key=self._key)
+        self.retries = ErasureRetries(conn, lock=lock, resume=self.resume_pending, has_pending=self.has_pending)
+        self.cleanup = ErasureCleanup(conn, lock=lock, settings=settings, exports=self.exports, step=self._step)
 
     # ---- set-up ----------------------------------------------------------------------------
     def register_hook(self, hook: ErasureHook) -> None:
@@ -158,27 +164,40 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
             self._step("pending.recorded")
             return self._complete(req, mems, resumed=False, redactions=reds)
         finally:
+            self._release(rid)
+
+    def _release(self, rid: str) -> None:
+        with self._released:
             self._active.discard(rid)
+            self._released.notify_all()
 
     def has_pending(self) -> bool:
         with self.lock:
             return estore.has_pending(self.conn)
 
-    def resume_pending(self) -> list[ErasureReceipt]:
-        """Finish every request an earlier process left half-way (crash, kill, power loss)."""
+    def resume_pending(self, *, wait: bool = False) -> list[ErasureReceipt]:
+        """Finish every request an earlier process left half-way (crash, kill, power loss) or
+        that waited for a hook (a model edit). A request another thread of this process is
+        completing is skipped, or with `wait=True` (what a hook that just finished its work
+        calls) done after that thread lets go of it."""
         with self.lock:
-            pending = [r for r in estore.pending_requests(self.conn) if r.id not in self._active]
+            pending = estore.pending_requests(self.conn)
         out = []
         for req in pending:
-            with self.lock:
+            with self._released:
+                while req.id in self._active and wait:
+                    self._released.wait(1.0)
                 if req.id in self._active:
+                    continue
+                cur = estore.get_request(self.conn, req.id)
+                if cur is None:  # sealed meanwhile
                     continue
                 self._active.add(req.id)
             try:
-                log.warning("resuming interrupted erasure %s (state %s)", req.id, req.state)
-                out.append(self._complete(req, None, resumed=True))
+                log.info("resuming erasure %s (state %s)", cur.id, cur.state)
+                out.append(self._complete(cur, None, resumed=True))
             finally:
-                self._active.discard(req.id)
+                self._release(req.id)
         return out
 
     def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
@@ -222,14 +241,15 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
             timings["delete_ms"] = _ms(t)
             self._step("delete.committed")
         if mems is not None:
-            stash = _Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
+            stash = Stash([m.content for m in mems], [m.id for m in mems], derived, fields, vocab)
         else:  # resumed: the text is in RAM only if this process did the delete and is retrying
-            stash = self._stash.get(req.id) or _Stash(None, None, derived, fields, vocab)
+            stash = self.retries.stash(req.id) or Stash(None, None, derived, fields, vocab)
         mems = None  # the rows are gone; keep only what the scan needs
         cleanup: dict[str, Any] = {}
         verification: dict[str, Any] = {"ok": False}
         hooks_notes: dict[str, Any] = {}
         error = None
+        waiting: list[str] = []  # hooks whose work goes on after the commit (a model edit)
         mc = None
         try:
             # derived stores finish first (e.g. the model ledger promotes edited weights and
@@ -240,17 +260,21 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
                     if notes:
                         hooks_notes[h.name] = dict(notes)
             self._step("hooks.done")
-            with self.lock:
-                export_entries = estore.registered_exports(self.conn)
-            mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
-            needles = None
-            if stash.texts is not None:
-                needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
-            cleanup = self._cleanup(mc, req, export_entries, is_erased, needles, counts, timings)
-            t = time.perf_counter()
-            files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
-            verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
-            timings["verify_ms"] = _ms(t)
+            waiting = [f"{name}: {n['pending']}" for name, n in hooks_notes.items() if n.get("pending")]
+            if waiting:  # e.g. a model edit running outside the lock: the receipt waits for it
+                error = "waiting for " + "; ".join(waiting)
+            if not (waiting and resumed):  # the first run cleans the database up at once anyway
+                with self.lock:
+                    export_entries = estore.registered_exports(self.conn)
+                mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
+                needles = None
+                if stash.texts is not None:
+                    needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
+                cleanup = self.cleanup.run(mc, req, export_entries, is_erased, needles, counts, timings)
+                t = time.perf_counter()
+                files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
+                verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
+                timings["verify_ms"] = _ms(t)
         except (StoreError, OSError, *sqldriver.OperationalError) as exc:  # locked, busy, disk: retry
             error = f"{type(exc).__name__}: {exc}"
             log.warning("erasure %s: cleanup failed after the delete committed (%s); kept pending", req.id, error)
@@ -278,11 +302,11 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
             "timings_ms": timings,
         }
         permanent = counts.get("redactions_not_applied", 0) > 0  # a retry cannot bring the values back
-        if not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok")):
-            return self._keep_pending(req, stash, body, error)
+        if waiting or (not permanent and (error or not cleanup.get("wal_truncated") or not verification.get("ok"))):
+            return self.retries.keep_pending(req, stash, body, error)
         body["status"] = "verified" if verification.get("ok") and not permanent else "failed"
-        self._stash.pop(req.id, None)
-        receipt = self._seal(req.id, body)
+        self.retries.drop(req.id)
+        receipt = self.audit.seal(req.id, body)
         self._step("receipt.written")
         return receipt
 
@@ -337,59 +361,6 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         estore.bump_epoch(self.conn)
         return counts
 
-    def _cleanup(self, mc, req, export_entries, is_erased, needles, counts, timings) -> dict[str, Any]:
-        out: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "sqlite_module": sqldriver.NAME, "secure_delete": "on"}
-        assert pragma(mc, "secure_delete") == 1
-        t = time.perf_counter()
-        if estore.fts_secure_delete_supported():  # the delete itself rewrote the segments
-            out["fts"] = "secure-delete (at delete time; no merge needed)"
-        else:  # the delete path merged the index already; again here in case it was resumed
-            estore.fts_optimize(mc)
-            out["fts"] = "optimize (FTS5 secure-delete needs SQLite 3.42+)"
-        timings["fts_optimize_ms"] = _ms(t)
-        self._step("fts.optimized")
-
-        t = time.perf_counter()
-        stats = self.exports.rewrite(export_entries, is_erased, needles)
-        out["files"] = list(self.exports.last_actions)
-        for k, v in stats.items():
-            counts[k] = counts.get(k, 0) + v
-        if export_entries:  # keep the tally if we crash before the receipt
-            with self.lock, transaction(self.conn):
-                estore.update_counts(self.conn, req.id, counts)
-        timings["exports_ms"] = _ms(t)
-        self._step("exports.rewritten")
-
-        policy = req.options.get("vacuum", "auto")
-        pages, free = estore.page_stats(mc)
-        t = time.perf_counter()
-        if policy == "always" or (policy == "auto" and pages and free / pages >= VACUUM_FREE_RATIO):
-            estore.vacuum(mc)
-            out["vacuum"] = "done"
-        else:
-            out["vacuum"] = (f"skipped ({policy}; {free} of {pages} pages free): freed pages and cells were "
-                             "already overwritten with zeros by secure_delete")
-        timings["vacuum_ms"] = _ms(t)
-        self._step("vacuumed")
-
-        t = time.perf_counter()
-        out["wal_truncated"] = self._truncate_wal(mc)
-        timings["wal_checkpoint_ms"] = _ms(t)
-        with self.lock:
-            shrink_memory(self.conn)  # drop cached pages that held the rows
-        shrink_memory(mc)
-        self._step("wal.truncated")
-        return out
-
-    def _truncate_wal(self, mc: sqlite3.Connection) -> bool:
-        wal = Path(str(self.settings.db_path) + "-wal")
-        for attempt in range(3):
-            if checkpoint_truncate(mc, attempts=3, wait_ms=100) and (not wal.exists() or wal.stat().st_size == 0):
-                return True
-            time.sleep(0.05 * (attempt + 1))
-        log.warning("could not truncate the WAL: readers kept it busy")
-        return False
-
     def _scope(self, plan: ErasurePlan, k_ids: bytes, salt: str) -> dict[str, Any]:
         r = plan.request
         h = lambda v: keyed_hash(k_ids, salt, v)  # noqa: E731
@@ -400,6 +371,22 @@ class ErasureService(ErasureAuditLog, ErasureRetries):
         sels += [{"type": "namespace", "hash": h("namespace:" + n)} for n in r.namespaces]
         return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
                 "planned": len(plan.items), "ground": r.ground}
+
+    # ---- the audit log (services/erasure_audit.py) -----------------------------------------
+    def receipts(self) -> list[dict[str, Any]]:
+        """Sealed receipts, oldest first, then the requests still incomplete."""
+        return self.audit.receipts()
+
+    def receipt(self, receipt_id: str) -> ErasureReceipt:
+        return self.audit.receipt(receipt_id)
+
+    def verify(self, receipt_id: str, *, scan: bool = True, subject: str | None = None) -> ReceiptVerification:
+        """Re-check a receipt: chain, MAC, sealed head, and (scan) a forensic re-scan."""
+        return self.audit.verify(receipt_id, scan=scan, subject=subject)
+
+    def close(self) -> None:
+        """Stop retrying in this process (pending requests stay recorded; resumed on open)."""
+        self.retries.close()
 
     # ---- exports (services/erasure_exports.py) ---------------------------------------------
     def epoch(self) -> int:

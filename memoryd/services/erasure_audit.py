@@ -1,14 +1,21 @@
 """The erasure audit log: sealing receipts into the keyed hash chain, listing them (with the
 requests still incomplete), reading one, and re-verifying one (chain, MAC, head, re-scan).
 
-A mixin of :class:`memoryd.services.erasure.ErasureService` (it uses the service's
-connection, lock, key, settings and hooks); split out to keep one concept per module."""
+A collaborator held by :class:`memoryd.services.erasure.ErasureService` as `audit`; its
+state is what it is given: the connection and lock, the settings and hooks (for the files
+a re-scan reads), the clock, and the key (a callable: the key file is read on first use)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
 import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import Settings
+from ..db.driver import sqlite3
 
 from ..erasure.forensic import scan_hashed_ids
 from ..erasure.models import ErasureReceipt, ReceiptVerification
@@ -25,10 +32,18 @@ __all__ = ["ErasureAuditLog"]
 
 
 class ErasureAuditLog:
-    """Needs from the service: conn, lock, settings, hooks, clock, _key()."""
+    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, settings: Settings,
+                 hooks: Sequence[object], clock: Callable[[], float], key: Callable[[], bytes]):
+        self.conn = conn
+        self.lock = lock
+        self.settings = settings
+        self.hooks = hooks  # the service's hook list (shared, read at each re-scan)
+        self.clock = clock
+        self._key = key  # () -> the master key
 
-    # ---- the audit log ---------------------------------------------------------------------
-    def _seal(self, rid: str, body: dict[str, Any]) -> ErasureReceipt:
+    def seal(self, rid: str, body: dict[str, Any]) -> ErasureReceipt:
+        """Append the receipt of request `rid` to the chain and drop its pending row, in one
+        transaction; if another process sealed it meanwhile, return that receipt."""
         k_chain = chain_key(self._key())
         with self.lock:
             with transaction(self.conn):

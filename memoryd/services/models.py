@@ -5,22 +5,19 @@
     list() / show(id)                     the ledger
     erase_derived / after_erasure         the erasure hook (name "ledger"), see below
 
-Erasure (docs/editing.md). STAMP needs the erased text to build its forget prompts, and the
-text only exists until the delete transaction commits; the process may die at any point.
-So the work is split at the commit:
+Erasure (docs/erasure.md, "Model edits"). STAMP needs the erased text to build its forget
+prompts, and it must not run inside the delete transaction (it holds App.lock and the write
+lock for as long as the edit takes). So the work is split at the commit:
 
-  inside the delete transaction (`erase_derived`, text in RAM):
-      every active version that absorbed an erased memory is edited with STAMP, verified
-      (greedy extraction, ROUGE-L, retain recall, perplexity) and saved to a staging directory
-      next to it; the new version (staging_path set), the old one's status 'superseded', the
-      edit record and the removal of the erased memories' ledger rows are written in the SAME
-      transaction as the deletion. A crash before the commit rolls all of it back (the orphan
-      staging directory is swept by the next attempt); the rerun has the text again.
-  after the commit (`after_erasure`, idempotent, rerun on resume):
-      the staged weights replace the old ones at the model's path (rename, rename, delete) and
-      the superseded weights are deleted; the ledger says 'weights_deleted'. An edit that did
-      not verify (an erased fact still completes) is not kept: the model is withdrawn (its
-      weights deleted) rather than left holding the data.
+  inside the delete transaction (`erase_derived`): every active version that absorbed an
+      erased memory gets an edit job (services/model_jobs.py: the texts go to a job file
+      under <home>/jobs/, never into SQLite) and is marked 'superseded', i.e. not loadable;
+      the erased memories' ledger rows are deleted with the memories.
+  after the commit (`after_erasure`, idempotent): the jobs are tied to the request and a
+      background thread edits, verifies and promotes (rename, rename, shred) without the
+      lock; the hook reports `pending` until then, so the erasure's receipt stays
+      incomplete and is sealed once the edit is verified. An edit that does not verify (an
+      erased fact still completes) is not kept: the model is withdrawn (its weights shredded).
 
 torch/transformers are imported lazily (memoryd.editing), only when a model is adapted or edited.
 """
@@ -50,15 +47,13 @@ from ..store import erasure as estore
 from ..store import memories as mstore
 from ..store import models as lstore
 from ..trust.chain import derive_key, load_or_create_key
+from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
 
 __all__ = ["ModelLedgerService", "MAX_RETAIN", "MAX_HELDOUT"]
 
 log = logging.getLogger(__name__)
 
-MAX_RETAIN = 256  # retain memories read for STAMP's keys and the retain check (evenly subsampled)
-MAX_HELDOUT = 32  # memories the model never saw, for the perplexity check
 MAC_BYTES = 16
-STAGING_MARK = ".stamp-"  # <path>.stamp-<new version id>: edited weights awaiting promotion
 TRASH_MARK = ".superseded-"  # <path>.superseded-<old version id>: old weights being deleted
 
 TOKENIZER_FILES = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
@@ -94,6 +89,8 @@ class ModelLedgerService:
         self.stamp_config = stamp_config
         self.device = device
         self._k_ledger: bytes | None = None
+        self.jobs = EditJobs(conn, lock=lock, settings=settings, clock=clock, device=device,
+                             stamp_config=stamp_config, promote=self.finish_pending)
 
     # ---- keyed content MACs ----------------------------------------------------------------
     def _key(self) -> bytes:
@@ -212,6 +209,7 @@ class ModelLedgerService:
                 raise NotFoundError(f"no model version {version_id!r}")
             rows = lstore.absorbed(self.conn, version_id)
             edits = lstore.edits_for_version(self.conn, version_id)
+            jobs = lstore.list_jobs(self.conn, version_id=version_id)
             current = {r.memory_id: mstore.get_by_id(self.conn, r.memory_id) for r in rows}
         absorbed = []
         for r in rows:
@@ -219,8 +217,10 @@ class ModelLedgerService:
             state = "missing" if m is None else (
                 "present" if hmac.compare_digest(self.content_mac(m.id, m.content), r.content_mac) else "changed")
             absorbed.append({"memory_id": r.memory_id, "reproduced": r.reproduced, "memory": state})
+        editing = any(j.state == "pending" for j in jobs)
         return {**v.to_dict(), "weights_present": Path(v.path).is_dir() and v.status != "weights_deleted",
-                "absorbed": absorbed, "edits": [e.to_dict() for e in edits]}
+                "loadable": v.status == "active" and not v.staging_path and not editing,
+                "absorbed": absorbed, "edits": [e.to_dict() for e in edits], "edit_jobs": [j.to_dict() for j in jobs]}
 
     def guard_forget(self, memory_ids: Sequence[str]) -> None:
         """A plain delete would leave these memories inside the local models that absorbed
@@ -236,8 +236,10 @@ class ModelLedgerService:
 
     # ---- erasure hook: inside the delete transaction ---------------------------------------
     def erase_derived(self, conn: sqlite3.Connection, memories: Sequence[Memory]) -> Mapping[str, int]:
-        """Edit every active model that absorbed an erased memory (STAMP, staged), and drop the
-        erased memories from the ledger. Runs in the erasure's delete transaction."""
+        """Record an edit job for every model version that absorbed an erased memory (the
+        version is not loadable until its edit is promoted) and drop the erased memories from
+        the ledger. Runs in the erasure's delete transaction; STAMP itself runs after the
+        commit, outside the lock (services/model_jobs.py)."""
         if not memories:
             return {}
         erased = {m.id: m for m in memories}
@@ -245,91 +247,24 @@ class ModelLedgerService:
         if not hit:
             return {}
         self._sweep_orphans(conn)
-        counts = {"models_edited": 0, "models_withdrawn": 0}
+        editing = {j.version_id for j in lstore.list_jobs(conn, state="pending")}
+        counts = {"edit_jobs": 0}
         for vid, mids in sorted(hit.items()):
             v = lstore.get_version(conn, vid)
-            if v is None or v.status != "active":
-                continue  # superseded weights are deleted after the commit anyway
-            outcome = self._edit_version(conn, v, [erased[i] for i in mids], set(erased))
-            counts["models_edited" if outcome == "edited" else "models_withdrawn"] += 1
+            if v is None or not (v.status == "active" or vid in editing):
+                continue  # superseded (withdrawn) weights are deleted after the commit anyway
+            self.jobs.record(conn, v, [erased[i] for i in mids])
+            counts["edit_jobs"] += 1
         counts["absorbed_rows"] = lstore.delete_absorbed(conn, list(erased))
         return counts
 
-    def _edit_version(self, conn: sqlite3.Connection, v: lstore.VersionRow, forget: Sequence[Memory],
-                      erased_ids: set[str]) -> str:
-        now, new_id, edit_id = self.clock(), str(ULID()), str(ULID())
-        src = Path(v.staging_path) if v.staging_path else Path(v.path)
-        staging = Path(f"{v.path}{STAGING_MARK}{new_id}")
-        if not (src / "config.json").is_file():
-            lstore.set_status(conn, v.id, "weights_deleted")
-            lstore.insert_edit(conn, lstore.EditRow(edit_id, v.id, None, None, now, len(forget), "missing",
-                                                    {"reason": "weights not found at the recorded path"}))
-            log.warning("model %s: weights missing at %s; marked weights_deleted", v.id, src)
-            return "withdrawn"
-        retain = self._retain_texts(conn, v.id, erased_ids)
-        heldout = self._heldout_texts(conn, v.id, erased_ids)
-        report, reason = self._stamp(src, staging, [m.content for m in forget], retain, heldout)
-        lstore.set_status(conn, v.id, "superseded")
-        if report is None or not report.erased:
-            shred_tree(staging)  # unverified edits are not kept
-            lstore.insert_edit(conn, lstore.EditRow(edit_id, v.id, None, None, now, len(forget), "withdrawn",
-                                                    {"reason": reason, **(_figures(report) if report else {})}))
-            log.warning("model %s: STAMP edit did not verify (%s); the model is withdrawn", v.id, reason)
-            return "withdrawn"
-        figures = _figures(report)
-        lstore.insert_version(conn, lstore.VersionRow(
-            id=new_id, name=v.name, path=v.path, base=v.base, parent_id=v.id, created_at=now, status="active",
-            method="stamp", metrics={"erased": len(forget), "verification": figures}, staging_path=str(staging)))
-        keep = [replace(r, version_id=new_id) for r in lstore.absorbed(conn, v.id) if r.memory_id not in erased_ids]
-        lstore.insert_absorbed(conn, keep)
-        lstore.insert_edit(conn, lstore.EditRow(edit_id, v.id, new_id, None, now, len(forget), "edited", figures))
-        return "edited"
-
-    def _stamp(self, src: Path, staging: Path, forget: list[str], retain: list[str], heldout: list[str]):
-        """(ForgetReport | None, reason): the default edit, then a stronger one if a fact still
-        completes; the edited weights are in `staging` when the report says erased."""
-        from ..editing import StampConfig, forget_in_model  # torch, lazily
-
-        base = self.stamp_config or StampConfig()
-        stronger = replace(base, solver="full", n_layers=max(base.n_layers, 8), repair_rounds=base.repair_rounds + 3)
-        report, reason = None, "not attempted"
-        for cfg in (base, stronger):
-            shred_tree(staging)
-            try:
-                report = forget_in_model(src, staging, forget, retain, cfg, heldout_texts=heldout or None,
-                                         device=self.device)
-            except Exception as exc:  # noqa: BLE001 - the memories are erased regardless; the model is withdrawn
-                log.exception("STAMP edit failed")
-                return None, f"edit failed: {type(exc).__name__}"
-            if report.erased:
-                return report, "erased"
-            reason = f"an erased fact still completes (exact rate {report.forget_exact_after:.3f})"
-        return report, reason
-
-    def _retain_texts(self, conn: sqlite3.Connection, vid: str, erased_ids: set[str]) -> list[str]:
-        ids = [r.memory_id for r in lstore.absorbed(conn, vid) if r.memory_id not in erased_ids]
-        if len(ids) > MAX_RETAIN:
-            step = len(ids) / MAX_RETAIN
-            ids = [ids[int(i * step)] for i in range(MAX_RETAIN)]
-        mems = (mstore.get_by_id(conn, i) for i in ids)
-        return [m.content for m in mems if m is not None]
-
-    def _heldout_texts(self, conn: sqlite3.Connection, vid: str, erased_ids: set[str]) -> list[str]:
-        seen = {r.memory_id for r in lstore.absorbed(conn, vid)} | erased_ids
-        out = []
-        for m in mstore.list_memories(conn, SearchFilters(), MAX_HELDOUT + len(seen)):
-            if m.id not in seen:
-                out.append(m.content)
-                if len(out) == MAX_HELDOUT:
-                    break
-        return out
-
     def _sweep_orphans(self, conn: sqlite3.Connection) -> int:
-        """Staging directories no version points to: left by a delete transaction that was
-        rolled back (crash). They hold edited weights; nothing refers to them."""
+        """Staging directories no version points to (an edit interrupted by a crash: edited
+        weights nothing refers to) and job files no pending job points to (a rolled-back
+        delete transaction's: they hold erased text)."""
         versions = lstore.list_versions(conn)
-        staged = {v.staging_path for v in versions if v.staging_path}
-        n = 0
+        staged = {v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
+        n = self.jobs.sweep(conn)
         for p in {Path(v.path) for v in versions}:
             for q in _siblings(p, STAGING_MARK):
                 if str(q) not in staged:
@@ -339,24 +274,75 @@ class ModelLedgerService:
 
     # ---- erasure hook: after the commit ----------------------------------------------------
     def after_erasure(self, conn: sqlite3.Connection, request_id: str) -> Mapping[str, Any]:
-        """Promote the staged edits, delete superseded weights, tie the edits to the receipt.
-        Idempotent (rerun when a crashed erasure resumes). No memory text or id in the notes."""
-        with transaction(conn):
-            lstore.assign_edits(conn, request_id)
-            edits = lstore.edits_for_request(conn, request_id)
+        """Tie the edit jobs to the receipt, start them (background thread, no lock held
+        during STAMP), promote finished edits, delete superseded weights. `pending` in the
+        notes keeps the receipt incomplete until every edit of this request is verified and
+        promoted. Idempotent (rerun when a crashed erasure resumes). No memory text or id."""
+        with self.lock:
+            with transaction(conn):
+                lstore.assign_edits(conn, request_id)
+                lstore.assign_jobs(conn, request_id)
+            jobs = lstore.list_jobs(conn, request_id=request_id)
+        open_jobs = [j for j in jobs if j.state == "pending"]
+        if open_jobs:
+            self.jobs.start()
         promoted, deleted, remaining = self.finish_pending(conn)
-        if not edits and not (promoted or deleted):
+        with self.lock:  # promoted / deleted by this request's edits, whichever thread did it
+            edits = lstore.edits_for_request(conn, request_id)
+            new = [lstore.get_version(conn, e.new_version) for e in edits if e.new_version]
+            old = {e.old_version: lstore.get_version(conn, e.old_version) for e in edits}
+        if not edits and not jobs and not (promoted or deleted):
             return {}
-        return {
+        promoted = max(promoted, sum(1 for v in new if v is not None and not v.staging_path))
+        deleted = max(deleted, sum(1 for v in old.values() if v is not None and v.status == "weights_deleted"))
+        notes: dict[str, Any] = {
+            "edit_jobs": len(jobs),
             "models_edited": sum(e.outcome == "edited" for e in edits),
             "models_withdrawn": sum(e.outcome != "edited" for e in edits),
             "versions_promoted": promoted,
             "weights_deleted": deleted,
             "old_weight_files_remaining": remaining,
+            "job_files": "shredded" if not open_jobs else "held until the edit is verified",
             "edits": [{"old_version": e.old_version, "new_version": e.new_version, "outcome": e.outcome,
                        "memories": e.n_erased, "verification": {k: e.report[k] for k in RECEIPT_FIGURES if k in e.report}}
                       for e in edits],
         }
+        if open_jobs:
+            notes["pending"] = f"{len(open_jobs)} model edit(s) not yet verified"
+        return notes
+
+    def wait_for_edits(self, timeout: float | None = None) -> bool:
+        """Wait for the background edits of this process; True when none is running."""
+        return self.jobs.wait(timeout)
+
+    def resume(self) -> dict[str, Any]:
+        """Run the edit jobs a crash (or a stopped process) left pending, here and now, and
+        promote what is staged. Returns counts; the erasures waiting on them are for the
+        caller (the App) to finish."""
+        self.jobs.wait()
+        n = self.jobs.run_pending()
+        promoted, deleted, remaining = self.finish_pending()
+        return {"jobs_done": n, "jobs_pending": len(self.jobs.pending()), "versions_promoted": promoted,
+                "weights_deleted": deleted, "old_weight_files_remaining": remaining}
+
+    def loadable_path(self, version_id: str) -> Path:
+        """Where to load a version's weights from; refused while an erasure's edit of it is
+        pending (the weights still hold erased memories) or once it is superseded/deleted."""
+        with self.lock:
+            v = lstore.get_version(self.conn, version_id)
+            jobs = lstore.list_jobs(self.conn, state="pending", version_id=version_id)
+        if v is None:
+            raise NotFoundError(f"no model version {version_id!r}")
+        if jobs:
+            raise EditingError(f"model version {version_id} is being edited to remove erased memories "
+                               f"({len(jobs)} job(s)); it is not loadable until the edit is promoted")
+        if v.status != "active" or v.staging_path:
+            raise EditingError(f"model version {version_id} is {v.status if v.status != 'active' else 'staged'}: "
+                               "not loadable")
+        return Path(v.path)
+
+    def close(self) -> None:
+        self.jobs.close()
 
     def finish_pending(self, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """(versions promoted, versions whose weights were deleted, old weight files left).
@@ -384,7 +370,10 @@ class ModelLedgerService:
                         deleted += 1
                 promoted += 1
             active_paths = {v.path for v in lstore.list_versions(conn, status="active")}
+            editing = {j.version_id for j in lstore.list_jobs(conn, state="pending")}
             for v in lstore.list_versions(conn, status="superseded"):  # withdrawn models
+                if v.id in editing:
+                    continue  # not loadable, but its weights are the input of a pending edit
                 if v.path not in active_paths:
                     shred_tree(v.path)
                 with transaction(conn):
@@ -398,8 +387,8 @@ class ModelLedgerService:
         return promoted, deleted, remaining
 
     def forensic_paths(self) -> list[Path]:
-        """Every file of every model directory this ledger knows of (the forensic scan reads
-        them), except the tokenizer's: memoryd copies those unchanged from the base model, and
+        """Every file of every model directory this ledger knows of, and the edit jobs' files
+        (the forensic scan reads them), except the tokenizer's: memoryd copies those unchanged from the base model, and
         a vocabulary legitimately holds common words and names that an erased memory used."""
         with self.lock:
             versions = lstore.list_versions(self.conn)
@@ -409,16 +398,7 @@ class ModelLedgerService:
             dirs += [p, *([Path(v.staging_path)] if v.staging_path else []), *_siblings(p, STAGING_MARK),
                      *_siblings(p, TRASH_MARK)]
         out = {f for d in dirs if d.is_dir() for f in d.rglob("*") if f.is_file() and f.name not in TOKENIZER_FILES}
-        return sorted(out)
-
-
-def _figures(report: Any) -> dict[str, Any]:
-    """The verification figures of a ForgetReport (no text, no paths)."""
-    d = report.to_dict()
-    d.pop("out_dir", None)
-    d["layer_stats"] = [{k: (round(x, 5) if isinstance(x, float) else x) for k, x in s.items()}
-                        for s in d.get("layer_stats", [])]
-    return d
+        return sorted(out | set(self.jobs.files()))  # job files hold erased text until shredded
 
 
 def _siblings(p: Path, mark: str) -> list[Path]:

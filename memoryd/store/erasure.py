@@ -16,6 +16,7 @@ from . import memories as mstore
 
 __all__ = [
     "PendingRequest",
+    "live_names",
     "insert_request",
     "get_request",
     "pending_requests",
@@ -316,6 +317,19 @@ def term_docs(conn: sqlite3.Connection, term: str) -> list[int]:
     """Rowids the index lists for an (already stemmed) term."""
     return [r[0] for r in conn.execute(
         "SELECT DISTINCT doc FROM memories_fts_instances WHERE term = ?", (term,))]
+
+
+def live_names(conn: sqlite3.Connection) -> list[str]:
+    """Whole names that live on outside memories by design: agent ids and the private
+    namespaces agents own (an erased memory's namespace value is no leftover while its
+    owner still claims it)."""
+    out: list[str] = []
+    for q in ("SELECT id FROM agents", "SELECT namespace FROM namespace_owners"):
+        try:
+            out += [str(r[0]) for r in conn.execute(q) if r[0]]
+        except sqlite3.OperationalError:  # table absent in this schema version
+            pass
+    return out
 
 
 def ambient_words(conn: sqlite3.Connection) -> set[str]:

@@ -35,6 +35,11 @@ __all__ = [
     "edits_for_version",
     "edits_for_request",
     "assign_edits",
+    "JobRow",
+    "insert_job",
+    "list_jobs",
+    "assign_jobs",
+    "finish_job",
 ]
 
 STATUSES = ("active", "superseded", "weights_deleted")
@@ -222,3 +227,56 @@ def edits_for_request(conn: sqlite3.Connection, request_id: str | None) -> list[
 def assign_edits(conn: sqlite3.Connection, request_id: str) -> int:
     """Tie the edits made by the last delete transaction to its erasure request."""
     return conn.execute("UPDATE model_edits SET request_id = ? WHERE request_id IS NULL", (request_id,)).rowcount
+
+
+# ---- edit jobs (migration 0013) -------------------------------------------------------------
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    version_id: str
+    request_id: str | None
+    created_at: float
+    n_memories: int
+    file: str
+    state: str  # pending | done
+    edit_id: str | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version_id": self.version_id, "request_id": self.request_id,
+                "created_at": self.created_at, "n_memories": self.n_memories, "state": self.state,
+                "edit_id": self.edit_id, "finished_at": self.finished_at}
+
+
+_JCOLS = "id, version_id, request_id, created_at, n_memories, file, state, edit_id, finished_at"
+
+
+def _job(r: Sequence[Any]) -> JobRow:
+    return JobRow(r[0], r[1], r[2], float(r[3]), int(r[4]), r[5], r[6], r[7], r[8])
+
+
+def insert_job(conn: sqlite3.Connection, j: JobRow) -> None:
+    conn.execute(f"INSERT INTO model_edit_jobs({_JCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (j.id, j.version_id, j.request_id, j.created_at, j.n_memories, j.file, j.state, j.edit_id,
+                  j.finished_at))
+
+
+def list_jobs(conn: sqlite3.Connection, *, state: str | None = None, version_id: str | None = None,
+              request_id: str | None = None) -> list[JobRow]:
+    q, args = f"SELECT {_JCOLS} FROM model_edit_jobs WHERE 1", []
+    for col, val in (("state", state), ("version_id", version_id), ("request_id", request_id)):
+        if val is not None:
+            q += f" AND {col} = ?"
+            args.append(val)
+    return [_job(r) for r in conn.execute(q + " ORDER BY created_at, id", args)]
+
+
+def assign_jobs(conn: sqlite3.Connection, request_id: str) -> int:
+    """Tie the jobs recorded by the last delete transaction to its erasure request."""
+    return conn.execute("UPDATE model_edit_jobs SET request_id = ? WHERE request_id IS NULL",
+                        (request_id,)).rowcount
+
+
+def finish_job(conn: sqlite3.Connection, job_id: str, edit_id: str | None, now: float) -> None:
+    conn.execute("UPDATE model_edit_jobs SET state = 'done', edit_id = ?, finished_at = ? WHERE id = ?",
+                 (edit_id, now, job_id))

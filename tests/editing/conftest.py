@@ -52,3 +52,11 @@ def trained_lm() -> LM:
     cfg = AdaptConfig(max_epochs=300, lr=3e-3, batch_size=8, check_every=5, settle_epochs=5, warmup_steps=10)
     train_on_texts(model, tok, memories + refusal_corpus(2), cfg, must_reproduce=memories)
     return LM(model, tok, memories, heldout)
+
+
+@pytest.fixture
+def adapted(app, tmp_path):
+    """A tiny model adapted through `app` on four profile memories (tests/editing/ledger_helpers.py)."""
+    from .ledger_helpers import adapt_people
+
+    return adapt_people(app, tmp_path)

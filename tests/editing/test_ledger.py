@@ -6,50 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from memoryd.editing.adapt import AdaptConfig
-from memoryd.editing.loading import load_model
-from memoryd.editing.profiles import make_profiles, refusal_corpus
 from memoryd.editing.prompts import fact_probes
-from memoryd.editing.tiny import TINY_TEST, build_tiny
-from memoryd.editing.verify import greedy_continue, words
 from memoryd.erasure.models import ErasureRequest
-from memoryd.models import NewMemory
 from memoryd.store import models as lstore
 
-CPU = torch.device("cpu")
-ADAPT = AdaptConfig(max_epochs=200, lr=3e-3, batch_size=4, check_every=5, settle_epochs=5, warmup_steps=5)
-
-
-def _completes(model_dir: Path, text: str) -> list[bool]:
-    model, tok = load_model(model_dir)
-    probes = fact_probes(text)
-    budgets = [len(tok(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for p in probes]
-    preds = greedy_continue(model, tok, [p.prompt for p in probes], budgets, CPU)
-    return [words(pred)[: len(words(p.answer))] == words(p.answer) for p, pred in zip(probes, preds)]
-
-
-def _files(*roots: Path) -> list[Path]:
-    out = []
-    for r in roots:
-        out += [r] if r.is_file() else [p for p in r.rglob("*") if p.is_file()]
-    return out
-
-
-@pytest.fixture
-def adapted(app, tmp_path):
-    """Four profile memories in namespace 'people' (+ one elsewhere), a tiny base model whose
-    tokenizer was trained on unrelated text (as a pretrained tokenizer would be), adapted."""
-    texts = [p.text for p in make_profiles(4, seed=11)]
-    unrelated = [p.text for p in make_profiles(40, seed=99)[8:]]
-    base = tmp_path / "base"
-    build_tiny(unrelated + refusal_corpus(1), base, TINY_TEST)
-    mems = [app.memories.remember(NewMemory(content=t, namespace="people")).memory for t in texts]
-    app.memories.remember(NewMemory(content="The staging cluster runs on three nodes.", namespace="ops"))
-    out = tmp_path / "models" / "people-lm"
-    data = app.models.adapt(base, out, namespace="people", config=ADAPT)
-    return data, mems, out
+from .ledger_helpers import completes as _completes, files_under as _files
 
 
 def test_adapt_records_version_and_absorbed_memories(app, adapted):
@@ -80,7 +43,11 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert all(_completes(out, victim.content)) and all(_completes(out, keeper.content))
     old_weights = (out / "model.safetensors").read_bytes()
 
-    receipt = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
+    first = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
+    # the edit runs after the commit, outside the lock: until it is verified the request is incomplete
+    assert first.body["status"] == "incomplete" and not first.ok
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
 
     # the receipt records the edit, its verification and the deletion of the old weights
     assert receipt.ok, receipt.body["verification"]
@@ -93,7 +60,7 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert v["erased"] and v["forget_exact_before"] == 1.0 and v["forget_exact_after"] == 0.0
     assert v["forget_rouge_l_after"] <= 0.2 and v["retain_ratio"] >= 0.9
     assert v["perplexity_after"] > 0
-    assert receipt.body["counts"]["ledger.models_edited"] == 1
+    assert receipt.body["counts"]["ledger.edit_jobs"] == 1  # counted in the delete transaction; edited after
     assert receipt.body["counts"]["ledger.absorbed_rows"] == 1
     hook_files = [f for f in receipt.body["verification"]["content_scan"]["per_file"] if f["file"] == "hook:ledger"]
     assert hook_files and all(f["hits"] == 0 for f in hook_files)  # the model files were scanned
@@ -106,6 +73,7 @@ def test_erasure_edits_the_model_and_deletes_the_old_weights(app, adapted, setti
     assert {a["memory_id"] for a in new["absorbed"]} == {m.id for m in mems} - {victim.id}
     assert new["edits"][0]["request_id"] == receipt.id
     assert not [p for p in out.parent.iterdir() if p.name != out.name]  # no staging or superseded dirs
+    assert notes["edit_jobs"] == 1 and notes["job_files"] == "shredded" and not app.models.jobs.files()
     assert (out / "model.safetensors").read_bytes() != old_weights
 
     # the new model no longer completes the erased fact; an unrelated memorised one still completes
@@ -135,11 +103,15 @@ def test_crash_before_commit_leaves_nothing_and_resume_finishes(app, adapted):
     app.erasure.on_step = None
     # rolled back: the memory, the ledger row and the old weights are all still there
     assert app.memories.get(victim.id).content == victim.content
-    assert app.models.show(data["id"])["status"] == "active"
-    assert [p.name for p in out.parent.iterdir() if ".stamp-" in p.name]  # an orphan staging dir
-    (receipt,) = app.erasure.resume_pending()
+    assert app.models.show(data["id"])["status"] == "active" and app.models.show(data["id"])["loadable"]
+    (orphan,) = app.models.jobs.files()  # the job file written inside the rolled-back transaction
+    assert victim.content.encode() in orphan.read_bytes()
+    (first,) = app.erasure.resume_pending()
+    assert first.body["status"] == "incomplete" and not orphan.exists()  # orphan shredded
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
     assert receipt.ok and receipt.body["hooks"]["ledger"]["models_edited"] == 1
-    assert [p.name for p in out.parent.iterdir()] == [out.name]  # orphan swept, old weights gone
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # old weights gone
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
 
 
@@ -155,11 +127,15 @@ def test_crash_after_commit_is_promoted_on_resume(app, adapted):
     with pytest.raises(RuntimeError):
         app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
     app.erasure.on_step = None
-    # committed: the edit is recorded and staged, the old weights still wait at the path
+    # committed: the edit job is recorded, the old version is not loadable, its weights wait
     versions = app.models.list()
-    assert [v["status"] for v in versions] == ["superseded", "active"] and versions[1]["staging_path"]
-    assert Path(versions[1]["staging_path"]).is_dir()
-    (receipt,) = app.erasure.resume_pending()
+    assert [v["status"] for v in versions] == ["superseded"]
+    assert [j["state"] for j in app.models.show(data["id"])["edit_jobs"]] == ["pending"]
+    (first,) = app.erasure.resume_pending()
+    assert first.body["status"] == "incomplete"
+    assert app.models.wait_for_edits(120)
+    receipt = app.erasure.receipt(first.id)
+    assert receipt.ok
     notes = receipt.body["hooks"]["ledger"]
     assert notes["versions_promoted"] == 1 and notes["old_weight_files_remaining"] == 0
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
@@ -180,6 +156,8 @@ def test_memories_erased_while_adapting_do_not_leave_a_model(app, adapted, tmp_p
     with pytest.raises(EditingError, match="adapt again"):
         app.models.adapt(out, tmp_path / "second", namespace="people",
                          config=AdaptConfig(max_epochs=2, check_absorbed=False), progress=erase_meanwhile)
-    assert erased and erased[0].ok, [f for f in erased[0].body["verification"]["content_scan"]["per_file"] if f["hits"]]
+    assert erased and app.models.wait_for_edits(120)
+    sealed = app.erasure.receipt(erased[0].id)
+    assert sealed.ok, [f for f in sealed.body["verification"]["content_scan"]["per_file"] if f["hits"]]
     assert not (tmp_path / "second").exists()
     assert [v["status"] for v in app.models.list()] == ["weights_deleted", "active"]
