@@ -229,7 +229,7 @@ def assign_edits(conn: sqlite3.Connection, request_id: str) -> int:
     return conn.execute("UPDATE model_edits SET request_id = ? WHERE request_id IS NULL", (request_id,)).rowcount
 
 
-# ---- edit jobs (migration 0013) -------------------------------------------------------------
+# ---- edit jobs (migration 0012) -------------------------------------------------------------
 @dataclass(frozen=True)
 class JobRow:
     id: str
