@@ -62,6 +62,7 @@ class SessionContext:
         self.lock = threading.RLock()
         self.index = VectorIndex(dim)
         self.source: dict[int, int] = {}  # memory rowid -> rowid of the memory it was embedded with
+        self.dependents: dict[int, set[int]] = {}  # the reverse: a memory -> vectors made with its text
 
     # ---- writes ----------------------------------------------------------------------------
     @staticmethod
@@ -116,7 +117,9 @@ class SessionContext:
             return
         with self.lock:
             self.index.add([m for m, _ in pairs], vectors, list(namespaces))
-            self.source.update(pairs)
+            for m, src in pairs:
+                self.source[int(m)] = int(src)
+                self.dependents.setdefault(int(src), set()).add(int(m))
 
     def load(self, conn: sqlite3.Connection, model: str, after_rowid: int = 0) -> None:
         rowids, sources, namespaces, mat = cstore.load_context_rows(conn, model, after_rowid)
@@ -131,14 +134,23 @@ class SessionContext:
 
     def drop(self, rowids: Sequence[int]) -> None:
         """Memories deleted: their context vectors and those computed from their text go."""
-        dead = {int(r) for r in rowids}
         with self.lock:
-            self._remove([r for r, s in self.source.items() if r in dead or s in dead])
+            victims: set[int] = set()
+            for r in map(int, rowids):
+                if r in self.source:
+                    victims.add(r)
+                victims |= self.dependents.get(r, set())
+            self._remove(sorted(victims))
 
     def _remove(self, rowids: Sequence[int]) -> None:
         self.index.remove(rowids)
         for r in rowids:
-            self.source.pop(int(r), None)
+            src = self.source.pop(int(r), None)
+            deps = self.dependents.get(src) if src is not None else None
+            if deps is not None:
+                deps.discard(int(r))
+                if not deps:
+                    del self.dependents[src]
 
     # ---- search ----------------------------------------------------------------------------
     def leg(

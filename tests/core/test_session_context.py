@@ -92,3 +92,15 @@ def test_another_agent_cannot_join_a_session(app):
     assert evil.rowid not in _pairs(app)  # not embedded with the logger's turn either
     nxt = app.memories.remember(_turns()[2]).memory
     assert _pairs(app)[nxt.rowid] == mine[1].rowid  # the logger's own previous turn, not mallory's
+
+
+def test_dropping_turns_updates_both_directions_of_the_link(app):
+    mems = [r.memory for r in app.memories.remember_many(_turns())]
+    ctx = app.memories.context
+    assert ctx.dependents == {mems[i].rowid: {mems[i + 1].rowid} for i in range(3)}
+    app.memories.forget(mems[3].id)  # the last turn: only its own vector goes
+    assert set(ctx.source) == {mems[1].rowid, mems[2].rowid}
+    assert ctx.dependents == {mems[0].rowid: {mems[1].rowid}, mems[1].rowid: {mems[2].rowid}}
+    app.memories.forget(mems[0].id)  # the first turn: the vector made with its text goes
+    assert set(ctx.source) == {mems[2].rowid} and ctx.dependents == {mems[1].rowid: {mems[2].rowid}}
+    assert len(ctx.index) == 1
