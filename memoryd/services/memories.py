@@ -56,9 +56,11 @@ class MemoryListener(Protocol):
 
 class ReadPolicy(Protocol):
     """Re-ranks and filters fused hits at recall (trust: rank by relevance x trust, leave
-    quarantined memories out). Gets more candidates than `limit`; search truncates after."""
+    quarantined memories out). Gets more candidates than `limit`, ranks them all and returns
+    the first `limit` (all when None)."""
 
-    def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float) -> list[SearchHit]: ...
+    def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float,
+              limit: int | None = None) -> list[SearchHit]: ...
 
 
 class Expander(Protocol):
@@ -457,7 +459,7 @@ class MemoryService:
         if policy is None:
             return self.hydrate(fused[:depth], ranked, filters)[: opts.limit]
         hits = self.hydrate(fused[:depth], ranked, filters)  # the policy re-ranks all candidates, then cut
-        return policy.apply(hits, query, opts.include_quarantined, self.clock())[: opts.limit]
+        return policy.apply(hits, query, opts.include_quarantined, self.clock(), opts.limit)[: opts.limit]
 
     def candidates(
         self,

@@ -333,7 +333,8 @@ class TrustService:
             self.ledger.append(evs)
 
     # ---- read policy: called by MemoryService.search ----------------------------------------
-    def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float) -> list[SearchHit]:
+    def apply(self, hits: list[SearchHit], query: str, include_quarantined: bool, now: float,
+              limit: int | None = None) -> list[SearchHit]:
         """Re-rank fused hits by relevance x trust; leave quarantined memories out (or mark
         them). A hit that poses this very query as a question and answers it (PoisonedRAG)
         sinks in *this* request only: reads are never evidence against authors."""
@@ -350,18 +351,21 @@ class TrustService:
                 if mt.quarantined and not include_quarantined:
                     continue
                 rank = rank_score(max(0.0, h.score), mt.mean, self.params, mt.score.penalty)
-                why = f"{h.why} + {_trust_why(mt)}" if h.why else _trust_why(mt)
                 sunk = m.id in posed and not mt.operator
                 if sunk:
                     rank *= 1.0 - (1.0 - floor) * posed[m.id]
-                    why += f"; asks this very question and answers it ({posed[m.id]:.2f}): last in this request"
-                hit = replace(h, score=rank, trust=mt.mean, why=why, quarantined=mt.quarantined)
-                scored.append((rank, i, hit, sunk))
+                scored.append((mt.quarantined, sunk, -rank, i, h, mt))
         # a memory that poses this very query and answers it (PoisonedRAG) comes after every
         # other hit of this request (five copies would otherwise set the relevance scale);
         # quarantined memories (only here when asked for) after everything
-        scored.sort(key=lambda t: (t[2].quarantined, t[3], -t[0], t[1]))
-        return [t[2] for t in scored]
+        scored.sort(key=lambda t: t[:4])
+        out = []
+        for _, sunk, neg_rank, _, h, mt in scored[:limit]:  # explained only when returned
+            why = f"{h.why} + {_trust_why(mt)}" if h.why else _trust_why(mt)
+            if sunk:
+                why += f"; asks this very question and answers it ({posed[h.memory.id]:.2f}): last in this request"
+            out.append(replace(h, score=-neg_rank, trust=mt.mean, why=why, quarantined=mt.quarantined))
+        return out
 
     # ---- reads -------------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
