@@ -182,9 +182,7 @@ class MemoryService:
             self._load_indexes()
             return
         if gone:
-            idx.remove(gone)
-            self._bm25.remove(gone)
-            self._context.drop(gone)  # with the vectors computed from their text
+            self._drop_rows(gone)
         self._deletion_seq = seq
         self._add_rows(vstore.load_index_rows(self.conn, self.embedder.name, idx.max_rowid))
         rewritten = mstore.vectors_rewritten(self.conn)
@@ -208,12 +206,17 @@ class MemoryService:
         """Drop deleted rows from the in-RAM indexes now, if they are loaded (erasure):
         their vectors are zeroed, words no other memory uses leave the BM25 vocabulary."""
         with self.lock:
-            if self._index is not None:
-                self._index.remove(rowids)
-            if self._bm25 is not None:
-                self._bm25.remove(rowids)
-            if self._context is not None:
-                self._context.drop(rowids)
+            self._drop_rows(rowids)
+
+    def _drop_rows(self, rowids: Sequence[int]) -> None:
+        """Deleted rows leave every loaded RAM index; the context index also drops the
+        vectors that were computed from their text."""
+        if self._index is not None:
+            self._index.remove(rowids)
+        if self._bm25 is not None:
+            self._bm25.remove(rowids)
+        if self._context is not None:
+            self._context.drop(rowids)
 
     # ---- writes ----------------------------------------------------------------------------
     def remember(self, new: NewMemory, *, caller: Caller = OPERATOR, supersedes: str | None = None) -> RememberResult:
@@ -383,9 +386,7 @@ class MemoryService:
                 mstore.delete_by_rowids(self.conn, [m.rowid for m in mems])
                 mstore.prune_deletions(self.conn, DELETION_LOG_KEEP)
                 self._deletion_seq = mstore.last_deletion(self.conn)  # our own, removed below
-            self._index.remove([m.rowid for m in mems])
-            self._bm25.remove([m.rowid for m in mems])
-            self._context.drop([m.rowid for m in mems])
+            self._drop_rows([m.rowid for m in mems])
             self.scrub_after_delete()
         return mems
 
@@ -496,9 +497,11 @@ class MemoryService:
                     out["bm25"] = text_index.search(query, depth, mask_for(text_index))
             if "vector" in legs and qvec is not None:
                 out["vector"] = [(h.rowid, h.score) for h in index.search(qvec, depth, mask_for(index))]
-                ctx = self._context.leg(qvec, depth, mask_for(self._context.index), out["vector"]) if self._context else None
-                if ctx is not None:
-                    out["context"] = ctx
+                ctx_index = self._context.index if self._context is not None else None
+                if ctx_index is not None and len(ctx_index):  # stores of plain notes have none
+                    ctx = self._context.leg(qvec, depth, mask_for(ctx_index), out["vector"])
+                    if ctx is not None:
+                        out["context"] = ctx
         return out
 
     def hydrate(

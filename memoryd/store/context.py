@@ -8,8 +8,7 @@ import numpy as np
 
 from ..db.driver import sqlite3
 
-__all__ = ["previous_in_session", "insert_context_vectors", "load_context_rows", "count_context_vectors",
-           "context_pairs"]
+__all__ = ["previous_in_session", "insert_context_vectors", "load_context_rows", "context_pairs"]
 
 
 def previous_in_session(
@@ -52,10 +51,6 @@ def load_context_rows(
     dim = rows[0][3]
     mat = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(len(rows), dim).astype(np.float32)
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], mat
-
-
-def count_context_vectors(conn: sqlite3.Connection, model: str) -> int:
-    return conn.execute("SELECT count(*) FROM context_vectors WHERE model = ?", (model,)).fetchone()[0]
 
 
 def context_pairs(conn: sqlite3.Connection, model: str) -> dict[int, int]:
