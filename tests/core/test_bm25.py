@@ -24,7 +24,7 @@ def test_stemmed_index_finds_other_word_forms():
 
 def test_ranking_agrees_with_fts5_bm25():
     corpus = make_corpus(800, 60, seed=3)
-    idx = BM25Index(BM25Params(stem=False))  # FTS5's unicode61 does not stem
+    idx = BM25Index(BM25Params(stem=False, delta=0.0))  # FTS5: unicode61 does not stem; plain BM25
     idx.add(range(1, 801), [d.text for d in corpus.docs], ["ns"] * 800)
     c = sqlite3.connect(":memory:")
     c.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='unicode61 remove_diacritics 2')")
@@ -37,6 +37,22 @@ def test_ranking_agrees_with_fts5_bm25():
         ours = [r for r, _ in idx.search(q.text, 1)]
         agree += fts == ours
     assert agree >= 0.9 * len(corpus.queries)  # same formula; ties may order differently
+
+
+def test_bm25_plus_keeps_a_long_memory_that_holds_the_word_above_short_near_misses():
+    # A long turn that holds the answer's rare word once, against short turns that share only
+    # the speaker's name with the question: plain BM25's length normalisation buries the long
+    # one; BM25+'s lower bound (delta x idf per matching term) does not.
+    filler = " ".join(f"word{i}" for i in range(120))
+    docs = [f"Caroline: {filler} adoption agency {filler}"] + [f"Caroline: thanks {i}" for i in range(40)]
+    docs += [f"Melanie: note {i}" for i in range(40)]
+    rowids = list(range(1, len(docs) + 1))
+    plus, plain = BM25Index(), BM25Index(BM25Params(delta=0.0))
+    for ix in (plus, plain):
+        ix.add(rowids, docs, ["x"] * len(docs))
+    question = "what did caroline say about the adoption agency"
+    assert plus.search(question, 1)[0][0] == 1
+    assert plain.search(question, 5)[0][0] != 1  # the case BM25+ exists for
 
 
 def test_remove_forgets_words_and_compacts():
