@@ -20,6 +20,7 @@ from .models import Stats
 from .services.agents import AgentService
 from .services.authority import OPERATOR, Caller
 from .services.feedback import FeedbackService
+from .services.forget import ForgetService
 from .services.erasure import ErasureService
 from .services.memories import MemoryService
 from .services.trust import TrustService
@@ -135,8 +136,16 @@ class App:
         return self._feedback
 
     @property
+    def forgetting(self) -> ForgetService:
+        """`forget`, the same use case for the CLI and MCP (services/forget.py)."""
+        if getattr(self, "_forgetting", None) is None:
+            self._forgetting = ForgetService(memories=lambda: self.memories, trust=lambda: self.trust,
+                                             guard=lambda ids: self.models.guard_forget(ids))
+        return self._forgetting
+
+    @property
     def erasure(self) -> ErasureService:
-        """GDPR erasure: plans, execution, receipts (services/erasure.py)."""
+        """GDPR erasure: plans, execution, receipts (services/erasure/)."""
         if getattr(self, "_erasure", None) is None:
             self._erasure = ErasureService(self.conn, lock=self.lock, settings=self.settings,
                                            memories=lambda: self.memories)

@@ -1,5 +1,6 @@
-"""GDPR erasure building blocks: subject matching, planning, forensic scan, exports,
-receipts and verification. The service that runs them is memoryd.services.erasure."""
+"""GDPR erasure building blocks, pure (no database, tests/core/test_architecture.py): subject
+matching, the plan's judgement, receipts, the forensic byte scan and export file formats.
+The use cases that run them against the store are memoryd.services.erasure."""
 
 from .hooks import ErasureHook
 from .models import GROUNDS, ErasurePlan, ErasureReceipt, ErasureRequest, PlanItem, ReceiptVerification

@@ -11,7 +11,9 @@ Two hook points exist:
   and files to check, and may add notes to the receipt after the deletion committed
   (e.g. "2 model edits scheduled").
 
-Only `name` and `erase_derived` are required; the other methods are optional.
+Only `name` and `erase_derived` are required; the other methods are optional. `conn` is
+the delete transaction's `sqlite3.Connection` (typed `Any` here: this package stays free of
+the database, tests/core/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..db.driver import sqlite3
 from ..models import Memory
 
 __all__ = ["ErasureHook", "call_optional"]
@@ -29,7 +30,7 @@ __all__ = ["ErasureHook", "call_optional"]
 class ErasureHook(Protocol):
     name: str  # short store name, prefixes its counts in the receipt ("graph", "trust", "ledger")
 
-    def erase_derived(self, conn: sqlite3.Connection, memories: Sequence[Memory]) -> Mapping[str, int]:
+    def erase_derived(self, conn: Any, memories: Sequence[Memory]) -> Mapping[str, int]:
         """Delete (or schedule the removal of) everything derived from `memories`.
 
         Called inside the erasure's delete transaction, on `conn`, before the memory rows
@@ -49,7 +50,7 @@ class ErasureHook(Protocol):
     #     """Files this store writes outside the database (model ledgers, caches); the
     #     forensic scan reads them."""
     #
-    # def after_erasure(self, conn: sqlite3.Connection, request_id: str) -> Mapping[str, Any]:
+    # def after_erasure(self, conn: Any, request_id: str) -> Mapping[str, Any]:
     #     """Called once the deletion committed, before the secure cleanup, the forensic scan
     #     and the receipt (again after a
     #     crash: be idempotent). What it returns is stored in the receipt under

@@ -1,4 +1,6 @@
-"""The dry run: which memories a request selects, and why.
+"""The dry run's judgement: which candidates a request erases, lists as near misses or
+redacts, and why. Pure: the orchestration (services/erasure/planner.py) looks the
+candidates up in the store and the vector index and hands them in.
 
 Ids, agents and namespaces select exactly. A subject is looked up three ways — the full-text
 index (surname, given name, joined user-name forms), a substring scan for phone numbers and
@@ -10,23 +12,23 @@ a different person with a similar name is never erased without the operator seei
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Collection, Mapping, Sequence
 
-from ..db.driver import sqlite3
 from ..models import Memory
-from ..store import erasure as estore
-from ..store import erasure_fields as fstore
-from ..store import memories as mstore
 from .models import ErasurePlan, ErasureRequest, PlanItem
-from .subject import SubjectMatcher, fold, parse_subject
+from .subject import SubjectMatcher, fold
 
-__all__ = ["build_plan", "VEC_CANDIDATES", "VEC_NEAR"]
+__all__ = ["assemble_plan", "match_field_values", "collect_field_hits", "FieldHit", "VEC_CANDIDATES", "VEC_NEAR"]
 
 VEC_CANDIDATES = 50  # nearest memories looked at per subject
 VEC_NEAR = 0.55  # cosine above which a memory naming no identifier is listed as a near miss
 PREVIEW = 120
+
+# (field, value, "subject i (kind): rule", strong)
+FieldHit = tuple[str, str, str, bool]
+# field -> value -> [(why, strong)]
+ValueHits = dict[str, dict[str, list[tuple[str, bool]]]]
 
 
 def _preview(text: str) -> str:
@@ -39,66 +41,27 @@ def _item(m: Memory, reasons: list[str], fields: tuple[tuple[str, str], ...] = (
                     tuple(dict.fromkeys(reasons)), fields)
 
 
-def build_plan(
-    conn: sqlite3.Connection,
-    lock: threading.RLock,
-    memories: Callable[[], object],
+def assemble_plan(
     request: ErasureRequest,
+    matchers: Sequence[SubjectMatcher],
+    rows: Mapping[int, Memory],
+    erase: dict[int, list[str]],
+    found_by: Sequence[Mapping[int, set[str]]],
+    cosine: Sequence[Mapping[int, float]],
+    field_hits: Mapping[int, list[FieldHit]],
+    *,
+    redactable: Collection[str],
+    notes: list[str],
     now: float,
 ) -> ErasurePlan:
-    erase: dict[int, list[str]] = defaultdict(list)
+    """The plan from what the look-ups found: `erase` (rowid -> reasons) holds the exact
+    selections (ids, agents, namespaces), `found_by`/`cosine` each subject's candidates,
+    `field_hits` the metadata hits, `rows` every candidate's memory."""
     near: dict[int, list[str]] = defaultdict(list)
-    notes: list[str] = []
-    matchers = [parse_subject(s) for s in request.subjects]
-    found_by: list[dict[int, set[str]]] = [defaultdict(set) for _ in matchers]
-    cosine: list[dict[int, float]] = [{} for _ in matchers]
-
-    with lock:
-        missing = 0
-        for mid in request.memory_ids:
-            m = mstore.get_by_id(conn, mid)
-            if m is None:
-                missing += 1
-            else:
-                erase[m.rowid].append("memory id named in the request")
-        if missing:
-            notes.append(f"{missing} requested memory id(s) not found (never stored, or already erased)")
-        for a in request.agents:
-            for r in estore.rowids_for_agents(conn, [a]):
-                erase[r].append(f"written by agent {a!r}")
-        for ns in request.namespaces:
-            for r in estore.rowids_for_namespaces(conn, [ns]):
-                erase[r].append(f"in namespace {ns!r}")
-        for i, mt in enumerate(matchers):
-            if mt.fts_terms:
-                for r in estore.fts_candidates(conn, mt.fts_terms):
-                    found_by[i][r].add("full-text")
-            for needle in mt.like_needles:
-                for r in estore.like_candidates(conn, needle):
-                    found_by[i][r].add("substring")
-            for digits in mt.digit_needles:
-                for r in estore.digit_candidates(conn, digits):
-                    found_by[i][r].add("digits")
-        field_hits = _field_hits(conn, matchers) if matchers else {}
-
-    if any(mt.embed_text for mt in matchers):
-        svc = memories()
-        for i, mt in enumerate(matchers):
-            if not mt.embed_text:
-                continue
-            qvec = svc.embed_query(mt.embed_text)  # type: ignore[attr-defined]
-            for h in svc.index.search(qvec, VEC_CANDIDATES):  # type: ignore[attr-defined]
-                cosine[i][h.rowid] = h.score
-                found_by[i][h.rowid].add(f"meaning {h.score:.2f}")
-
-    wanted = set(erase) | {r for fb in found_by for r in fb} | set(field_hits)
-    with lock:
-        rows = mstore.get_by_rowids(conn, sorted(wanted))
-
     for i, mt in enumerate(matchers):
         _match_subject(i, mt, {r: rows[r] for r in found_by[i] if r in rows}, found_by[i], cosine[i], erase, near, notes)
 
-    redact = _apply_field_hits(field_hits, request.field_hits, erase, near)
+    redact = _apply_field_hits(field_hits, request.field_hits, erase, near, redactable)
     excluded = set(request.exclude_ids)
     for sel in (erase, redact):
         for r in list(sel):
@@ -120,20 +83,16 @@ def build_plan(
     return ErasurePlan(request, items(erase), items(near), now, tuple(notes), redactions=items(redact))
 
 
-# (field, value, "subject i (kind): rule", strong)
-FieldHit = tuple[str, str, str, bool]
-
-
-def _field_hits(conn: sqlite3.Connection, matchers: list[SubjectMatcher]) -> dict[int, list[FieldHit]]:
-    """rowid -> hits of the subjects' rules in its metadata (tags, source, session, tool,
-    kind, namespace, feedback notes). Distinct values are read, not rows; a value is only
-    read by the rules when it contains one of the subject's look-up words (as the
-    full-text and substring look-ups do for the text)."""
-    out: dict[int, list[FieldHit]] = defaultdict(list)
-    values = fstore.distinct_values(conn)
+def match_field_values(matchers: Sequence[SubjectMatcher], values: Mapping[str, Sequence[str]]) -> list[ValueHits]:
+    """Per subject: the metadata values (tags, source, session, tool, kind, namespace,
+    feedback notes; distinct values, not rows) its rules hit. A value is only read by the
+    rules when it contains one of the subject's look-up words (as the full-text and
+    substring look-ups do for the text)."""
+    out: list[ValueHits] = []
     for i, mt in enumerate(matchers):
         words = [w.lower() for w in (*mt.fts_terms, *mt.like_needles) if w]
         label = f"subject {i + 1} ({mt.kind})"
+        per_field: ValueHits = {}
         for field, vals in values.items():
             hit_vals: dict[str, list[tuple[str, bool]]] = {}
             for v in vals:
@@ -146,17 +105,26 @@ def _field_hits(conn: sqlite3.Connection, matchers: list[SubjectMatcher]) -> dic
                     strong = [h for h in hits if h.strong]
                     h = (strong or hits)[0]
                     hit_vals[v] = [(f"{label}: {h.label} in {field}", bool(strong))]
-            if not hit_vals:
-                continue
-            for r, vs in fstore.rowids_for_values(conn, field, list(hit_vals)).items():
-                for v in vs:
-                    for why, strong in hit_vals[v]:
-                        out[r].append((field, v, why, strong))
-    return dict(out)
+            if hit_vals:
+                per_field[field] = hit_vals
+        out.append(per_field)
+    return out
+
+
+def collect_field_hits(
+    field: str, hit_vals: Mapping[str, list[tuple[str, bool]]], rows_by_value: Mapping[int, set[str]],
+    out: dict[int, list[FieldHit]],
+) -> None:
+    """Add to `out` (rowid -> hits) the hits of one field, given which rows hold which value."""
+    for r, vs in rows_by_value.items():
+        for v in vs:
+            for why, strong in hit_vals[v]:
+                out.setdefault(r, []).append((field, v, why, strong))
 
 
 def _apply_field_hits(
-    field_hits: dict[int, list[FieldHit]], action: str, erase: dict[int, list[str]], near: dict[int, list[str]]
+    field_hits: Mapping[int, list[FieldHit]], action: str, erase: dict[int, list[str]], near: dict[int, list[str]],
+    redactable: Collection[str],
 ) -> dict[int, list[str]]:
     """Metadata hits: a memory erased anyway notes them; a strong hit erases the memory
     (action 'erase', and always for a namespace name) or redacts the values ('redact');
@@ -166,7 +134,7 @@ def _apply_field_hits(
         strong = [h for h in hits if h[3]]
         if r in erase:
             erase[r] += [why for _, _, why, s in hits if s]
-        elif strong and (action == "erase" or any(f not in fstore.REDACTABLE for f, *_ in strong)):
+        elif strong and (action == "erase" or any(f not in redactable for f, *_ in strong)):
             erase[r] += [why for _, _, why, _ in strong]
         elif strong:
             redact[r] += [f"{why}: value removed, memory kept" for _, _, why, _ in strong]
@@ -179,8 +147,8 @@ def _match_subject(
     i: int,
     mt: SubjectMatcher,
     cands: dict[int, Memory],
-    found_by: dict[int, set[str]],
-    cosine: dict[int, float],
+    found_by: Mapping[int, set[str]],
+    cosine: Mapping[int, float],
     erase: dict[int, list[str]],
     near: dict[int, list[str]],
     notes: list[str],

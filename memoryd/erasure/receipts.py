@@ -19,9 +19,8 @@ import json
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
-from ..store.audit import AuditRecord
 from ..trust.chain import canonical_json, derive_key, seal
 from .models import ErasureReceipt
 
@@ -42,6 +41,18 @@ __all__ = [
 RECEIPT_FORMAT = "memoryd-erasure-receipt/1"
 RECEIPT_KIND = "erasure_receipt"
 HASH_BYTES = 16
+
+
+class ChainRecord(Protocol):
+    """A record of the audit chain as the store returns it (store.audit.AuditRecord)."""
+
+    seq: int
+    ref_id: str
+    body: str
+    prev_mac: str
+    mac: str
+
+    def chain_record(self) -> dict: ...
 
 
 def new_salt() -> str:
@@ -69,7 +80,7 @@ def body_text(body: dict[str, Any]) -> str:
     return canonical_json(body).decode("utf-8")
 
 
-def seal_record(rec: AuditRecord, k_chain: bytes) -> str:
+def seal_record(rec: ChainRecord, k_chain: bytes) -> str:
     return seal(rec.chain_record(), rec.prev_mac, k_chain)
 
 
@@ -78,7 +89,7 @@ def head_mac(k_chain: bytes, count: int, mac: str) -> str:
     return hmac.new(k_chain, f"audit-head:{count}:{mac}".encode(), hashlib.sha256).hexdigest()
 
 
-def receipt_from_record(rec: AuditRecord) -> ErasureReceipt:
+def receipt_from_record(rec: ChainRecord) -> ErasureReceipt:
     return ErasureReceipt(id=rec.ref_id, seq=rec.seq, body=json.loads(rec.body), prev_mac=rec.prev_mac, mac=rec.mac)
 
 

@@ -297,10 +297,7 @@ class Tools:
         """
 
         def go() -> dict[str, Any]:
-            caller = self._caller()
-            m = self.app.memories.get(id, caller=caller)  # hidden or unknown: the same NotFoundError, first
-            self.app.models.guard_forget([m.id])
-            gone = self.app.trust.forget([m.id], caller=caller)[0]  # a hit-and-run delete is evidence
+            gone = self.app.forgetting.forget([id], caller=self._caller())[0]  # the same use case as the CLI
             return {"forgotten": gone.id, "namespace": gone.namespace}
 
         return self._run(go)

@@ -151,3 +151,23 @@ def test_every_cli_command_has_help_json_and_docs():
         if not re.search(pattern, docs):
             problems.append(f"{name}: not in README.md or docs/")
     assert not problems, problems
+
+
+ERASURE_FORBIDDEN = ("memoryd.store", "memoryd.db", "memoryd.services", "memoryd.cli", "memoryd.mcp", "memoryd.app",
+                     "memoryd.bench", "sqlite3", "pysqlite3")
+
+
+def test_erasure_package_is_pure():
+    """memoryd/erasure/ holds only what needs no database: subject matching, the plan's
+    judgement, receipts, byte scans and export file formats. Planning against the store,
+    verification and the export registry are memoryd/services/erasure/ (issue 19)."""
+    names = {n for n, _, _ in MODULES}
+    assert {"memoryd.erasure.planning", "memoryd.erasure.forensic", "memoryd.erasure.receipts"} <= names
+    bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if _within(name, ("memoryd.erasure",))
+           for mod, line in _imports(name, path, tree) if _within(mod, ERASURE_FORBIDDEN)]
+    assert not bad, bad
+    # the rule can fail: the old planner (it read the store) is caught
+    tree = ast.parse("from ..store import erasure as estore\nfrom ..db.driver import sqlite3\n")
+    mods = [m for m, _ in _imports("memoryd.erasure.planning", PKG / "erasure" / "planning.py", tree)]
+    assert any(_within(m, ERASURE_FORBIDDEN) for m in mods)
+    assert "memoryd.services.erasure.service" in names and "memoryd.erasure.verification" not in names

@@ -8,7 +8,7 @@ from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd: two
 
 import pytest
 
-import memoryd.services.memories as msvc
+import memoryd.services.memories.writes as msvc
 from memoryd.app import App
 from memoryd.models import NewMemory, SearchFilters
 
@@ -59,5 +59,5 @@ def test_a_stale_index_costs_recall_never_privacy(app, other, settings):
         raw.execute("UPDATE memories SET namespace = 'secret' WHERE rowid = ?", (m.rowid,))
         raw.execute("DELETE FROM memory_deletions")  # and no log entry either
     raw.close()
-    other.memories._data_version = None  # noqa: SLF001 - force a sync that finds nothing to patch
+    other.memories.indexes.data_version = None  # force a sync that finds nothing to patch
     assert _ids(other, "staging database password", SearchFilters(exclude_namespaces=("secret",))) == []

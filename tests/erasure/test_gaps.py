@@ -149,7 +149,7 @@ def test_a_short_memory_left_in_a_copy_is_caught(app, settings):
 
 
 def test_a_reader_blocking_the_checkpoint_leaves_the_erasure_pending_until_retried(app, settings, monkeypatch):
-    import memoryd.services.erasure_retry as es
+    import memoryd.services.erasure.retry as es
 
     monkeypatch.setattr(es, "RETRY_DELAYS_S", (0.3, 0.3, 0.5, 1.0, 1.0, 2.0, 2.0, 5.0))
     s = seed(app, corpus=10)

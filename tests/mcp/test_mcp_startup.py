@@ -57,9 +57,9 @@ def test_initialize_and_tools_list_answered_before_the_model_is_loaded(settings,
 
     async def go():
         async with Client(server) as client:  # MCP initialize (the lifespan has started warming)
-            initialized_while_loading = not gated.gate.is_set() and app.memories._index is None
+            initialized_while_loading = not gated.gate.is_set() and app.memories.indexes.vectors is None
             tools = {t.name for t in await client.list_tools()}
-            listed_while_loading = not gated.gate.is_set() and app.memories._index is None
+            listed_while_loading = not gated.gate.is_set() and app.memories.indexes.vectors is None
             recall = asyncio.create_task(client.call_tool("recall", {"query": "staging postgres port"}))
             await asyncio.to_thread(gated.waiting.wait, 60)  # the warm thread or recall waits on the model
             await asyncio.sleep(0)

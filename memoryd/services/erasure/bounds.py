@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..erasure.models import ErasurePlan, PlanItem
-from .authority import Caller
+from ...erasure.models import ErasurePlan, PlanItem
+from ..authority import Caller
 
 __all__ = ["bound_plan"]
 

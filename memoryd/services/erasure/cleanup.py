@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..db import checkpoint_truncate, pragma, shrink_memory, transaction
-from ..db import driver as sqldriver
-from ..db.driver import sqlite3
-from ..store import erasure as estore
-from .erasure_exports import ErasureExports
+from ...config import Settings
+from ...db import checkpoint_truncate, pragma, shrink_memory, transaction
+from ...db import driver as sqldriver
+from ...db.driver import sqlite3
+from ...store import erasure as estore
+from .exports import ErasureExports
 
 __all__ = ["ErasureCleanup", "VACUUM_FREE_RATIO"]
 

@@ -10,31 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from ..db.driver import sqlite3
+from ...db.driver import sqlite3
 
-from ..db import transaction
-from ..erasure.models import ErasureReceipt
-from ..store import erasure as estore
+from ...db import transaction
+from ...erasure.models import ErasureReceipt
+from ...store import erasure as estore
+from .stash import Stash
 
-__all__ = ["ErasureRetries", "RETRY_DELAYS_S", "Stash"]
+__all__ = ["ErasureRetries", "RETRY_DELAYS_S"]
 
 log = logging.getLogger("memoryd.services.erasure")
 
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # in-process retries of an incomplete erasure
-
-
-@dataclass
-class Stash:
-    """What the forensic scan of one request needs; in RAM only, dropped when sealed."""
-
-    texts: list[str] | None
-    ids: list[str] | None
-    derived: list[str]
-    fields: list[str]
-    vocab: dict[str, Any] | None
 
 
 class ErasureRetries:

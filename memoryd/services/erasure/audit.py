@@ -2,8 +2,8 @@
 requests still incomplete), reading one, and re-verifying one (chain, MAC, head, re-scan).
 
 A collaborator held by :class:`memoryd.services.erasure.ErasureService` as `audit`; its
-state is what it is given: the connection and lock, the settings and hooks (for the files
-a re-scan reads), the clock, and the key (a callable: the key file is read on first use)."""
+state is what it is given: the connection and lock, the verifier (which files a re-scan
+reads), the clock, and the key (a callable: the key file is read on first use)."""
 
 from __future__ import annotations
 
@@ -11,33 +11,31 @@ import dataclasses
 import hmac
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from ..config import Settings
-from ..db.driver import sqlite3
+from ...db.driver import sqlite3
 
-from ..erasure.forensic import scan_hashed_ids
-from ..erasure.models import ErasureReceipt, ReceiptVerification
-from ..erasure.receipts import RECEIPT_KIND, body_text, chain_key, head_mac, ids_key, keyed_hash, receipt_from_record, seal_record
-from ..erasure.subject import parse_subject
-from ..erasure.verification import owned_files
-from ..errors import ErasureError, NotFoundError
-from ..db import transaction
-from ..store import audit
-from ..store import erasure as estore
-from ..trust.chain import GENESIS_MAC, verify_chain
+from ...erasure.forensic import scan_hashed_ids
+from ...erasure.models import ErasureReceipt, ReceiptVerification
+from ...erasure.receipts import RECEIPT_KIND, body_text, chain_key, head_mac, ids_key, keyed_hash, receipt_from_record, seal_record
+from ...erasure.subject import parse_subject
+from ...errors import ErasureError, NotFoundError
+from ...db import transaction
+from ...store import audit
+from ...store import erasure as estore
+from ...trust.chain import GENESIS_MAC, verify_chain
+from .verifier import ErasureVerifier
 
 __all__ = ["ErasureAuditLog"]
 
 
 class ErasureAuditLog:
-    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, settings: Settings,
-                 hooks: Sequence[object], clock: Callable[[], float], key: Callable[[], bytes]):
+    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, verifier: ErasureVerifier,
+                 clock: Callable[[], float], key: Callable[[], bytes]):
         self.conn = conn
         self.lock = lock
-        self.settings = settings
-        self.hooks = hooks  # the service's hook list (shared, read at each re-scan)
+        self.verifier = verifier  # the files memoryd owns (settings and the service's hooks)
         self.clock = clock
         self._key = key  # () -> the master key
 
@@ -134,7 +132,7 @@ class ErasureAuditLog:
             if scan:
                 with self.lock:
                     rows_remaining = sum(1 for _, i in estore.iter_ids(self.conn) if is_erased(i))
-                id_scan = scan_hashed_ids(owned_files(self.settings, exports, self.hooks), is_erased)
+                id_scan = scan_hashed_ids(self.verifier.owned_files(exports), is_erased)
             if subject:
                 want = keyed_hash(k_ids, salt, parse_subject(subject).normalized())
                 in_scope = any(s.get("hash") == want for s in body.get("scope", {}).get("selectors", []))

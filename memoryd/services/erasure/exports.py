@@ -11,7 +11,8 @@
 
 :class:`ErasureExports` is owned by :class:`memoryd.services.erasure.ErasureService`, which
 offers these as ``epoch``, ``register_export``, ``write_export`` and ``subject_export``. File
-formats and atomic writes live in :mod:`memoryd.erasure.exports`; SQL in :mod:`memoryd.store.erasure`.
+formats and atomic writes live in :mod:`memoryd.erasure.exports` (pure: bytes and files, no
+database); SQL in :mod:`memoryd.store.erasure`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..db.driver import sqlite3
-from ..db import transaction
-from ..erasure import exports as xfiles
-from ..erasure.models import ErasurePlan, ErasureRequest
-from ..errors import ErasureError
-from ..store import erasure as estore
-from ..store import erasure_fields as fstore
-from ..store import memories as mstore
+from ...db.driver import sqlite3
+from ...db import transaction
+from ...erasure import exports as xfiles
+from ...erasure.models import ErasurePlan, ErasureRequest
+from ...errors import ErasureError
+from ...store import erasure as estore
+from ...store import erasure_fields as fstore
+from ...store import memories as mstore
 
 __all__ = ["ErasureExports"]
 

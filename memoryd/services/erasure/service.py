@@ -5,7 +5,7 @@
     resume_pending()                      -> [ErasureReceipt]  finish interrupted requests
     receipts() / receipt(id) / verify(id)                      the audit log
     register_export / write_export / subject_export / epoch  exports with memory content,
-                                          rewritten by step 4 (services/erasure_exports.py)
+                                          rewritten by step 4 (services/erasure/exports.py)
 
 Execution, in order (each named step calls `on_step(name)`, the test seam for crashes):
 
@@ -15,7 +15,7 @@ Execution, in order (each named step calls `on_step(name)`, the test seam for cr
                                                   delete.before_commit / delete.committed
  3. drop the rows from the in-RAM indexes (vectors are zeroed, words leave the BM25 vocab)
  4. on a separate maintenance connection, without holding App.lock (searches go on;
-    services/erasure_cleanup.py):
+    services/erasure/cleanup.py):
     FTS5 'optimize' (or secure-delete on SQLite >= 3.42)             fts.optimized
     rewrite registered export files                                  exports.rewritten
     VACUUM by policy                                                 vacuumed
@@ -40,28 +40,29 @@ from typing import Any
 
 from ulid import ULID
 
-from ..db import driver as sqldriver
-from ..db.driver import sqlite3
-from ..config import Settings
-from ..db import connect, transaction
-from ..erasure.hooks import ErasureHook, call_optional
-from ..erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
-from ..erasure.planning import build_plan
-from ..erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
-from ..erasure.subject import parse_subject
-from ..erasure.verification import needles_for, owned_files, verify_after_erasure
-from ..errors import ErasureError, StoreError, TrustError, ValidationError
-from ..models import Memory
-from ..store import erasure as estore
-from ..store import erasure_fields as fstore
-from ..store import memories as mstore
-from ..trust.chain import load_or_create_key
-from .authority import OPERATOR, Caller
-from .erasure_audit import ErasureAuditLog
-from .erasure_bounds import bound_plan
-from .erasure_cleanup import ErasureCleanup
-from .erasure_exports import ErasureExports
-from .erasure_retry import RETRY_DELAYS_S, ErasureRetries, Stash
+from ...db import driver as sqldriver
+from ...db.driver import sqlite3
+from ...config import Settings
+from ...db import connect, transaction
+from ...erasure.hooks import ErasureHook, call_optional
+from ...erasure.models import ErasurePlan, ErasureReceipt, ErasureRequest, ReceiptVerification
+from ...erasure.receipts import RECEIPT_FORMAT, ids_key, keyed_hash, new_salt
+from ...erasure.subject import parse_subject
+from ...errors import ErasureError, StoreError, TrustError, ValidationError
+from ...models import Memory
+from ...store import erasure as estore
+from ...store import memories as mstore
+from ...trust.chain import load_or_create_key
+from ..authority import OPERATOR, Caller
+from .audit import ErasureAuditLog
+from .bounds import bound_plan
+from .cleanup import ErasureCleanup
+from .deletion import ErasureDeletion, Redactions
+from .exports import ErasureExports
+from .planner import ErasurePlanner
+from .retry import RETRY_DELAYS_S, ErasureRetries
+from .stash import Stash
+from .verifier import ErasureVerifier
 
 __all__ = ["ErasureService", "STEPS", "VACUUM_POLICIES", "RETRY_DELAYS_S"]
 
@@ -73,9 +74,10 @@ VACUUM_POLICIES = ("auto", "always", "never")
 
 
 class ErasureService:
-    """Plans and executes erasures; the audit log (`audit`), the retries of incomplete
-    requests (`retries`), the byte-level cleanup (`cleanup`) and the registered files
-    (`exports`) are collaborators."""
+    """Plans and executes erasures. Collaborators, each with its own state: the dry run
+    against the store (`planner`), the in-transaction delete (`deletion`), the byte-level
+    cleanup (`cleanup`), the forensic checks (`verifier`), the audit log (`audit`), the
+    retries of incomplete requests (`retries`) and the registered files (`exports`)."""
 
     def __init__(
         self,
@@ -96,9 +98,12 @@ class ErasureService:
         self._master: bytes | None = None
         self._active: set[str] = set()  # requests being completed by this process
         self._released = threading.Condition(lock)  # notified when a thread lets go of a request
+        self.planner = ErasurePlanner(conn, lock=lock, memories=memories, clock=lambda: self.clock())
+        self.deletion = ErasureDeletion(conn, memories=memories, hooks=self.hooks)
+        self.verifier = ErasureVerifier(settings, self.hooks)
         self.exports = ErasureExports(conn, lock=lock, clock=clock, plan=self.plan)
-        self.audit = ErasureAuditLog(conn, lock=lock, settings=settings, hooks=self.hooks,
-                                     clock=lambda: self.clock(), key=self._key)
+        self.audit = ErasureAuditLog(conn, lock=lock, verifier=self.verifier, clock=lambda: self.clock(),
+                                     key=self._key)
         self.retries = ErasureRetries(conn, lock=lock, resume=self.resume_pending, has_pending=self.has_pending)
         self.cleanup = ErasureCleanup(conn, lock=lock, settings=settings, exports=self.exports, step=self._step)
 
@@ -123,8 +128,8 @@ class ErasureService:
     # ---- dry run ---------------------------------------------------------------------------
     def plan(self, request: ErasureRequest, *, caller: Caller = OPERATOR) -> ErasurePlan:
         """What `execute` would erase and why, plus the near misses it would keep; for an
-        agent, only what it may erase (services/erasure_bounds.py)."""
-        return bound_plan(build_plan(self.conn, self.lock, self._memories, request, self.clock()), caller)
+        agent, only what it may erase (services/erasure/bounds.py)."""
+        return bound_plan(self.planner.plan(request), caller)
 
     # ---- execution -------------------------------------------------------------------------
     def execute(
@@ -201,7 +206,7 @@ class ErasureService:
         return out
 
     def _complete(self, req: estore.PendingRequest, mems: list[Memory] | None, *, resumed: bool,
-                  redactions: list[tuple[Memory, tuple[tuple[str, str], ...]]] | None = None) -> ErasureReceipt:
+                  redactions: Redactions | None = None) -> ErasureReceipt:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         k_ids = ids_key(self._key())
@@ -222,14 +227,12 @@ class ErasureService:
                     if cur is None:  # another process finished it meanwhile
                         return self.receipt(req.id)
                     if cur.state == "pending":
-                        mems = self._still_present(mems, is_erased)
-                        for h in self.hooks:
-                            derived += [str(x) for x in call_optional(h, "forensic_tokens", mems, default=())]
-                        vocab = self._vocab_before(mems)
-                        fields = [v for vals in fstore.metadata_of(self.conn, [m.rowid for m in mems]).values()
-                                  for f, v in vals if f not in fstore.STRUCTURAL]
-                        counts = self._delete(mems)
-                        counts.update(self._redact(req, redactions, fields))
+                        mems = self.deletion.still_present(mems, is_erased)
+                        derived = self.deletion.derived_tokens(mems)
+                        vocab = self.deletion.vocab_before(mems)
+                        fields = self.deletion.metadata_values(mems)
+                        counts = self.deletion.delete(mems)
+                        counts.update(self.deletion.redact(req, redactions, fields))
                         self._step("delete.before_commit")
                         estore.mark_deleted(self.conn, req.id, counts)
                     else:
@@ -269,11 +272,11 @@ class ErasureService:
                 mc = connect(self.settings.db_path, busy_timeout_ms=self.settings.busy_timeout_ms)
                 needles = None
                 if stash.texts is not None:
-                    needles = needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
+                    needles = self.verifier.needles_for(mc, stash.texts, stash.ids or [], stash.derived, stash.fields)
                 cleanup = self.cleanup.run(mc, req, export_entries, is_erased, needles, counts, timings)
                 t = time.perf_counter()
-                files = owned_files(self.settings, estore.registered_exports(mc) or export_entries, self.hooks)
-                verification = verify_after_erasure(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
+                files = self.verifier.owned_files(estore.registered_exports(mc) or export_entries)
+                verification = self.verifier.verify(mc, files, is_erased, needles, stash.ids, stash.vocab, timings)
                 timings["verify_ms"] = _ms(t)
         except (StoreError, OSError, *sqldriver.OperationalError) as exc:  # locked, busy, disk: retry
             error = f"{type(exc).__name__}: {exc}"
@@ -310,57 +313,6 @@ class ErasureService:
         self._step("receipt.written")
         return receipt
 
-    def _still_present(self, mems: list[Memory] | None, is_erased: Callable[[str], bool]) -> list[Memory]:
-        """The rows to delete, read again inside the delete transaction."""
-        if mems is None:  # resumed: find them by their hashed ids
-            rowids = [r for r, i in estore.iter_ids(self.conn) if is_erased(i)]
-        else:
-            rowids = [m.rowid for m in mems]
-        rows = mstore.get_by_rowids(self.conn, rowids)
-        return [rows[r] for r in rowids if r in rows and is_erased(rows[r].id)]
-
-    def _redact(self, req: estore.PendingRequest, redactions, fields: list[str]) -> dict[str, int]:
-        """Inside the delete transaction: remove the metadata values that name the subject
-        from memories that stay (ErasureRequest.field_hits='redact'). The values were only
-        ever in RAM: a request resumed after a crash cannot redact, and says so."""
-        planned = len(req.options.get("redact", []))
-        if not planned:
-            return {}
-        if redactions is None:
-            return {"memories_redacted": 0, "redactions_not_applied": planned}
-        changed = 0
-        for m, vals in redactions:
-            for field, value in vals:
-                changed += fstore.redact(self.conn, m.rowid, field, value)
-                fields.append(value)
-        return {"memories_redacted": len(redactions), "values_redacted": changed}
-
-    def _vocab_before(self, mems: list[Memory]) -> dict[str, Any]:
-        """Words only the erased memories use, per the FTS vocabulary (in RAM only)."""
-        probe = estore.probe_terms([m.content for m in mems], estore.fts_tokenizer(self.conn))
-        before = estore.vocab_doc_counts(self.conn, probe)
-        exclusive = [t for t, n in probe.items() if before.get(t, 0) - n <= 0]
-        return {"terms": len(probe), "exclusive": exclusive}
-
-    def _delete(self, mems: list[Memory]) -> dict[str, int]:
-        rowids = [m.rowid for m in mems]
-        counts: dict[str, int] = {"memories": 0, "fts_entries": 0}
-        if not rowids:
-            return counts
-        if estore.fts_secure_delete_supported():
-            estore.fts_set_secure_delete(self.conn)
-        cascade = estore.cascade_counts(self.conn, rowids)
-        for listener in getattr(self._memories(), "listeners", []):
-            listener.before_delete(self.conn, mems)
-        for h in self.hooks:
-            for k, v in dict(h.erase_derived(self.conn, mems)).items():
-                counts[f"{h.name}.{k}"] = int(v)
-        n = mstore.delete_by_rowids(self.conn, rowids)
-        counts["memories"] = counts["fts_entries"] = n
-        counts.update(cascade)
-        estore.bump_epoch(self.conn)
-        return counts
-
     def _scope(self, plan: ErasurePlan, k_ids: bytes, salt: str) -> dict[str, Any]:
         r = plan.request
         h = lambda v: keyed_hash(k_ids, salt, v)  # noqa: E731
@@ -372,7 +324,7 @@ class ErasureService:
         return {"selectors": sels, "excluded": len(r.exclude_ids), "near_misses_listed": len(plan.near_misses),
                 "planned": len(plan.items), "ground": r.ground}
 
-    # ---- the audit log (services/erasure_audit.py) -----------------------------------------
+    # ---- the audit log (services/erasure/audit.py) -----------------------------------------
     def receipts(self) -> list[dict[str, Any]]:
         """Sealed receipts, oldest first, then the requests still incomplete."""
         return self.audit.receipts()
@@ -388,7 +340,7 @@ class ErasureService:
         """Stop retrying in this process (pending requests stay recorded; resumed on open)."""
         self.retries.close()
 
-    # ---- exports (services/erasure_exports.py) ---------------------------------------------
+    # ---- exports (services/erasure/exports.py) ---------------------------------------------
     def epoch(self) -> int:
         """Changes whenever an erasure deletes something (ErasureExports.epoch)."""
         return self.exports.epoch()
