@@ -9,7 +9,9 @@ template rendering), measured in-process with Starlette's test client."""
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +58,8 @@ def run_ui_bench(n: int = 100_000, *, queries: int = 200, seed: int = 0, setting
                 r = client.get("/ui/memories", params={"q": q})
                 page_ms.append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 200, r.text[:300]
+                m = re.search(r"search took ([0-9.]+) ms", r.text)
+                search_ms.append(float(m.group(1)))
                 if progress:
                     progress("searching in the page", i + 1, len(qs))
             lists = {}
@@ -75,7 +79,8 @@ def run_ui_bench(n: int = 100_000, *, queries: int = 200, seed: int = 0, setting
                 lat.append((time.perf_counter() - t) * 1000)
             lists["memory page"] = percentiles(lat)
             return {"memories": n, "queries": len(qs), "build_s": round(build_s, 1),
-                    "search_page": percentiles(page_ms), "pages": lists,
+                    "search_page": percentiles(page_ms), "search_service_in_page": percentiles(search_ms),
+                    "pages": lists, "load_average_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
                     "note": "whole request through the UI app: session check, hybrid search (query embedded by "
                             "the real model), template; stored vectors random (see the module docstring)"}
         finally:

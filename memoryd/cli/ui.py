@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from ..errors import ValidationError
 from . import app
 from ._common import JsonOpt, console, emit, err_console, get_app, handles_errors
 from .serve import _is_loopback
@@ -42,7 +43,11 @@ def ui(
                           "in clear text unless a TLS proxy sits in front", markup=True)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror} (try --port 0 for any free port)") from None
     bound = sock.getsockname()[1]
     url = login_url(host, bound, token)
     data = {"url": url, "host": host, "port": bound, "token_file": str(app_.settings.home / "ui.token")}

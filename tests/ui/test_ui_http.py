@@ -179,3 +179,42 @@ def test_serve_http_mounts_the_ui_beside_the_mcp_endpoint(store):
         assert httpx.get(f"{base}/ui/?token={store.agent_token}").status_code == 403
     finally:
         stop(proc)
+
+
+def test_trust_page_actions(client, store):
+    logged_in(client)
+    r = post(client, "/ui/trust/agent/mallory", {"csrf": client.csrf, "action": "flag"})
+    assert r.status_code == 400 and "confirmation" in r.text  # flag needs the box ticked
+    r = post(client, "/ui/trust/agent/mallory", {"csrf": client.csrf, "action": "flag", "confirm": "yes"})
+    assert r.status_code == 303
+    page = client.get("/ui/trust").text
+    assert store.ids["xss"] in page.split('id="quarantine"', 1)[1]  # a flagged author's memory is held back
+    assert post(client, f"/ui/trust/release/{store.ids['xss']}", {"csrf": client.csrf}).status_code == 303
+    assert store.ids["xss"] not in client.get("/ui/trust").text.split('id="quarantine"', 1)[1].split("</table>")[0]
+    r = post(client, "/ui/agents/add", {"csrf": client.csrf, "name": "erin", "scope_read": "1"})
+    assert r.status_code == 200 and "erin" in r.text
+    token = re.search(r'<pre id="agent-token">([^<]+)</pre>', r.text).group(1)
+    assert client.get(f"/ui/?token={token}", follow_redirects=False).status_code == 403
+    r = post(client, "/ui/agents/erin", {"csrf": client.csrf, "action": "scopes", "scope_read": "1", "scope_write": "1"})
+    assert r.status_code == 303
+    assert post(client, "/ui/agents/erin", {"csrf": client.csrf, "action": "revoke"}).status_code == 400  # no confirm
+    r = post(client, "/ui/agents/erin", {"csrf": client.csrf, "action": "rotate", "confirm": "yes"})
+    new = re.search(r'<pre id="agent-token">([^<]+)</pre>', r.text).group(1)
+    assert new != token
+    assert post(client, "/ui/agents/erin", {"csrf": client.csrf, "action": "revoke", "confirm": "yes"}).status_code == 303
+    rows = client.get("/ui/trust").text.split('id="agents"', 1)[1]
+    erin = rows[rows.index("<td>erin</td>"):].split("</tr>")[0]
+    assert "revoked" in erin and "scope_write" in erin and 'name="scope_write" value="1" checked' in erin
+
+
+def test_memoryd_ui_prints_its_url_and_refuses_a_busy_port(store):
+    run = [sys.executable, "-c", "from memoryd.cli import main; main()", "--home", str(store.home), "ui"]
+    r = subprocess.run([*run, "--port", "0", "--print-url", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    info = __import__("json").loads(r.stdout)
+    assert info["url"].startswith("http://127.0.0.1:") and info["url"].endswith(load_or_create_token(store.home))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = subprocess.run([*run, "--port", str(busy.getsockname()[1])], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "cannot listen on 127.0.0.1" in r.stderr and "Traceback" not in r.stderr
