@@ -75,10 +75,10 @@ def routes(ui: UI) -> list[Route]:
         r = await ui.call(app.erasure.receipt, request.path_params["id"])
         return ui.render(request, "receipt.html", r=r, text=r.to_text(), v=None)
 
-    @ui.page()
-    async def verify(request: Request):
+    @ui.page(post=True)
+    async def verify(request: Request):  # a POST: the subject checked stays out of URLs and history
         rid = request.path_params["id"]
-        subject = (request.query_params.get("subject") or "").strip() or None
+        subject = ((await request.form()).get("subject") or "").strip() or None
         r = await ui.call(app.erasure.receipt, rid)
         v = await ui.call(app.erasure.verify, rid, scan=True, subject=subject)
         return ui.render(request, "receipt.html", r=r, text=r.to_text(), v=v)
@@ -88,5 +88,5 @@ def routes(ui: UI) -> list[Route]:
         Route("/erasure/plan", plan, methods=["POST"]),
         Route("/erasure/execute", execute, methods=["POST"]),
         Route("/erasure/receipt/{id}", receipt),
-        Route("/erasure/receipt/{id}/verify", verify),
+        Route("/erasure/receipt/{id}/verify", verify, methods=["POST"]),
     ]

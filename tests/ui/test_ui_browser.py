@@ -133,6 +133,7 @@ def test_subject_erasure_dry_run_confirm_receipt_verify(ui_server, browser, scre
     browser.find_element(By.ID, "verify-button").click()
     result = WebDriverWait(browser, 120).until(EC.presence_of_element_located((By.ID, "verify-result")))
     assert result.text == "VERIFIED" and "subject in this request's scope" in browser.page_source
+    assert "alice" not in browser.current_url  # the subject checked never lands in a URL
     shot(browser, screenshot_dir, "08-erasure-verified")
     # gone from the pages and from the database file
     assert rows_with_id(db, mid) == 0
