@@ -151,3 +151,23 @@ def bench_trust(
         console.print(f"all targets met: {data['all_met']}  ({data['runtime_s']} s)")
 
     emit(data, as_json, human)
+
+
+@bench_app.command("ui")
+@handles_errors
+def bench_ui(
+    ctx: typer.Context,
+    memories: int = typer.Option(100_000, "--memories", "-n", help="Store size (real rows and full text, random vectors)."),
+    queries: int = typer.Option(200, "--queries", help="Searches typed into the Memories page."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Web UI on a large store: search p50/p95 in the Memories page (whole request, query
+    embedded by the real model), paged lists and a memory's page."""
+    from ..bench.ui_bench import run_ui_bench
+
+    with bench_progress(as_json) as cb:
+        data = run_ui_bench(memories, queries=queries, seed=seed, settings=get_settings(ctx), workdir=workdir,
+                            progress=cb)
+    emit(data, as_json, lambda: print_figures(data))

@@ -36,6 +36,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="HTTP: port to bind."),
     path: str = typer.Option("/mcp", "--path", help="HTTP: endpoint path."),
+    ui: bool = typer.Option(True, "--ui/--no-ui", help="HTTP: also serve the operator's web UI under /ui (docs/ui.md); "
+                            "it logs in with the operator UI token, never an agent's."),
     project: str = typer.Option("auto", "--project", help="stdio: the project whose namespace remember/recall "
                                 "default to: auto ($MEMORYD_PROJECT, $CLAUDE_PROJECT_DIR, else the git root of the "
                                 "working directory), none, or a namespace."),
@@ -66,8 +68,17 @@ def serve(
             "memoryd MCP server: embedding model and index loaded", markup=False))
         err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "
                           "loading the embedding model in the background", markup=False)
+        middleware = []
+        if ui:
+            from starlette.middleware import Middleware
+
+            from ..ui import UIMount, create_ui_app, load_or_create_token, login_url
+
+            token = load_or_create_token(app_.settings.home)
+            middleware.append(Middleware(UIMount, ui=create_ui_app(app_, token)))
+            err_console.print(f"operator web UI: {login_url(host, port, token)}", markup=False)
         server.run(transport="http", host=host, port=port, path=path, show_banner=False,
-                   log_level="INFO" if verbose else "WARNING")
+                   log_level="INFO" if verbose else "WARNING", middleware=middleware)
     else:
         scope = project_scope(project)
         if scope is not None:

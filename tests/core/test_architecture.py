@@ -171,3 +171,34 @@ def test_erasure_package_is_pure():
     mods = [m for m, _ in _imports("memoryd.erasure.planning", PKG / "erasure" / "planning.py", tree)]
     assert any(_within(m, ERASURE_FORBIDDEN) for m in mods)
     assert "memoryd.services.erasure.service" in names and "memoryd.erasure.verification" not in names
+
+
+# ---- issue 18: the web UI is a thin adapter ---------------------------------------------------
+UI_FORBIDDEN = ("memoryd.store", "memoryd.db", "memoryd.cli", "memoryd.mcp", "memoryd.bench", "memoryd.editing",
+                "memoryd.search", "memoryd.graph", "memoryd.trust", "sqlite3")
+UI_SERVICE_IMPORTS = {"memoryd.services.memories", "memoryd.services.memories.SearchOptions"}  # a parameter type
+
+
+def test_the_web_ui_calls_services_only_through_the_app():
+    """memoryd/ui renders and checks the operator's session; it reaches data only through the
+    App's services (no store, no SQL, no other adapter), and nothing below it imports it."""
+    bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if _within(name, ("memoryd.ui",))
+           for mod, line in _imports(name, path, tree)
+           if _within(mod, UI_FORBIDDEN) or (_within(mod, ("memoryd.services",)) and mod not in UI_SERVICE_IMPORTS)]
+    assert not bad, bad
+    below = ("memoryd.services", "memoryd.store", "memoryd.db", "memoryd.search", "memoryd.graph", "memoryd.trust",
+             "memoryd.mcp", "memoryd.app")
+    up = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if _within(name, below)
+          for mod, line in _imports(name, path, tree) if _within(mod, ("memoryd.ui",))]
+    assert not up, up
+
+
+def test_the_web_ui_templates_escape_everything():
+    """Autoescape stays on and no template turns it off for a value (|safe, autoescape false)."""
+    web = (PKG / "ui" / "web.py").read_text()
+    assert "autoescape=True" in web
+    for tpl in sorted((PKG / "ui" / "templates").glob("*.html")):
+        text = tpl.read_text()
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, tpl.name
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), f"{tpl.name}: inline script (the CSP forbids it)"
+        assert not re.search(r"\son[a-z]+=", text), f"{tpl.name}: inline event handler (the CSP forbids it)"

@@ -63,3 +63,11 @@ def test_wheel_installed_without_e_runs_add_search_serve(wheel, tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "serve ok" in res.stdout and str(purelib) in res.stdout
+
+
+def test_wheel_carries_the_web_ui_templates_and_assets(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    ui = ROOT / "memoryd" / "ui"
+    wanted = {f"memoryd/ui/{p.relative_to(ui).as_posix()}" for p in ui.rglob("*") if p.suffix in (".html", ".css", ".js")}
+    assert wanted and len(wanted) >= 15
+    assert wanted <= names, sorted(wanted - names)
