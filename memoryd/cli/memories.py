@@ -280,7 +280,7 @@ def distill_embedder(
     as_json: bool = JsonOpt,
 ) -> None:
     """Distill the embedding model into a static one (model2vec): ~5x faster ingest; use it with --model OUT."""
-    from ..embedding_static import distill_static
+    from ..embedding.static import distill_static
 
     source = get_settings(ctx).resolved_model_path()
     with err_console.status("distilling (every vocabulary token through the model once)", spinner="dots") \
