@@ -97,7 +97,7 @@ class App:
 
     @property
     def graph(self):  # -> services.graph.GraphService
-        """Knowledge graph: entities, kNN links, Leiden communities, expansion (services/graph.py)."""
+        """Knowledge graph: entities, kNN links, Leiden communities, expansion (services/graph/)."""
         if getattr(self, "_graph", None) is None:
             memories = self.memories  # may itself create the graph (it installs it)
             if getattr(self, "_graph", None) is None:

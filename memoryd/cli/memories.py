@@ -15,7 +15,7 @@ from ..models import NewMemory, Provenance, SearchFilters
 from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl, parse_jsonl
-from ..services.validation import decode_utf8
+from ..validation import decode_utf8
 from . import app
 from ._common import (
     JsonOpt,

@@ -25,7 +25,7 @@ from ..store import memories as mstore
 from ..store import vectors as vstore
 from .authority import OPERATOR, Caller
 from .session_context import CONTEXT_WEIGHTS, SessionContext
-from .validation import MAX_QUERY_CHARS, validate_new
+from ..validation import MAX_QUERY_CHARS, validate_new
 
 __all__ = ["Expander", "MemoryService", "MemoryListener", "ReadPolicy", "SearchOptions", "content_hash"]
 

@@ -60,7 +60,7 @@ from .memories import MemoryService
 from .trust_explain import Explanation, explain
 from .trust_ledger import EvidenceLedger, LogVerification
 from .trust_scores import RELEASE, MemoryTrust, Snapshot, TrustScorer
-from .trust_screen import DEFAULT_SCREEN, Neighbour, ScreenParams, recall_stuffing, screen_write
+from ..trust.screen import DEFAULT_SCREEN, Neighbour, ScreenParams, recall_stuffing, screen_write
 
 __all__ = ["TrustService", "AgentTrust", "Quarantined", "Purge", "MemoryTrust", "OPERATOR"]
 
