@@ -89,7 +89,7 @@ class App:
 
     @property
     def trust(self) -> TrustService:
-        """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust.py)."""
+        """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust/)."""
         if getattr(self, "_trust", None) is None:
             self._trust = TrustService(self.conn, self.memories, key_path=self.settings.key_path,
                                        lock=self.lock, clock=self.clock).install()
