@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DistillReport:
+    """One distillation: source and output directories, vector size, vocabulary, seconds."""
+
     source: str
     out: str
     dims: int

@@ -15,7 +15,7 @@ kept in step with every write, graph-expanded recall, and erasure of everything 
                (:class:`~.term_df.TermDF`: corpus term counts in RAM)
     expander   :class:`~.expander.Expander` (MemoryService.expander, ``expand=True``)
     reads      :class:`~.browse.GraphBrowser` (related, communities, community, show, stats),
-               :class:`~.export.GraphExport` (snapshot, export, export_dict, plot); both over
+               :class:`~.export.GraphExporter` (snapshot, export, export_dict, plot); both over
                :class:`~.links.LinkReader`
     erasure    :class:`~.erasure_hook.GraphErasure` (``erase_derived`` / ``forensic_tokens``,
                hook name "graph")
@@ -44,7 +44,7 @@ from .context import GraphContext
 from .entities import EntityIds
 from .erasure_hook import GraphErasure
 from .expander import Expander
-from .export import GraphExport
+from .export import GraphExporter
 from .labels import Labeller
 from .linker import Linker
 from .links import LinkReader
@@ -80,7 +80,7 @@ class GraphService:
         self.expander = Expander(self.ctx, self.links)
         self.browser = GraphBrowser(self.ctx, self.entities, self.links, self.labeller,
                                     lambda: self.rebuilder.running)
-        self.exporter = GraphExport(self.ctx, self.labeller)
+        self.exporter = GraphExporter(self.ctx, self.labeller)
         self.eraser = GraphErasure(self.ctx, self.entities, self.labeller)
         self.last_insert_ms: float | None = None  # graph work of the last after_insert (bench)
 

@@ -13,10 +13,10 @@ from ...store import graph as gstore
 from .context import GraphContext
 from .labels import Labeller
 
-__all__ = ["GraphExport"]
+__all__ = ["GraphExporter"]
 
 
-class GraphExport:
+class GraphExporter:
     def __init__(self, ctx: GraphContext, labeller: Labeller):
         self.ctx = ctx
         self.labeller = labeller

@@ -10,6 +10,8 @@ __all__ = ["CommunityInfo", "RelatedMemory", "RebuildReport"]
 
 @dataclass(frozen=True)
 class CommunityInfo:
+    """A community as shown: its id, how many members, a label of its top terms (weighted)."""
+
     id: int
     size: int
     label: str
@@ -22,6 +24,8 @@ class CommunityInfo:
 
 @dataclass(frozen=True)
 class RelatedMemory:
+    """A memory linked to another one, and by what: a similarity link, shared entities, or both."""
+
     id: str
     namespace: str
     content: str
@@ -40,6 +44,8 @@ class RelatedMemory:
 
 @dataclass(frozen=True)
 class RebuildReport:
+    """What one rebuild produced, with the seconds spent per step (read, knn, leiden, write)."""
+
     memories: int
     links: int
     edges: int

@@ -14,6 +14,8 @@ __all__ = ["AgentTrust", "Quarantined", "Purge"]
 
 @dataclass(frozen=True)
 class AgentTrust:
+    """An agent's standing, with how many of its memories recall hides."""
+
     agent_id: str
     created_at: float
     score: TrustScore
@@ -37,6 +39,8 @@ class AgentTrust:
 
 @dataclass(frozen=True)
 class Quarantined:
+    """A memory recall leaves out, and the trust that hides it."""
+
     memory: Memory
     trust: MemoryTrust
 
@@ -46,6 +50,8 @@ class Quarantined:
 
 @dataclass(frozen=True)
 class Purge:
+    """The memories a purge deleted, and the erasure receipt when it went through erasure."""
+
     deleted: list[Memory]
     receipt: Any | None  # the ErasureReceipt when the purge went through the erasure service
 
