@@ -90,7 +90,7 @@ class App:
 
     @property
     def trust(self) -> TrustService:
-        """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust.py)."""
+        """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust/)."""
         if getattr(self, "_trust", None) is None:
             self._trust = TrustService(self.conn, self.memories, key_path=self.settings.key_path,
                                        lock=self.lock, clock=self.clock).install()
@@ -98,7 +98,7 @@ class App:
 
     @property
     def graph(self):  # -> services.graph.GraphService
-        """Knowledge graph: entities, kNN links, Leiden communities, expansion (services/graph.py)."""
+        """Knowledge graph: entities, kNN links, Leiden communities, expansion (services/graph/)."""
         if getattr(self, "_graph", None) is None:
             memories = self.memories  # may itself create the graph (it installs it)
             if getattr(self, "_graph", None) is None:

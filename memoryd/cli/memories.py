@@ -15,7 +15,7 @@ from ..models import NewMemory, Provenance, SearchFilters
 from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl, parse_jsonl
-from ..services.validation import decode_utf8
+from ..validation import decode_utf8
 from . import app
 from ._common import (
     JsonOpt,
@@ -278,7 +278,7 @@ def distill_embedder(
     as_json: bool = JsonOpt,
 ) -> None:
     """Distill the embedding model into a static one (model2vec): ~5x faster ingest; use it with --model OUT."""
-    from ..embedding_static import distill_static
+    from ..embedding.static import distill_static
 
     source = get_settings(ctx).resolved_model_path()
     with err_console.status("distilling (every vocabulary token through the model once)", spinner="dots") \

@@ -69,7 +69,7 @@ def explain(
 ) -> None:
     """Why an agent or a memory has the trust it has: every piece of evidence, its tier
     (moves trust / ranking only / ignored) and how to undo a quarantine."""
-    from ..services.trust_explain import explain as run_explain  # noqa: PLC0415
+    from ..services.trust.explain import explain as run_explain  # noqa: PLC0415
 
     e = run_explain(get_app(ctx).trust, subject, limit=limit)
 

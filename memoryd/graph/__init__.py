@@ -41,6 +41,7 @@ from memoryd.graph.export import (
 )
 from memoryd.graph.knn import KnnEdges, Neighbours, knn_edges, neighbours_of
 from memoryd.graph.labels import community_terms, label_communities, texts_by_community, tokenize
+from memoryd.graph import memgraph as _memgraph
 from memoryd.graph.memgraph import (
     GraphConfig,
     MemoryGraph,
@@ -74,14 +75,6 @@ __all__ = [
     "Neighbours",
     "knn_edges",
     "neighbours_of",
-    # graph
-    "GraphConfig",
-    "MemoryGraph",
-    "build_memory_graph",
-    "entity_keys",
-    "entity_members",
-    "link_weights_for_new",
-    "to_igraph",
     # communities
     "Clustering",
     "LeidenConfig",
@@ -120,3 +113,4 @@ __all__ = [
     "write_graphml",
     "write_json",
 ]
+__all__ += _memgraph.__all__  # the memory graph: edges -> MemoryGraph

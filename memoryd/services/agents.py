@@ -46,7 +46,7 @@ __all__ = [
 TOKEN_PREFIX = "md1"
 TOKEN_ENV = "MEMORYD_TOKEN"  # stdio: the agent's token, from the environment of `memoryd serve`
 _AGENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")  # same rule as validation.py
+_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")  # same rule as memoryd/validation.py
 _DUMMY_SALT = "00" * 16
 
 

@@ -80,7 +80,7 @@ def run_doctor(app) -> list[dict[str, Any]]:
 def warm_model(app) -> dict[str, Any]:
     """Load the embedding model now, doing the one-off ONNX export into the cache if it is
     not there yet, so that the first `serve` or search after installing starts fast."""
-    from ..embedding_onnx import onnx_cache_path
+    from ..embedding.onnx import onnx_cache_path
 
     st = app.settings
     model_dir = st.resolved_model_path()

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..models import NewMemory, Provenance
-from .validation import decode_utf8, validate_new
+from ..validation import decode_utf8, validate_new
 
 __all__ = ["FORMATS", "RecordError", "record_to_new", "parse_memoryd_jsonl", "parse_mcp_memory_jsonl",
            "parse_markdown_dir", "detect_format"]

@@ -25,6 +25,8 @@ __all__ = ["ReindexReport", "vector_coverage", "reindex"]
 
 @dataclass(frozen=True)
 class ReindexReport:
+    """One reindex run: the current model, how many memories got a new vector, out of how many."""
+
     model: str
     reembedded: int
     memories: int

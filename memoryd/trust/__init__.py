@@ -10,12 +10,17 @@ Reading order:
   planting, query stuffing); re-exports the write-pattern signals of ``writes`` and the
   :class:`Signal` types of ``signals``
 * :mod:`~memoryd.trust.chain`     keyed hash chain for append-only logs; key file
+* :mod:`~memoryd.trust.screen`    what a write or a recall records, from the statistics the
+  service gathers (imported from there, not re-exported)
 
 No SQL, no clock, no configuration reads; only ``chain.load_or_create_key`` touches a file.
 """
 
+from memoryd.trust import chain as _chain
+from memoryd.trust import detect as _detect
 from memoryd.trust.chain import (
     GENESIS_MAC,
+    KEY_BYTES,
     ChainVerification,
     canonical_json,
     derive_key,
@@ -101,29 +106,6 @@ __all__ = [
     "rank_score",
     "quarantine_decision",
     "probation_passed",
-    # detect
-    "Signal",
-    "ContentReport",
-    "DetectParams",
-    "DEFAULT_DETECT",
-    "injection",
-    "hidden_unicode",
-    "trigger_instruction",
-    "answer_planting",
-    "query_stuffing",
-    "scan_content",
-    "write_burst",
-    "near_duplicate_flood",
-    "deleted_soon",
-    "value_conflict",
-    "report_evidence",
-    # chain
-    "ChainVerification",
-    "GENESIS_MAC",
-    "canonical_json",
-    "seal",
-    "seal_all",
-    "verify_chain",
-    "derive_key",
-    "load_or_create_key",
 ]
+__all__ += _detect.__all__
+__all__ += _chain.__all__

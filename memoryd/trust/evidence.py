@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
@@ -194,35 +194,13 @@ def make_evidence(
 
 
 def memory_and_agent(
-    kind: EvidenceKind | str,
-    *,
-    memory_id: str,
-    author_id: str,
-    created_at: float,
-    source_agent_id: str | None = None,
-    strength: float = 1.0,
-    details: Mapping[str, Any] | None = None,
+    kind: EvidenceKind | str, *, memory_id: str, author_id: str, **observed: Any
 ) -> tuple[Evidence, Evidence]:
     """The usual pair for something observed about one memory: the memory's own row and its
-    author's row (which records the memory id, so an agent's record can be audited)."""
-    mem = make_evidence(
-        kind,
-        "memory",
-        memory_id,
-        created_at=created_at,
-        source_agent_id=source_agent_id,
-        strength=strength,
-        details=details,
-    )
-    agent_details = dict(details or {})
+    author's row (which records the memory id, so an agent's record can be audited).
+    ``observed``: the keywords of :func:`make_evidence` (``created_at``, ``source_agent_id``,
+    ``strength``, ``details``), the same for both rows."""
+    mem = make_evidence(kind, "memory", memory_id, **observed)
+    agent_details = dict(mem.details)
     agent_details.setdefault("memory_id", memory_id)
-    agent = make_evidence(
-        kind,
-        "agent",
-        author_id,
-        created_at=created_at,
-        source_agent_id=source_agent_id,
-        strength=strength,
-        details=agent_details,
-    )
-    return mem, agent
+    return mem, replace(mem, subject_type="agent", subject_id=author_id, details=agent_details)

@@ -15,7 +15,7 @@ import typer
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "memoryd"
 TORCH_FAMILY = {"torch", "transformers", "peft", "sentence_transformers", "accelerate", "onnx", "onnxruntime"}
-TORCH_ALLOWED = ("memoryd.editing", "memoryd.embedding", "memoryd.embedding_onnx", "memoryd.embedding_static")
+TORCH_ALLOWED = ("memoryd.editing", "memoryd.embedding")
 SQL_ALLOWED = ("memoryd.store", "memoryd.db")
 # package -> packages it must never import
 FORBIDDEN = {
@@ -202,3 +202,55 @@ def test_the_web_ui_templates_escape_everything():
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, tpl.name
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), f"{tpl.name}: inline script (the CSP forbids it)"
         assert not re.search(r"\son[a-z]+=", text), f"{tpl.name}: inline event handler (the CSP forbids it)"
+
+
+# ---- services by concept: packages of collaborators, not mixins (issue 19) ------------------------
+SERVICE_PACKAGES = ("memoryd.services.graph", "memoryd.services.trust")
+MAX_MODULE_LINES = 400
+
+
+def _is_dataclass(node: ast.ClassDef) -> bool:
+    names = [d.func if isinstance(d, ast.Call) else d for d in node.decorator_list]
+    return any((isinstance(n, ast.Name) and n.id == "dataclass") or (isinstance(n, ast.Attribute) and n.attr == "dataclass")
+               for n in names)
+
+
+def test_graph_and_trust_services_are_packages_of_small_collaborators():
+    for package in SERVICE_PACKAGES:
+        assert (ROOT / package.replace(".", "/") / "__init__.py").is_file(), f"{package} is not a package"
+    modules = [(n, p, t) for n, p, t in MODULES if _within(n, SERVICE_PACKAGES)]
+    assert len(modules) >= 16  # the facades and their collaborators
+    too_long = [f"{n}: {len(p.read_text().splitlines())} lines" for n, p, _ in modules
+                if len(p.read_text().splitlines()) > MAX_MODULE_LINES]
+    assert not too_long, too_long
+    # one class with behaviour per module; plain value dataclasses may sit beside it
+    crowded = [n for n, _, t in modules
+               if sum(isinstance(c, ast.ClassDef) and not _is_dataclass(c) for c in t.body) > 1]
+    assert not crowded, crowded
+
+
+def test_no_service_is_a_class_spread_over_mixins():
+    services = [(n, p, t) for n, p, t in MODULES if _within(n, ("memoryd.services",))]
+    defined = {c.name for _, _, t in services for c in ast.walk(t) if isinstance(c, ast.ClassDef)}
+    bad = []
+    for name, _path, tree in services:
+        for c in (c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)):
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in c.bases}
+            if bases & defined:
+                bad.append(f"{name}.{c.name} inherits from {sorted(bases & defined)}")
+            doc = (ast.get_docstring(c) or "").lower()
+            if "host provides" in doc or "mixed into" in doc:
+                bad.append(f"{name}.{c.name} is a mixin (its docstring says so)")
+    assert not bad, bad
+
+
+def test_pure_helpers_left_the_services():
+    names = {n for n, _, _ in MODULES}
+    assert {"memoryd.validation", "memoryd.trust.screen", "memoryd.embedding.onnx"} <= names
+    gone = {"memoryd.services.validation", "memoryd.services.trust_screen", "memoryd.embedding_onnx",
+            "memoryd.embedding_static", "memoryd.services.graph_views", "memoryd.services.graph_labels"}
+    assert not names & gone, names & gone
+    forbidden = ("memoryd.store", "memoryd.db", "memoryd.services", "memoryd.cli", "memoryd.mcp", "sqlite3")
+    bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if name == "memoryd.validation"
+           for mod, line in _imports(name, path, tree) if _within(mod, forbidden)]
+    assert not bad, bad

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from memoryd import embedding_onnx
+from memoryd.embedding import onnx as embedding_onnx
 from memoryd.config import Settings, default_model_path
 from memoryd.embedding import SMALL_BATCH, SentenceTransformerEmbedder
 from memoryd.errors import ConfigError

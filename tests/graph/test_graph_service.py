@@ -178,7 +178,7 @@ def test_params_are_tunable(fresh):
 def test_memories_written_during_a_background_rebuild_are_kept_in_the_graph(fresh):
     g, mem = fresh.app.graph, fresh.app.memories
     chain = fresh.chains[2]
-    compute, late = g._compute, []
+    compute, late = g.rebuilder.compute, []
 
     def compute_then_write(*args, **kw):  # a write lands while the rebuild computes
         out = compute(*args, **kw)
@@ -186,12 +186,12 @@ def test_memories_written_during_a_background_rebuild_are_kept_in_the_graph(fres
                                            provenance=Provenance(agent_id="tester"))).memory)
         return out
 
-    g._compute = compute_then_write
+    g.rebuilder.compute = compute_then_write
     try:
         g.rebuild_in_background()
         g.wait_for_rebuild(60)
     finally:
-        g._compute = compute
+        g.rebuilder.compute = compute
     (m,) = late
     with fresh.app.lock:
         assert m.rowid in gstore.communities_of(fresh.app.conn, [m.rowid])

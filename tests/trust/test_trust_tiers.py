@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memoryd.services.trust_screen import recall_stuffing
+from memoryd.trust.screen import recall_stuffing
 from memoryd.trust import DEFAULT_DETECT, make_evidence, tier
 
 T0 = 1_700_000_000.0

@@ -22,7 +22,7 @@ from ...search.fusion import fuse
 from ...store import memories as mstore
 from ..authority import Caller
 from ..session_context import CONTEXT_WEIGHTS
-from ..validation import MAX_QUERY_CHARS
+from ...validation import MAX_QUERY_CHARS
 from .indexes import MemoryIndexes
 from .options import SearchOptions
 from .seams import Expander, ReadPolicy

@@ -26,7 +26,7 @@ from ...store import memories as mstore
 from ...store import vectors as vstore
 from ..authority import OPERATOR, Caller
 from ..session_context import SessionContext
-from ..validation import validate_new
+from ...validation import validate_new
 from .indexes import MemoryIndexes
 from .seams import MemoryListener
 

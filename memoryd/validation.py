@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import ValidationError
-from ..models import NewMemory
+from .errors import ValidationError
+from .models import NewMemory
 
 __all__ = ["validate_new", "decode_utf8", "MAX_TAGS", "MAX_QUERY_CHARS"]
 

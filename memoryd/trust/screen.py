@@ -1,4 +1,4 @@
-"""What the trust service records when a memory is written or recalled (pure decisions).
+"""What trust records when a memory is written or recalled (pure decisions).
 
 The service gathers the statistics (write times, cosines to the author's and its cohort's
 recent memories, the nearest memories of other authors with their trust) and these
@@ -14,20 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..trust import (
-    DetectParams,
-    Evidence,
-    TrustParams,
-    AgentFacts,
-    independent,
-    memory_and_agent,
-    near_duplicate_flood,
-    query_stuffing,
-    report_evidence,
-    scan_content,
-    value_conflict,
-    write_burst,
-)
+from .detect import query_stuffing, scan_content
+from .evidence import Evidence, memory_and_agent
+from .params import TrustParams
+from .signals import DetectParams, report_evidence
+from .sources import AgentFacts, independent
+from .writes import near_duplicate_flood, value_conflict, write_burst
 
 __all__ = ["Neighbour", "ScreenParams", "screen_write", "recall_stuffing", "question_like"]
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError
-from ..store import memories as mstore
-from ..store import trust as tstore
-from ..trust import Evidence, TrustParams, tier
+from ...errors import NotFoundError
+from ...store import memories as mstore
+from ...store import trust as tstore
+from ...trust import Evidence, TrustParams, tier
 
 if TYPE_CHECKING:
-    from .trust import TrustService
+    from . import TrustService
 
 __all__ = ["Explanation", "explain"]
 

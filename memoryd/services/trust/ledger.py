@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..db.driver import sqlite3
-from ..errors import TrustError, ValidationError
-from ..store import trust as tstore
-from ..trust import GENESIS_MAC, Evidence, canonical_json, derive_key, load_or_create_key, seal, verify_chain
+from ...db.driver import sqlite3
+from ...errors import TrustError, ValidationError
+from ...store import trust as tstore
+from ...trust import GENESIS_MAC, Evidence, canonical_json, derive_key, load_or_create_key, seal, verify_chain
 
 __all__ = ["EvidenceLedger", "LogVerification"]
 

@@ -1,49 +1,31 @@
-"""Trust scores at read time, from the RAM mirror of the evidence log.
-
-Scores are never stored: a memory's trust is computed from its author's *current* trust
-and the evidence about it, so when an agent turns bad everything it wrote is re-scored on
-the next read. To keep that cheap:
-
-* time is quantised: scores are computed at ``now_q = ceil(now / quantum) * quantum``
-  (default 10 minutes; the fastest half-life is 7 days, so this moves nothing measurable);
-* an agent's score is cached under a key holding everything it depends on: the mirror's
-  generation, how many evidence records the agent has (the log is append-only), ``now_q``,
-  its facts (creation time), and the exact standings of the agents whose feedback or
-  corroboration it received. New evidence about it, or about those sources, changes the key;
-* a :class:`Snapshot` is one request's view: each author scored once, memories on demand.
-
-Source standings (for feedback and corroboration) use the sources' own current scores;
-a cycle (A rated B, B rated A) is cut by using the last score computed for the agent
-already being scored.
-"""
+"""One request's view of trust (:class:`Snapshot`): each author scored once, each memory on
+demand, with the quarantine decision and its grounds in words (:class:`MemoryTrust`)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..db.driver import sqlite3
-from ..store import trust as tstore
-from ..trust import (
+from ...store import trust as tstore
+from ...trust import (
     AGENT_SOURCED_KINDS,
-    AgentFacts,
+    OPERATOR_KINDS,
     Evidence,
     EvidenceKind,
     MemoryFacts,
     SourceStanding,
-    TrustParams,
     TrustScore,
-    OPERATOR_KINDS,
     agent_trust,
     beta_score,
     is_content_evidence,
     memory_trust,
     quarantine_decision,
 )
-from .trust_ledger import EvidenceLedger
 
-__all__ = ["MemoryTrust", "TrustScorer", "Snapshot", "RELEASE"]
+if TYPE_CHECKING:
+    from .scorer import TrustScorer
+
+__all__ = ["MemoryTrust", "Snapshot", "RELEASE", "released"]
 
 RELEASE = "release"  # details.action of the operator_vouch that releases a memory from quarantine
 _MAX_DEPTH = 4  # source-of-a-source chains deeper than this use cached scores only
@@ -88,54 +70,6 @@ def released(evs: list[Evidence]) -> bool:
     return False
 
 
-class TrustScorer:
-    def __init__(self, conn: sqlite3.Connection, ledger: EvidenceLedger, params: TrustParams, quantum_s: float):
-        self.conn = conn
-        self.ledger = ledger
-        self.params = params
-        self.quantum_s = quantum_s
-        self._facts: dict[str, AgentFacts] = {}
-        self._agent_cache: dict[str, tuple[tuple, TrustScore]] = {}
-
-    def now_q(self, now: float) -> float:
-        q = self.quantum_s
-        return math.ceil(now / q) * q if q > 0 else now
-
-    def facts(self, agent_id: str, now: float) -> AgentFacts:
-        f = self._facts.get(agent_id)
-        if f is None:
-            known = tstore.agent_facts(self.conn, [agent_id])
-            if agent_id not in known:
-                return AgentFacts(agent_id, now)  # never seen: as fresh as can be (not cached)
-            f = self._facts[agent_id] = AgentFacts(agent_id, known[agent_id])
-        return f
-
-    def all_agent_ids(self) -> list[str]:
-        return sorted(tstore.agent_facts(self.conn))
-
-    def snapshot(self, now: float) -> Snapshot:
-        return Snapshot(self, now)
-
-    def _agent(self, agent_id: str, snap: Snapshot, stack: tuple[str, ...]) -> TrustScore:
-        evs = self.ledger.by_agent.get(agent_id, [])
-        facts = self.facts(agent_id, snap.now_q)
-        sources = snap.standings(evs, stack + (agent_id,), exclude=agent_id)
-        key = (
-            self.ledger.generation, len(evs), snap.now_q, facts,
-            tuple(sorted((s, st.trust, st.facts.created_at) for s, st in sources.items())),
-        )
-        hit = self._agent_cache.get(agent_id)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        score = agent_trust(evs, snap.now_q, self.params, agent=facts, sources=sources)
-        self._agent_cache[agent_id] = (key, score)
-        return score
-
-    def last_score(self, agent_id: str) -> TrustScore | None:
-        hit = self._agent_cache.get(agent_id)
-        return hit[1] if hit else None
-
-
 class Snapshot:
     """One request's consistent view: every agent scored at most once."""
 
@@ -150,7 +84,7 @@ class Snapshot:
     def agent(self, agent_id: str, _stack: tuple[str, ...] = ()) -> TrustScore:
         s = self._agents.get(agent_id)
         if s is None:
-            s = self._agents[agent_id] = self.scorer._agent(agent_id, self, _stack)
+            s = self._agents[agent_id] = self.scorer.score_agent(agent_id, self, _stack)
         return s
 
     def standings(self, evs: list[Evidence], stack: tuple[str, ...], exclude: str | None = None) -> dict[str, SourceStanding]:

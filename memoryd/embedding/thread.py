@@ -11,84 +11,25 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from .config import EMBED_BACKENDS
-from .errors import ConfigError
+from ..config import EMBED_BACKENDS
+from ..errors import ConfigError
+from .base import SMALL_BATCH, cores
+from .torch_backend import TorchRunner
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder"]
+__all__ = ["SentenceTransformerEmbedder"]
 
 log = logging.getLogger(__name__)
-
-
-class Embedder(Protocol):
-    name: str
-    dim: int
-
-    def encode(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int = 64,
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:  # (n, dim) float32, L2-normalised
-        ...
-
-    def close(self) -> None: ...
-
-
-SMALL_BATCH = 8  # at most this many texts: encode on a single thread
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-class _TorchRunner:
-    """sentence-transformers on PyTorch: the reference, and the fallback for any model."""
-
-    backend = "torch"
-
-    def __init__(self, path: Path, max_seq_length: int):
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
-        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        try:
-            model.max_seq_length = min(model.max_seq_length or max_seq_length, max_seq_length)
-        except AttributeError:  # static (bag-of-tokens) models have no sequence limit to set
-            pass
-        self._bulk_threads = torch.get_num_threads()  # torch's default, read on the worker thread
-        self._model = model
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
-
-    def encode(self, texts: list[str], batch_size: int, *, threads: int) -> np.ndarray:
-        import torch
-
-        threads = threads or self._bulk_threads
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-        with torch.inference_mode():
-            return self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
 
 
 class SentenceTransformerEmbedder:
     """Loads the model once, on its worker thread; encode() is safe from any thread.
 
-    backend "onnx" runs the exported graph with ONNX Runtime (embedding_onnx.py: same vectors,
+    backend "onnx" runs the exported graph with ONNX Runtime (embedding/onnx.py: same vectors,
     ~2.5x faster per query), "torch" runs sentence-transformers, "auto" tries ONNX and falls
     back to PyTorch (with a warning) when the model or the cache does not allow it."""
 
@@ -123,13 +64,13 @@ class SentenceTransformerEmbedder:
                 if self.requested_backend == "onnx":
                     raise ConfigError(f"cannot run {self.path} with ONNX Runtime: {exc}") from exc
                 self.fallback_reason = f"{type(exc).__name__}: {exc}"
-                from .embedding_onnx import UnsupportedModel  # light: no onnxruntime import
+                from .onnx import UnsupportedModel  # light: no onnxruntime import
 
                 (log.info if isinstance(exc, UnsupportedModel) else log.warning)("embedding on PyTorch: ONNX not used (%s)",
                                                            self.fallback_reason)
         if runner is None:
             try:
-                runner = _TorchRunner(self.path, self._max_seq)
+                runner = TorchRunner(self.path, self._max_seq)
             except Exception as exc:  # noqa: BLE001 - any loader failure is a config problem
                 raise ConfigError(f"cannot load embedding model from {self.path}: {exc}") from exc
         self._runner = runner
@@ -141,7 +82,7 @@ class SentenceTransformerEmbedder:
     def _load_onnx(self):
         import onnxruntime  # noqa: F401 - fail before exporting anything when it is missing
 
-        from . import embedding_onnx as eo
+        from . import onnx as eo
 
         eo._check_supported(self.path)
         if self._cache_dir is None:
@@ -166,7 +107,7 @@ class SentenceTransformerEmbedder:
         # synchronisation than it saves, and on a busy machine a second thread that is not
         # scheduled stalls the whole call (measured under load: p50 32 ms with 1 thread vs
         # 140-650 ms with 2). Bulk batches use every core (0: the backend's default).
-        threads = 1 if len(texts) <= SMALL_BATCH else (_cores() if self.backend == "onnx" else 0)
+        threads = 1 if len(texts) <= SMALL_BATCH else (cores() if self.backend == "onnx" else 0)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # sort by length so padding is minimal within a batch, then restore order
         order = np.argsort([-len(t) for t in texts], kind="stable")

@@ -6,7 +6,7 @@ operator dispatch; ONNX Runtime runs the same float32 graph in ~7 ms. Nothing is
 the graph is exported once from the local model directory (torch, on first use), checked
 against PyTorch on fixed sentences, and cached under the cache directory, keyed by the model
 files. Only BERT-family encoders with mean or CLS pooling are exported; anything else stays
-on PyTorch (embedding.py decides).
+on PyTorch (embedding/thread.py decides).
 
 Int8 dynamic quantisation was measured and not adopted: 1.05x the bulk throughput (the float
 graph already runs near this CPU's FMA peak) for a mean cosine of 0.993 to the float vectors.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["OnnxRunner", "UnsupportedModel", "onnx_cache_path", "export_onnx"]
 

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["DistillReport", "distill_static"]
 
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DistillReport:
+    """One distillation: source and output directories, vector size, vocabulary, seconds."""
+
     source: str
     out: str
     dims: int
