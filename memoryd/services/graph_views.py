@@ -317,3 +317,10 @@ class GraphViews:
         out = plot_communities(graph, clustering, labels, path, max_labels=max_labels)
         return {"path": str(out), "nodes": graph.n_nodes, "edges": graph.n_edges,
                 "communities": clustering.n_communities}
+
+    def membership(self) -> dict[str, int]:
+        """memory id -> stored community id, for every memory the graph has placed (no labels
+        refreshed, no graph built: what `memoryd bench graph` scores against known topics)."""
+        with self.lock:
+            ids = gstore.rowid_ids(self.conn)
+            return {ids[r]: c for r, c in gstore.all_membership(self.conn).items() if r in ids}
