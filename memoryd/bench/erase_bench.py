@@ -11,7 +11,7 @@ forensic (default 10k memories, 100 erasures), through the real path: the develo
   under the bench home and counts the bytes of erased canary content it can still find.
 
 subject (default 100k memories): ingesting 100k memories through the model takes ~6 min
-  here, so this store is built through the store layer with *precomputed random unit
+  here, so this store is built through services.maintenance with *precomputed random unit
   vectors* (same dim and model name; the text side — rows, FTS5, BM25 — is real). It then
   times a subject erasure end to end, while another thread and another process keep
   searching (the process with its own connection and RAM indexes), and reports

@@ -1,8 +1,8 @@
 """`memoryd bench erase --gaps`: the cases issue 15 found, each checked by reading the raw
 bytes of every file under the bench home (independently of memoryd's own verification).
 
-The store (`--gaps-memories`, default 10k) is built through the store layer with random
-unit vectors, as the subject part does (rows, FTS5 and the BM25 index are real text), then:
+The store (`--gaps-memories`, default 10k) is built with random unit vectors through
+services.maintenance, as the subject part does (rows, FTS5 and the BM25 index are real text), then:
 
   metadata   people named only in a memory's source, tags and session id (the text itself
              names nobody), erased by name and by e-mail address

@@ -50,6 +50,15 @@ def bench_progress(quiet: bool) -> Iterator[ProgressFn]:
         prog.stop()
 
 
+def bench_command(name: str) -> Callable[[Callable], Callable]:
+    """Register `memoryd bench NAME`, with domain errors turned into one line on stderr."""
+
+    def register(fn: Callable) -> Callable:
+        return bench_app.command(name)(handles_errors(fn))
+
+    return register
+
+
 def _figures(as_json: bool, run: Callable[[ProgressFn], dict]) -> None:
     """Run one benchmark with progress bars, then print its figures (or their JSON)."""
     with bench_progress(as_json) as cb:
@@ -57,8 +66,7 @@ def _figures(as_json: bool, run: Callable[[ProgressFn], dict]) -> None:
     emit(data, as_json, lambda: print_figures(data))
 
 
-@bench_app.command("search")
-@handles_errors
+@bench_command("search")
 def bench_search(
     ctx: typer.Context,
     memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size."),
@@ -75,8 +83,7 @@ def bench_search(
                                                   settings=get_settings(ctx), progress=cb, reuse=reuse))
 
 
-@bench_app.command("poison")
-@handles_errors
+@bench_command("poison")
 def bench_poison(
     ctx: typer.Context,
     memories: int = typer.Option(3000, "--memories", "-n", help="Benign corpus size (honest memories)."),
@@ -94,8 +101,7 @@ def bench_poison(
                                                   settings=get_settings(ctx), workdir=workdir, progress=cb))
 
 
-@bench_app.command("locomo")
-@handles_errors
+@bench_command("locomo")
 def bench_locomo(
     ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="LoCoMo JSON file, or a folder holding locomo-dev.json."),
@@ -115,8 +121,7 @@ def bench_locomo(
                                                   settings=get_settings(ctx), progress=cb))
 
 
-@bench_app.command("trust")
-@handles_errors
+@bench_command("trust")
 def bench_trust(
     ctx: typer.Context,
     notes: int = typer.Option(1000, "--notes", "-n", help="Notes the dev-notes agent writes one at a time on day 0 "
@@ -150,8 +155,7 @@ def bench_trust(
     emit(data, as_json, human)
 
 
-@bench_app.command("erase")
-@handles_errors
+@bench_command("erase")
 def bench_erase(
     ctx: typer.Context,
     memories: int = typer.Option(10_000, "--memories", "-n", help="Store size for the forensic run (real embeddings)."),
@@ -192,8 +196,7 @@ def bench_erase(
     _figures(as_json, run)
 
 
-@bench_app.command("graph")
-@handles_errors
+@bench_command("graph")
 def bench_graph(
     ctx: typer.Context,
     memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size (including the multi-hop chains)."),
@@ -214,8 +217,7 @@ def bench_graph(
                                                  embedder=embedder))
 
 
-@bench_app.command("mcp")
-@handles_errors
+@bench_command("mcp")
 def bench_mcp(
     ctx: typer.Context,
     agents: str = typer.Option("10,50", "--agents", help="Concurrent agent processes per round, comma-separated (0: only the stdio measurement)."),
@@ -242,8 +244,7 @@ def bench_mcp(
                                                settings=get_settings(ctx), progress=cb))
 
 
-@bench_app.command("startup")
-@handles_errors
+@bench_command("startup")
 def bench_startup(
     ctx: typer.Context,
     memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store the server opens."),
