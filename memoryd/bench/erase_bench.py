@@ -11,7 +11,7 @@ forensic (default 10k memories, 100 erasures), through the real path: the develo
   under the bench home and counts the bytes of erased canary content it can still find.
 
 subject (default 100k memories): ingesting 100k memories through the model takes ~6 min
-  here, so this store is built through the store layer with *precomputed random unit
+  here, so this store is built through services.maintenance with *precomputed random unit
   vectors* (same dim and model name; the text side — rows, FTS5, BM25 — is real). It then
   times a subject erasure end to end, while another thread and another process keep
   searching (the process with its own connection and RAM indexes), and reports
@@ -24,30 +24,27 @@ import logging
 import multiprocessing
 import random
 import re
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from ulid import ULID
 
 from ..app import App
 from ..config import Settings
-from ..db import transaction
 from ..erasure.models import ErasureRequest
 from ..models import NewMemory, Provenance
-from ..services.memories import SearchOptions, content_hash
+from ..services.maintenance import checkpoint, load_with_vectors
+from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl
-from ..store import erasure as estore
-from ..store import memories as mstore
-from ..store import vectors as vstore
 from .corpus import make_corpus
-from .measure import peak_rss_mb, percentiles
+from .harness import NoEncodeEmbedder, Progress, bench_home, fresh_settings, peak_rss_mb, percentiles
 
-__all__ = ["run_forensic_bench", "run_subject_bench", "make_people", "Person"]
+__all__ = ["Person", "build_random_store", "make_people", "run_forensic_bench", "run_subject_bench"]
+
+HOME_PREFIX = "memoryd-erase-bench-"
+DB_NAME = "memoryd.db"
 
 log = logging.getLogger(__name__)
 
@@ -100,21 +97,6 @@ def _canary_texts(p: Person, rng: random.Random, k: int) -> list[str]:
     return out
 
 
-def _tmp(workdir: Path | None):
-    if workdir is not None:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-        return None, Path(workdir)
-    t = tempfile.TemporaryDirectory(prefix="memoryd-erase-bench-")
-    return t, Path(t.name)
-
-
-def _fresh(settings: Settings | None, home: Path) -> Settings:
-    db = home / "memoryd.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    return (settings or Settings.load()).with_(db_path=db, home=home)
-
-
 def _recoverable_bytes(home: Path, texts: list[str]) -> tuple[int, int]:
     """Independent check: (bytes of erased canary content found, bytes read) in every file
     under `home`. Looks for each erased text and for its canary token."""
@@ -140,94 +122,95 @@ def run_forensic_bench(
     seed: int = 0,
     workdir: Path | None = None,
     settings: Settings | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
-    tmp, home = _tmp(workdir)
-    rng = random.Random(seed)
-    settings = _fresh(settings, home)
-    app = App(settings)
     out: dict = {"memories": n, "erasures": erasures}
-    try:
-        corpus = make_corpus(n, 0, seed)
-        # most memories come from 4 busy agents; 12 small ones (~1% each) can be erased whole
-        busy = [f"agent-{i}" for i in range(4)]
-        agents = [f"scratch-{i}" for i in range(12)]
-
-        def who() -> str:
-            return rng.choice(agents) if rng.random() < 0.12 else rng.choice(busy)
-
-        items = [NewMemory(d.text, tags=(d.topic,), namespace=d.project,
-                           provenance=Provenance(agent_id=who(), tool="bench")) for d in corpus.docs]
-        folks = make_people(people, seed)
-        canaries: dict[str, list[str]] = {}
-        for p in folks:
-            texts = _canary_texts(p, rng, rng.randint(2, 4))
-            canaries[p.name] = texts
-            items += [NewMemory(t, namespace="people", provenance=Provenance(agent_id=who())) for t in texts]
-        rng.shuffle(items)
-        t0 = time.perf_counter()
-        for s in range(0, len(items), 2048):
-            app.memories.remember_many(items[s : s + 2048])
-            if progress:
-                progress("ingest", min(len(items), s + 2048), len(items))
-        out["ingest_s"] = round(time.perf_counter() - t0, 1)
-        out["memories"] = mstore.count(app.conn)
-        settings.exports_dir.mkdir(parents=True, exist_ok=True)
-        export_jsonl(app, settings.exports_dir / "all.jsonl")  # registered: erasures must rewrite it
-
-        svc = app.erasure
-        lat, ver_ms, erased_total, ok, leaked, scanned = [], [], 0, 0, 0, 0
-        kinds: dict[str, int] = {}
-        remaining = list(folks)
-        for i in range(erasures):
-            kind = rng.choice(["subject", "subject", "subject", "ids", "agent"]) if remaining else "ids"
-            if kind == "subject":
-                p = remaining.pop(rng.randrange(len(remaining)))
-                ident = rng.choice([p.name, f"{p.family}, {p.given}", p.email, p.handle])
-                req = ErasureRequest(subjects=(ident,))
-            elif kind == "agent":
-                req = ErasureRequest(agents=(agents.pop(rng.randrange(len(agents))),)) if len(agents) > 4 else None
-                if req is None:
-                    kind = "ids"
-            if kind == "ids":
-                mems = app.memories.list(limit=200, offset=rng.randrange(max(1, mstore.count(app.conn) - 200)))
-                req = ErasureRequest(memory_ids=tuple(m.id for m in rng.sample(mems, min(len(mems), rng.randint(1, 5)))))
-            kinds[kind] = kinds.get(kind, 0) + 1
-            plan = svc.plan(req)
-            texts = [app.memories.get(it.memory_id).content for it in plan.items]
-            t = time.perf_counter()
-            receipt = svc.execute(plan, confirm=True)
-            lat.append((time.perf_counter() - t) * 1000)
-            ver_ms.append(receipt.body["timings_ms"].get("verify_ms", 0.0))
-            erased_total += receipt.body["counts"]["memories"]
-            ok += bool(receipt.ok)
-            found, read = _recoverable_bytes(home, texts)
-            leaked += found
-            scanned += read
-            if progress:
-                progress("erasures", i + 1, erasures)
-        out.update({
-            "erasure_kinds": kinds,
-            "memories_erased": erased_total,
-            "receipts_verified_by_memoryd": f"{ok}/{erasures}",
-            "independent_scan_bytes_read": scanned,
-            "erased_bytes_recoverable": leaked,
-            "memories_left": mstore.count(app.conn),
-            "erasure_ms": percentiles(lat),
-            "of_which_verification_ms": percentiles(ver_ms),
-            "audit_chain_ok": app.erasure.verify(receipt.id, scan=False).chain_ok if erasures else None,
-            "db_mb": round(settings.db_path.stat().st_size / 1e6, 1),
-            "peak_rss_mb": peak_rss_mb(),
-        })
-    finally:
-        app.close()
-        if tmp is not None:
-            tmp.cleanup()
+    with bench_home(workdir, HOME_PREFIX) as home, App(fresh_settings(settings, home, DB_NAME)) as app:
+        out.update(_forensic(app, home, n, erasures, people, random.Random(seed), seed, progress))
     return out
 
 
-def _build_random_store(app: App, n: int, rng: random.Random, extra: list[str]) -> None:
-    """Rows, FTS and BM25 are real; vectors are random unit vectors (documented above)."""
+def _forensic(app: App, home: Path, n: int, erasures: int, people: int, rng: random.Random, seed: int,
+              progress: Progress | None) -> dict:
+    settings = app.settings
+    out: dict = {}
+    corpus = make_corpus(n, 0, seed)
+    # most memories come from 4 busy agents; 12 small ones (~1% each) can be erased whole
+    busy = [f"agent-{i}" for i in range(4)]
+    agents = [f"scratch-{i}" for i in range(12)]
+
+    def who() -> str:
+        return rng.choice(agents) if rng.random() < 0.12 else rng.choice(busy)
+
+    items = [NewMemory(d.text, tags=(d.topic,), namespace=d.project,
+                       provenance=Provenance(agent_id=who(), tool="bench")) for d in corpus.docs]
+    folks = make_people(people, seed)
+    canaries: dict[str, list[str]] = {}
+    for p in folks:
+        texts = _canary_texts(p, rng, rng.randint(2, 4))
+        canaries[p.name] = texts
+        items += [NewMemory(t, namespace="people", provenance=Provenance(agent_id=who())) for t in texts]
+    rng.shuffle(items)
+    t0 = time.perf_counter()
+    for s in range(0, len(items), 2048):
+        app.memories.remember_many(items[s : s + 2048])
+        if progress:
+            progress("ingest", min(len(items), s + 2048), len(items))
+    out["ingest_s"] = round(time.perf_counter() - t0, 1)
+    out["memories"] = app.stats().memories
+    settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    export_jsonl(app, settings.exports_dir / "all.jsonl")  # registered: erasures must rewrite it
+
+    svc = app.erasure
+    lat, ver_ms, erased_total, ok, leaked, scanned = [], [], 0, 0, 0, 0
+    kinds: dict[str, int] = {}
+    remaining = list(folks)
+    for i in range(erasures):
+        kind = rng.choice(["subject", "subject", "subject", "ids", "agent"]) if remaining else "ids"
+        if kind == "subject":
+            p = remaining.pop(rng.randrange(len(remaining)))
+            ident = rng.choice([p.name, f"{p.family}, {p.given}", p.email, p.handle])
+            req = ErasureRequest(subjects=(ident,))
+        elif kind == "agent":
+            req = ErasureRequest(agents=(agents.pop(rng.randrange(len(agents))),)) if len(agents) > 4 else None
+            if req is None:
+                kind = "ids"
+        if kind == "ids":
+            mems = app.memories.list(limit=200, offset=rng.randrange(max(1, app.stats().memories - 200)))
+            req = ErasureRequest(memory_ids=tuple(m.id for m in rng.sample(mems, min(len(mems), rng.randint(1, 5)))))
+        kinds[kind] = kinds.get(kind, 0) + 1
+        plan = svc.plan(req)
+        texts = [app.memories.get(it.memory_id).content for it in plan.items]
+        t = time.perf_counter()
+        receipt = svc.execute(plan, confirm=True)
+        lat.append((time.perf_counter() - t) * 1000)
+        ver_ms.append(receipt.body["timings_ms"].get("verify_ms", 0.0))
+        erased_total += receipt.body["counts"]["memories"]
+        ok += bool(receipt.ok)
+        found, read = _recoverable_bytes(home, texts)
+        leaked += found
+        scanned += read
+        if progress:
+            progress("erasures", i + 1, erasures)
+    out.update({
+        "erasure_kinds": kinds,
+        "memories_erased": erased_total,
+        "receipts_verified_by_memoryd": f"{ok}/{erasures}",
+        "independent_scan_bytes_read": scanned,
+        "erased_bytes_recoverable": leaked,
+        "memories_left": app.stats().memories,
+        "erasure_ms": percentiles(lat),
+        "of_which_verification_ms": percentiles(ver_ms),
+        "audit_chain_ok": app.erasure.verify(receipt.id, scan=False).chain_ok if erasures else None,
+        "db_mb": round(settings.db_path.stat().st_size / 1e6, 1),
+        "peak_rss_mb": peak_rss_mb(),
+    })
+    return out
+
+
+def build_random_store(app: App, n: int, rng: random.Random, extra: list[str]) -> None:
+    """Rows, FTS and BM25 are real; vectors are random unit vectors (documented above),
+    loaded without the embedder, the graph or trust (services.maintenance)."""
     corpus = make_corpus(n, 0, 0)
     texts = [d.text for d in corpus.docs] + extra
     order = list(range(len(texts)))
@@ -236,38 +219,18 @@ def _build_random_store(app: App, n: int, rng: random.Random, extra: list[str]) 
     app.memories.embedder_ready()  # dim is known once the model has loaded
     name, dim = app.embedder.name, app.embedder.dim
     assert dim > 0
-    now = time.time()
     for s in range(0, len(order), 5000):
         chunk = [texts[i] for i in order[s : s + 5000]]
         vecs = nrng.standard_normal((len(chunk), dim)).astype(np.float32)  # (m, d)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        with app.lock, transaction(app.conn):
-            rowids = []
-            for t in chunk:
-                nm = NewMemory(t, provenance=Provenance(agent_id="bench"))
-                rowids.append(mstore.insert_memory(app.conn, str(ULID()), nm, content_hash(t), now))
-            vstore.insert_vectors(app.conn, rowids, vecs, name)
-    estore.wal_checkpoint_truncate(app.conn)
-
-
-class _NoEncode:
-    """Stands in for the embedder in the searching process: same name and dimension (the
-    vectors load), never encodes (that process searches with precomputed query vectors)."""
-
-    def __init__(self, name: str, dim: int):
-        self.name, self.dim = name, dim
-
-    def encode(self, texts, **kw):  # pragma: no cover - not called
-        raise RuntimeError("this process does not embed")
-
-    def close(self) -> None:
-        pass
+        load_with_vectors(app, [NewMemory(t, provenance=Provenance(agent_id="bench")) for t in chunk], vecs, name)
+    checkpoint(app)
 
 
 def _process_searcher(settings: Settings, name: str, dim: int, queries: list[str], qvecs: np.ndarray,
                       ready, stop, results) -> None:
     """Another process: its own connection and RAM indexes, searching until told to stop."""
-    app = App(settings, embedder=_NoEncode(name, dim))
+    app = App(settings, embedder=NoEncodeEmbedder(name, dim))
     try:
         mem = app.memories
         mem.index  # noqa: B018 - load before timing
@@ -294,100 +257,99 @@ def run_subject_bench(
     seed: int = 0,
     workdir: Path | None = None,
     settings: Settings | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
-    tmp, home = _tmp(workdir)
-    rng = random.Random(seed)
-    settings = _fresh(settings, home)
-    app = App(settings)
     out: dict = {"memories": n, "vectors": "random unit vectors (store built via the store layer)"}
-    try:
-        folks = make_people(4, seed + 1)
-        extra = []
-        for p in folks:
-            extra += _canary_texts(p, rng, 6) + _canary_texts(p, rng, 6)
-        t0 = time.perf_counter()
-        if progress:
-            progress("build store", 0, 1)
-        _build_random_store(app, n, rng, extra)
-        out["build_s"] = round(time.perf_counter() - t0, 1)
-        out["db_mb"] = round(settings.db_path.stat().st_size / 1e6, 1)
-        mem = app.memories
-        mem.index  # load the RAM indexes before timing  # noqa: B018
-        queries = [q.text for q in make_corpus(2000, 200, seed + 7).queries]
-        qvecs = np.random.default_rng(1).standard_normal((len(queries), app.embedder.dim)).astype(np.float32)
-        qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
+    with bench_home(workdir, HOME_PREFIX) as home, App(fresh_settings(settings, home, DB_NAME)) as app:
+        out.update(_subject(app, n, random.Random(seed), seed, progress))
+    return out
 
-        def searcher(stop: threading.Event, lat: list[float], errors: list[str]) -> None:
-            i = 0
-            while not stop.is_set():
-                q = i % len(queries)
-                t = time.perf_counter()
-                try:
-                    mem.search(queries[q], opts=SearchOptions(limit=10, query_vector=qvecs[q]))
-                except Exception as exc:  # noqa: BLE001 - counted and reported
-                    errors.append(type(exc).__name__)
-                lat.append((time.perf_counter() - t) * 1000)
-                i += 1
-                time.sleep(0.005)
 
-        base: list[float] = []
+def _subject(app: App, n: int, rng: random.Random, seed: int, progress: Progress | None) -> dict:
+    settings = app.settings
+    out: dict = {}
+    folks = make_people(4, seed + 1)
+    extra = []
+    for p in folks:
+        extra += _canary_texts(p, rng, 6) + _canary_texts(p, rng, 6)
+    t0 = time.perf_counter()
+    if progress:
+        progress("build store", 0, 1)
+    build_random_store(app, n, rng, extra)
+    out["build_s"] = round(time.perf_counter() - t0, 1)
+    out["db_mb"] = round(settings.db_path.stat().st_size / 1e6, 1)
+    mem = app.memories
+    mem.index  # load the RAM indexes before timing  # noqa: B018
+    queries = [q.text for q in make_corpus(2000, 200, seed + 7).queries]
+    qvecs = np.random.default_rng(1).standard_normal((len(queries), app.embedder.dim)).astype(np.float32)
+    qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
+
+    def searcher(stop: threading.Event, lat: list[float], errors: list[str]) -> None:
+        i = 0
+        while not stop.is_set():
+            q = i % len(queries)
+            t = time.perf_counter()
+            try:
+                mem.search(queries[q], opts=SearchOptions(limit=10, query_vector=qvecs[q]))
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(type(exc).__name__)
+            lat.append((time.perf_counter() - t) * 1000)
+            i += 1
+            time.sleep(0.005)
+
+    base: list[float] = []
+    stop = threading.Event()
+    th = threading.Thread(target=searcher, args=(stop, base, []))
+    th.start()
+    time.sleep(2.0)
+    stop.set()
+    th.join()
+    out["search_alone_ms"] = percentiles(base)
+
+    ctx = multiprocessing.get_context("spawn")
+    for label, person, vacuum in (("subject_erasure", folks[0], "auto"), ("with_vacuum", folks[1], "always")):
+        lat: list[float] = []
+        errors: list[str] = []
+        p_ready, p_stop, p_results = ctx.Event(), ctx.Event(), ctx.Queue()
+        proc = ctx.Process(target=_process_searcher, args=(
+            settings, app.embedder.name, app.embedder.dim, queries, qvecs, p_ready, p_stop, p_results))
+        proc.start()
+        p_ready.wait(timeout=300)
         stop = threading.Event()
-        th = threading.Thread(target=searcher, args=(stop, base, []))
+        th = threading.Thread(target=searcher, args=(stop, lat, errors))
         th.start()
-        time.sleep(2.0)
+        time.sleep(0.3)
+        t = time.perf_counter()
+        plan = app.erasure.plan(ErasureRequest(subjects=(person.name,)))
+        plan_ms = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        receipt = app.erasure.execute(plan, confirm=True, vacuum=vacuum)
+        exec_ms = (time.perf_counter() - t) * 1000
         stop.set()
         th.join()
-        out["search_alone_ms"] = percentiles(base)
-
-        ctx = multiprocessing.get_context("spawn")
-        for label, person, vacuum in (("subject_erasure", folks[0], "auto"), ("with_vacuum", folks[1], "always")):
-            lat: list[float] = []
-            errors: list[str] = []
-            p_ready, p_stop, p_results = ctx.Event(), ctx.Event(), ctx.Queue()
-            proc = ctx.Process(target=_process_searcher, args=(
-                settings, app.embedder.name, app.embedder.dim, queries, qvecs, p_ready, p_stop, p_results))
-            proc.start()
-            p_ready.wait(timeout=300)
-            stop = threading.Event()
-            th = threading.Thread(target=searcher, args=(stop, lat, errors))
-            th.start()
-            time.sleep(0.3)
-            t = time.perf_counter()
-            plan = app.erasure.plan(ErasureRequest(subjects=(person.name,)))
-            plan_ms = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            receipt = app.erasure.execute(plan, confirm=True, vacuum=vacuum)
-            exec_ms = (time.perf_counter() - t) * 1000
-            stop.set()
-            th.join()
-            p_stop.set()
-            p_lat, p_errors = p_results.get(timeout=120)
-            proc.join(timeout=60)
-            tm = receipt.body["timings_ms"]
-            erase_ms = exec_ms - tm.get("verify_ms", 0.0)
-            out[label] = {
-                "memories_erased": receipt.body["counts"]["memories"],
-                "plan_ms": round(plan_ms, 1),
-                "erase_incl_secure_cleanup_ms": round(erase_ms, 1),
-                "plan_plus_erase_ms": round(plan_ms + erase_ms, 1),
-                "steps_ms": {k: v for k, v in tm.items() if k not in ("total_ms",)},
-                "vacuum_share": f"{100 * tm.get('vacuum_ms', 0) / max(erase_ms, 1e-9):.0f}% of erase",
-                "verification_ms": tm.get("verify_ms"),
-                "verified": receipt.ok,
-                "searches_during": {"thread": len(lat), "process": len(p_lat)},
-                "search_errors": {"thread": len(errors), "process": p_errors},
-                "search_during_ms": {
-                    "thread": {**percentiles(lat), "max_ms": round(max(lat), 1) if lat else None},
-                    "process": {**percentiles(p_lat), "max_ms": round(max(p_lat), 1) if p_lat else None},
-                },
-            }
-            if progress:
-                progress(label, 1, 1)
-        out["peak_rss_mb"] = peak_rss_mb()
-    finally:
-        app.close()
-        if tmp is not None:
-            tmp.cleanup()
+        p_stop.set()
+        p_lat, p_errors = p_results.get(timeout=120)
+        proc.join(timeout=60)
+        tm = receipt.body["timings_ms"]
+        erase_ms = exec_ms - tm.get("verify_ms", 0.0)
+        out[label] = {
+            "memories_erased": receipt.body["counts"]["memories"],
+            "plan_ms": round(plan_ms, 1),
+            "erase_incl_secure_cleanup_ms": round(erase_ms, 1),
+            "plan_plus_erase_ms": round(plan_ms + erase_ms, 1),
+            "steps_ms": {k: v for k, v in tm.items() if k not in ("total_ms",)},
+            "vacuum_share": f"{100 * tm.get('vacuum_ms', 0) / max(erase_ms, 1e-9):.0f}% of erase",
+            "verification_ms": tm.get("verify_ms"),
+            "verified": receipt.ok,
+            "searches_during": {"thread": len(lat), "process": len(p_lat)},
+            "search_errors": {"thread": len(errors), "process": p_errors},
+            "search_during_ms": {
+                "thread": {**percentiles(lat), "max_ms": round(max(lat), 1) if lat else None},
+                "process": {**percentiles(p_lat), "max_ms": round(max(p_lat), 1) if p_lat else None},
+            },
+        }
+        if progress:
+            progress(label, 1, 1)
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 

@@ -1,8 +1,8 @@
 """`memoryd bench erase --gaps`: the cases issue 15 found, each checked by reading the raw
 bytes of every file under the bench home (independently of memoryd's own verification).
 
-The store (`--gaps-memories`, default 10k) is built through the store layer with random
-unit vectors, as the subject part does (rows, FTS5 and the BM25 index are real text), then:
+The store (`--gaps-memories`, default 10k) is built with random unit vectors through
+services.maintenance, as the subject part does (rows, FTS5 and the BM25 index are real text), then:
 
   metadata   people named only in a memory's source, tags and session id (the text itself
              names nobody), erased by name and by e-mail address
@@ -33,7 +33,8 @@ from ..config import Settings
 from ..db import driver, read_snapshot
 from ..erasure.models import ErasureRequest
 from ..models import NewMemory, Provenance
-from .erase_bench import _build_random_store, _fresh, _tmp
+from .erase_bench import DB_NAME, HOME_PREFIX, build_random_store
+from .harness import bench_home, fresh_settings
 
 __all__ = ["run_gaps_bench"]
 
@@ -63,20 +64,13 @@ def run_gaps_bench(
     forgets: int = 20,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    tmp, home = _tmp(workdir)
     out: dict[str, Any] = {"memories": n, "sqlite": driver.VERSION, "sqlite_module": driver.NAME,
                            "fts_secure_delete": driver.FTS_SECURE_DELETE}
-    try:
-        st = _fresh(settings, home)
-        app = App(st)
-        try:
-            _build_random_store(app, n, rng, [])
+    with bench_home(workdir, HOME_PREFIX) as home:
+        st = fresh_settings(settings, home, DB_NAME)
+        with App(st) as app:
+            build_random_store(app, n, rng, [])
             out.update(_cases(app, st, home, rng, forgets, progress))
-        finally:
-            app.close()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     out["erased_bytes_recoverable"] = sum(c.get("bytes_found", 0) for c in out.values() if isinstance(c, dict))
     return out
 

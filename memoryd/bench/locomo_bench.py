@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +29,7 @@ from ..config import Settings
 from ..errors import ValidationError
 from ..models import NewMemory, Provenance, SearchFilters
 from ..services.memories import SearchOptions
-from .measure import peak_rss_mb, percentiles
+from .harness import Progress, bench_home, fresh_settings, peak_rss_mb, percentiles
 
 __all__ = ["CATEGORIES", "Turn", "Question", "load_locomo", "run_locomo_bench", "score_ranking"]
 
@@ -130,69 +128,58 @@ def run_locomo_bench(
     sessions: bool = True,
     workdir: Path | None = None,
     settings: Settings | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Ingest every turn, ask every scored question; figures per category and overall."""
     if writer not in ("agent", "operator"):
         raise ValidationError("writer must be 'agent' or 'operator'")
     turns, questions = load_locomo(data)
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="memoryd-locomo-")
-        workdir = Path(tmp.name)
-    db = Path(workdir) / "locomo.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    settings = (settings or Settings.load()).with_(db_path=db, home=Path(workdir))
-    agent, tool = ("locomo-agent", "mcp") if writer == "agent" else (settings.agent_id, "cli")
-    items = [NewMemory(t.text, namespace=_namespace(t.conv), created_at=t.created_at if dates else None,
-                       provenance=Provenance(agent_id=agent, tool=tool, session_id=t.session if sessions else None))
-             for t in turns]
     out: dict = {"conversations": len({t.conv for t in turns}), "turns": len(turns), "questions": len(questions),
                  "writer": writer, "dates": dates, "sessions": sessions}
-    app = App(settings)
-    try:
-        app.embedder.encode(["warm up"])  # model load is not ingest
-        t0 = time.perf_counter()
-        dia_of: dict[str, set[str]] = defaultdict(set)
-        if writer == "agent":
-            for i, item in enumerate(items):
-                dia_of[app.memories.remember(item).memory.id].add(turns[i].dia_id)
-                if progress and (i % 50 == 0 or i == len(items) - 1):
-                    progress("ingest (one call per turn)", i + 1, len(items))
-        else:
-            for i, res in enumerate(app.memories.remember_many(items)):
-                dia_of[res.memory.id].add(turns[i].dia_id)
-        ingest_s = time.perf_counter() - t0
-        out["ingest_per_s"] = round(len(items) / ingest_s, 1)
-        app.memories.search("warm up", opts=SearchOptions(limit=10))
+    with bench_home(workdir, "memoryd-locomo-") as home:
+        settings = fresh_settings(settings, home, "locomo.db")
+        agent, tool = ("locomo-agent", "mcp") if writer == "agent" else (settings.agent_id, "cli")
+        items = [NewMemory(t.text, namespace=_namespace(t.conv), created_at=t.created_at if dates else None,
+                           provenance=Provenance(agent_id=agent, tool=tool, session_id=t.session if sessions else None))
+                 for t in turns]
+        with App(settings) as app:
+            app.embedder.encode(["warm up"])  # model load is not ingest
+            t0 = time.perf_counter()
+            dia_of: dict[str, set[str]] = defaultdict(set)
+            if writer == "agent":
+                for i, item in enumerate(items):
+                    dia_of[app.memories.remember(item).memory.id].add(turns[i].dia_id)
+                    if progress and (i % 50 == 0 or i == len(items) - 1):
+                        progress("ingest (one call per turn)", i + 1, len(items))
+            else:
+                for i, res in enumerate(app.memories.remember_many(items)):
+                    dia_of[res.memory.id].add(turns[i].dia_id)
+            ingest_s = time.perf_counter() - t0
+            out["ingest_per_s"] = round(len(items) / ingest_s, 1)
+            app.memories.search("warm up", opts=SearchOptions(limit=10))
 
-        per_cat: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
-        lat: list[float] = []
-        for i, q in enumerate(questions):
-            filters = SearchFilters(namespaces=(_namespace(q.conv),))
-            t = time.perf_counter()
-            hits = app.memories.search(q.text, filters, SearchOptions(limit=10))
-            lat.append((time.perf_counter() - t) * 1000)
-            ranked = [dia_of.get(h.memory.id, set()) for h in hits]
-            per_cat[q.category].append(score_ranking(ranked, q.evidence))
-            if progress and (i % 20 == 0 or i == len(questions) - 1):
-                progress("questions", i + 1, len(questions))
+            per_cat: dict[int, list[tuple[float, float, float]]] = defaultdict(list)
+            lat: list[float] = []
+            for i, q in enumerate(questions):
+                filters = SearchFilters(namespaces=(_namespace(q.conv),))
+                t = time.perf_counter()
+                hits = app.memories.search(q.text, filters, SearchOptions(limit=10))
+                lat.append((time.perf_counter() - t) * 1000)
+                ranked = [dia_of.get(h.memory.id, set()) for h in hits]
+                per_cat[q.category].append(score_ranking(ranked, q.evidence))
+                if progress and (i % 20 == 0 or i == len(questions) - 1):
+                    progress("questions", i + 1, len(questions))
 
-        def summary(rows: list[tuple[float, float, float]]) -> dict:
-            n = max(len(rows), 1)
-            return {"n": len(rows), "hit@5": round(sum(r[0] for r in rows) / n, 3),
-                    "recall@5": round(sum(r[1] for r in rows) / n, 3), "mrr@10": round(sum(r[2] for r in rows) / n, 3)}
+            def summary(rows: list[tuple[float, float, float]]) -> dict:
+                n = max(len(rows), 1)
+                return {"n": len(rows), "hit@5": round(sum(r[0] for r in rows) / n, 3),
+                        "recall@5": round(sum(r[1] for r in rows) / n, 3), "mrr@10": round(sum(r[2] for r in rows) / n, 3)}
 
-        out["overall"] = summary([r for rows in per_cat.values() for r in rows])
-        out["categories"] = {CATEGORIES[c]: summary(per_cat[c]) for c in sorted(per_cat)}
-        out["recall_latency"] = percentiles(lat)  # query embedding included
-        out["quarantined"] = _count_quarantined(app)
-        out["peak_rss_mb"] = peak_rss_mb()
-    finally:
-        app.close()
-        if tmp is not None:
-            tmp.cleanup()
+            out["overall"] = summary([r for rows in per_cat.values() for r in rows])
+            out["categories"] = {CATEGORIES[c]: summary(per_cat[c]) for c in sorted(per_cat)}
+            out["recall_latency"] = percentiles(lat)  # query embedding included
+            out["quarantined"] = _count_quarantined(app)
+            out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -20,71 +20,32 @@ import json
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .corpus import make_corpus
-from .measure import percentiles
+from .harness import (
+    CLI,
+    Progress,
+    bench_home,
+    child_env,
+    fresh_settings,
+    memoryd_args,
+    percentiles,
+    start_http_server,
+    stop,
+    wait_listening,
+)
 
-__all__ = ["run_mcp_bench"]
+__all__ = ["run_mcp_bench", "summarise_round"]
 
 log = logging.getLogger(__name__)
 
-_CLI = "from memoryd.cli import main; main()"
 TOKEN_ENV = "MEMORYD_BENCH_TOKEN"
 BLOCK = 10  # stdio overhead: queries per path per block
-Progress = Callable[[str, int, int], None]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env.setdefault("FASTMCP_LOG_LEVEL", "WARNING")
-    return env
-
-
-def _memoryd_args(settings) -> list[str]:
-    args = ["--db", str(settings.db_path), "--home", str(settings.home)]
-    if settings.model_path is not None:
-        args += ["--model", str(settings.model_path)]
-    return args
-
-
-def _wait_port(port: int, proc: subprocess.Popen, log_path: Path, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"server did not listen on port {port} within {timeout:.0f} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # ---- the agent process ---------------------------------------------------------------------
@@ -145,31 +106,9 @@ def _worker_main(argv: list[str]) -> int:
 
 
 # ---- the harness ---------------------------------------------------------------------------
-@dataclass
-class _Server:
-    proc: subprocess.Popen
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
-
-
-def _start_http(settings, workdir: Path) -> _Server:
-    port = _free_port()
-    log_path = workdir / "server.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CLI, *_memoryd_args(settings), "serve", "--http", "--port", str(port)],
-            env=_child_env(), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    return _Server(proc, port, log_path)
-
-
 def _round(url: str, tokens: list[str], n: int, ops: int, recall_share: float, seed: int,
            progress: Progress | None) -> dict:
-    env = _child_env()
+    env = child_env()
     procs = []
     for i in range(n):
         cmd = [sys.executable, "-m", "memoryd.bench.mcp_bench", "--worker", "--url", url, "--index", str(i),
@@ -214,7 +153,7 @@ async def _verify(url: str, token: str, ids: list[str]) -> int:
     return lost
 
 
-def _summarise(n: int, ops: int, results: list[dict], lost: int) -> dict:
+def summarise_round(n: int, ops: int, results: list[dict], lost: int) -> dict:
     fatal = [r["fatal"] for r in results if "fatal" in r]
     ok = [r for r in results if "fatal" not in r and "lat" in r]
     rem = [x for r in ok for x in r["lat"]["remember"]]
@@ -255,8 +194,8 @@ async def _stdio_overhead(settings, app, queries: list[str], n_calls: int, progr
     from ..models import SearchFilters
     from ..services.memories import SearchOptions
 
-    transport = StdioTransport(sys.executable, ["-c", _CLI, *_memoryd_args(settings), "serve", "--agent", "bench-stdio", "--project", "none"],
-                               env=_child_env())
+    transport = StdioTransport(sys.executable, ["-c", CLI, *memoryd_args(settings), "serve", "--agent", "bench-stdio",
+                                                "--project", "none"], env=child_env())
     stdio_ms: list[float] = []
     direct_ms: list[float] = []
     memory_ms: list[float] = []
@@ -318,56 +257,42 @@ def run_mcp_bench(
     progress: Progress | None = None,
 ) -> dict:
     from ..app import App
-    from ..config import Settings
     from ..models import NewMemory, Provenance
 
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="memoryd-mcp-bench-")
-        workdir = Path(tmp.name)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "bench.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    settings = (settings or Settings.load()).with_(db_path=db, home=workdir)
     out: dict[str, Any] = {
         "host": {"cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2)},
         "ops_per_agent": ops_per_agent,
         "recall_share": recall_share,
         "corpus": corpus_size,
     }
-    app = App(settings)
-    server = None
-    try:
-        corpus = make_corpus(corpus_size, 200, seed)
-        prov = Provenance(agent_id="bench-seed", tool="bench")
-        app.memories.remember_many([NewMemory(d.text, tags=(d.topic,), namespace="bench-shared", provenance=prov)
-                                    for d in corpus.docs])
-        agent_counts = [n for n in agent_counts if n > 0]  # 0: skip the HTTP rounds
-        if agent_counts:
-            tokens = [app.agents.add(f"bench-a{i}").token for i in range(max(agent_counts))]
-            verifier = app.agents.add("bench-verify").token
-            server = _start_http(settings, workdir)
-            url = server.url
-            _wait_port(server.port, server.proc, server.log)
-            for n in agent_counts:
-                raw = _round(url, tokens, n, ops_per_agent, recall_share, seed, progress)["results"]
-                ids = [i for r in raw for i in r.get("ids", [])]
-                lost = asyncio.run(_verify(url, verifier, ids))
-                out[f"http_{n}_agents"] = _summarise(n, ops_per_agent, raw, lost)
-            _stop(server.proc)
-            server = None
-        if stdio_calls > 0:
-            queries = [q.text for q in corpus.queries]
-            out["stdio_overhead"] = asyncio.run(_stdio_overhead(settings, app, queries, stdio_calls, progress))
-        out["host"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    finally:
-        if server is not None:
-            _stop(server.proc)
-        app.close()
-        if tmp is not None:
-            tmp.cleanup()
+    with bench_home(workdir, "memoryd-mcp-bench-") as workdir, App(fresh_settings(settings, workdir)) as app:
+        server = None
+        try:
+            corpus = make_corpus(corpus_size, 200, seed)
+            prov = Provenance(agent_id="bench-seed", tool="bench")
+            app.memories.remember_many([NewMemory(d.text, tags=(d.topic,), namespace="bench-shared", provenance=prov)
+                                        for d in corpus.docs])
+            agent_counts = [n for n in agent_counts if n > 0]  # 0: skip the HTTP rounds
+            if agent_counts:
+                tokens = [app.agents.add(f"bench-a{i}").token for i in range(max(agent_counts))]
+                verifier = app.agents.add("bench-verify").token
+                server = start_http_server(memoryd_args(app.settings), workdir / "server.log", child_env())
+                url = server.url
+                wait_listening(server.port, server.proc, server.log)
+                for n in agent_counts:
+                    raw = _round(url, tokens, n, ops_per_agent, recall_share, seed, progress)["results"]
+                    ids = [i for r in raw for i in r.get("ids", [])]
+                    lost = asyncio.run(_verify(url, verifier, ids))
+                    out[f"http_{n}_agents"] = summarise_round(n, ops_per_agent, raw, lost)
+                stop(server.proc)
+                server = None
+            if stdio_calls > 0:
+                queries = [q.text for q in corpus.queries]
+                out["stdio_overhead"] = asyncio.run(_stdio_overhead(app.settings, app, queries, stdio_calls, progress))
+            out["host"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+        finally:
+            if server is not None:
+                stop(server.proc)
     return out
 
 

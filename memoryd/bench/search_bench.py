@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..app import App
 from ..config import Settings
 from ..models import NewMemory, Provenance
-from ..store import erasure as estore
 from ..services.memories import SearchOptions
-from .corpus import make_corpus
-from .measure import peak_rss_mb, percentiles, recall_mrr
+from .corpus import Corpus, make_corpus
+from .harness import Progress, bench_home, fresh_settings, ingest, percentiles, recall_mrr, store_figures
 
 __all__ = ["run_search_bench"]
 
@@ -28,90 +25,76 @@ def run_search_bench(
     seed: int = 0,
     workdir: Path | None = None,
     settings: Settings | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     reuse: bool = False,
 ) -> dict:
     """Build a store of `n` synthetic memories (or reuse the one in `workdir` when
     `reuse` and it already holds them: ingest is then not measured) and measure it."""
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="memoryd-bench-")
-        workdir = Path(tmp.name)
-    db = Path(workdir) / "bench.db"
-    if not reuse:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
-    settings = (settings or Settings.load()).with_(db_path=db, home=Path(workdir))
     corpus = make_corpus(n, n_queries, seed)
+    out: dict = {"memories": n, "queries": len(corpus.queries)}
+    with bench_home(workdir) as home:
+        settings = fresh_settings(settings, home, "bench.db", reuse=reuse)
+        with App(settings) as app:
+            out.update(_measure(app, n, corpus, reuse=reuse, progress=progress))
+    return out
+
+
+def _measure(app: App, n: int, corpus: Corpus, *, reuse: bool, progress: Progress | None) -> dict:
     prov = Provenance(agent_id="bench", tool="bench")
     items = [NewMemory(d.text, tags=(d.topic,), namespace="bench", provenance=prov) for d in corpus.docs]
-    out: dict = {"memories": n, "queries": len(corpus.queries)}
-    app = App(settings)
-    try:
-        app.embedder.encode(["warm up"])  # model load is not ingest
-        out["embedding"] = {"model": app.embedder.name, "backend": getattr(app.embedder, "backend", "custom")}
-        if reuse and app.stats().memories == n:
-            out["ingest"] = "skipped (reused store)"
-        else:
-            t0 = time.perf_counter()
-            chunk = 2048
-            for s in range(0, n, chunk):
-                app.memories.remember_many(items[s : s + chunk])
-                if progress:
-                    progress("ingest", min(n, s + chunk), n)
-            ingest_s = time.perf_counter() - t0
-            out["ingest_s"] = round(ingest_s, 2)
-            out["ingest_per_s"] = round(n / ingest_s, 1)
-        t0 = time.perf_counter()
-        app.memories.reset_index()
-        app.memories.index  # load both RAM indexes from the file, as a server start does
-        out["index_load_s"] = round(time.perf_counter() - t0, 2)
+    out: dict = {}
+    app.embedder.encode(["warm up"])  # model load is not ingest
+    out["embedding"] = {"model": app.embedder.name, "backend": getattr(app.embedder, "backend", "custom")}
+    if reuse and app.stats().memories == n:
+        out["ingest"] = "skipped (reused store)"
+    else:
+        ingest_s = ingest(app, items, progress)
+        out["ingest_s"] = round(ingest_s, 2)
+        out["ingest_per_s"] = round(n / ingest_s, 1)
+    t0 = time.perf_counter()
+    app.memories.reset_index()
+    app.memories.index  # load both RAM indexes from the file, as a server start does
+    out["index_load_s"] = round(time.perf_counter() - t0, 2)
 
-        key_of = {r.id: d.key for r, d in zip(app.memories.iter_all(), corpus.docs)}
-        mem = app.memories
-        # warm the index and the query path
-        mem.search("warm up query", opts=SearchOptions(limit=5))
-        qvecs = mem.embedder.encode([q.text for q in corpus.queries])
-        rel = [q.relevant for q in corpus.queries]
+    key_of = {r.id: d.key for r, d in zip(app.memories.iter_all(), corpus.docs)}
+    mem = app.memories
+    # warm the index and the query path
+    mem.search("warm up query", opts=SearchOptions(limit=5))
+    qvecs = mem.embedder.encode([q.text for q in corpus.queries])
+    rel = [q.relevant for q in corpus.queries]
 
-        def run(legs, with_embedding: bool, fusion: str = "relative"):
-            ranked, lat = [], []
-            for i, q in enumerate(corpus.queries):
-                opts = SearchOptions(limit=10, legs=legs, fusion=fusion,
-                                     query_vector=None if with_embedding else qvecs[i])
-                t = time.perf_counter()
-                hits = mem.search(q.text, opts=opts)
-                lat.append((time.perf_counter() - t) * 1000)
-                ranked.append([key_of.get(h.memory.id, "?") for h in hits])
-            return ranked, lat
+    def run(legs, with_embedding: bool, fusion: str = "relative"):
+        ranked, lat = [], []
+        for i, q in enumerate(corpus.queries):
+            opts = SearchOptions(limit=10, legs=legs, fusion=fusion,
+                                 query_vector=None if with_embedding else qvecs[i])
+            t = time.perf_counter()
+            hits = mem.search(q.text, opts=opts)
+            lat.append((time.perf_counter() - t) * 1000)
+            ranked.append([key_of.get(h.memory.id, "?") for h in hits])
+        return ranked, lat
 
-        for name, legs in (("hybrid", ("bm25", "vector")), ("bm25", ("bm25",)), ("vector", ("vector",))):
-            ranked, lat = run(legs, with_embedding=False)
-            out[name] = {**recall_mrr(ranked, rel, 5), **{f"search_{k}": v for k, v in percentiles(lat).items()}}
-            if progress:
-                progress(f"search {name}", 1, 1)
-        ranked, _ = run(("bm25", "vector"), with_embedding=False, fusion="rrf")
-        out["hybrid_rrf"] = recall_mrr(ranked, rel, 5)
-        _, lat_e = run(("bm25", "vector"), with_embedding=True)
-        out["hybrid"].update({f"with_embedding_{k}": v for k, v in percentiles(lat_e).items()})
-        out["hybrid"].update(_after_foreign_writes(settings, mem, corpus.queries, qvecs))
+    for name, legs in (("hybrid", ("bm25", "vector")), ("bm25", ("bm25",)), ("vector", ("vector",))):
+        ranked, lat = run(legs, with_embedding=False)
+        out[name] = {**recall_mrr(ranked, rel, 5), **{f"search_{k}": v for k, v in percentiles(lat).items()}}
         if progress:
-            progress("coherence", 1, 1)
-        # how much the binary shortlist loses against an exact scan
-        idx = mem.index
-        agree = 0
-        for qv in qvecs:
-            a = [h.rowid for h in idx.search(qv, 10)]
-            b = [h.rowid for h in idx.search(qv, 10, exact=True)]
-            agree += len(set(a) & set(b))
-        out["vector_shortlist_recall@10_vs_exact"] = round(agree / (10 * len(qvecs)), 4)
-        estore.wal_checkpoint_truncate(app.conn)
-        out["db_mb"] = round(db.stat().st_size / 1e6, 1)
-        out["peak_rss_mb"] = peak_rss_mb()
-    finally:
-        app.close()
-        if tmp is not None:
-            tmp.cleanup()
+            progress(f"search {name}", 1, 1)
+    ranked, _ = run(("bm25", "vector"), with_embedding=False, fusion="rrf")
+    out["hybrid_rrf"] = recall_mrr(ranked, rel, 5)
+    _, lat_e = run(("bm25", "vector"), with_embedding=True)
+    out["hybrid"].update({f"with_embedding_{k}": v for k, v in percentiles(lat_e).items()})
+    out["hybrid"].update(_after_foreign_writes(app.settings, mem, corpus.queries, qvecs))
+    if progress:
+        progress("coherence", 1, 1)
+    # how much the binary shortlist loses against an exact scan
+    idx = mem.index
+    agree = 0
+    for qv in qvecs:
+        a = [h.rowid for h in idx.search(qv, 10)]
+        b = [h.rowid for h in idx.search(qv, 10, exact=True)]
+        agree += len(set(a) & set(b))
+    out["vector_shortlist_recall@10_vs_exact"] = round(agree / (10 * len(qvecs)), 4)
+    out.update(store_figures(app))
     return out
 
 

@@ -13,15 +13,12 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Settings
+from .harness import CLI, Progress, bench_home, child_env, memoryd_args
 
 __all__ = ["run_startup_bench"]
-
-_CLI = "from memoryd.cli import main; main()"
-Progress = Callable[[str, int, int], None]
 
 
 def _build_store(settings: Settings, n: int, progress: Progress | None) -> None:
@@ -50,11 +47,9 @@ async def _one_start(settings: Settings, cache: Path, query: str) -> dict[str, f
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
 
-    env = {**os.environ, "MEMORYD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "FASTMCP_LOG_LEVEL": "WARNING"}
-    args = ["-c", _CLI, "--db", str(settings.db_path), "--home", str(settings.home)]
-    if settings.model_path is not None:
-        args += ["--model", str(settings.model_path)]
-    transport = StdioTransport(sys.executable, [*args, "serve", "--agent", "bench-startup", "--project", "none"], env=env)
+    env = {**child_env(), "MEMORYD_CACHE": str(cache)}
+    args = ["-c", CLI, *memoryd_args(settings), "serve", "--agent", "bench-startup", "--project", "none"]
+    transport = StdioTransport(sys.executable, args, env=env)
     t0 = time.perf_counter()
     async with Client(transport, timeout=600) as client:
         t_init = time.perf_counter()
@@ -69,10 +64,7 @@ async def _one_start(settings: Settings, cache: Path, query: str) -> dict[str, f
 
 def run_startup_bench(memories: int, *, settings: Settings, workdir: Path | None = None, repeats: int = 2,
                       progress: Progress | None = None) -> dict:
-    tmp = tempfile.TemporaryDirectory(prefix="memoryd-startup-") if workdir is None else None
-    root = Path(tmp.name if tmp else workdir)
-    root.mkdir(parents=True, exist_ok=True)
-    try:
+    with bench_home(workdir, "memoryd-startup-") as root:
         st = settings.with_(home=root, db_path=root / "bench.db")
         _build_store(st, memories, progress)
         cache = Path(tempfile.mkdtemp(prefix="cache-", dir=root))  # empty: the cold start exports the model
@@ -82,6 +74,3 @@ def run_startup_bench(memories: int, *, settings: Settings, workdir: Path | None
         warm = {k: max(r[k] for r in warm_runs) for k in warm_runs[0]}  # worst of the repeats
         return {"memories": memories, "cold": cold, "warm_worst": warm, "warm_repeats": len(warm_runs),
                 "cores": len(os.sched_getaffinity(0))}
-    finally:
-        if tmp:
-            tmp.cleanup()

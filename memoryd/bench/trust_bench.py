@@ -25,7 +25,6 @@ attacks (target: success <= 5 %):
 from __future__ import annotations
 
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,8 @@ from ..models import NewMemory, Provenance, SearchFilters
 from ..services.memories import SearchOptions
 from ..services.porting import parse_jsonl
 from . import honest_workloads as W
-from .poison_bench import SimClock, _PrecomputedEmbedder, run_poison_bench
+from .harness import PrecomputedEmbedder, Progress, SimClock, bench_home, fresh_settings
+from .poison_bench import run_poison_bench
 
 __all__ = ["run_trust_bench"]
 
@@ -49,12 +49,9 @@ OPERATOR = Provenance("cli", tool="cli")
 class _Run:
     """One workload's App on its own file."""
 
-    def __init__(self, name: str, workdir: Path, settings: Settings, emb: _PrecomputedEmbedder):
-        db = workdir / f"{name}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
+    def __init__(self, name: str, workdir: Path, settings: Settings, emb: PrecomputedEmbedder):
         self.clock = SimClock(T0)
-        self.app = App(settings.with_(db_path=db, home=workdir), embedder=emb, clock=self.clock)
+        self.app = App(fresh_settings(settings, workdir, f"{name}.db"), embedder=emb, clock=self.clock)
 
     def write(self, agent: str, text: str, ns: str = "default", step: float = 2.0) -> str:
         self.clock.now += step
@@ -233,19 +230,13 @@ def run_trust_bench(
     seed: int = 0,
     settings: Settings | None = None,
     workdir: Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """``n``: notes written one at a time on day 0 by the dev-notes agent (the other honest
     workloads scale with it); ``poison_n`` 0 skips the poison attacks."""
     started = time.perf_counter()
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="memoryd-trustbench-")
-        workdir = Path(tmp.name)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     settings = settings or Settings.load()
-    emb = _PrecomputedEmbedder(shared_embedder(settings.resolved_model_path()).wait_ready())
+    emb = PrecomputedEmbedder(shared_embedder(settings.resolved_model_path()).wait_ready())
     rows: list[dict] = []
     steps: list[tuple[str, Callable[[_Run], dict | None]]] = [
         ("dev-notes", lambda r: _dev_notes(r, emb, n, seed)),
@@ -255,12 +246,12 @@ def run_trust_bench(
         ("jsonl", lambda r: _jsonl(r, emb, max(300, 2 * n), seed)),
         ("silence", lambda r: _silence(r, emb, max(200, n // 2), seed)),
     ]
-    try:
+    with bench_home(workdir, "memoryd-trustbench-") as home:
         for i, (name, fn) in enumerate(steps):
             if progress:
                 progress(name, i, len(steps) + 1)
             t = time.perf_counter()
-            run = _Run(name, workdir, settings, emb)
+            run = _Run(name, home, settings, emb)
             try:
                 row = fn(run)
             finally:
@@ -272,7 +263,7 @@ def run_trust_bench(
             if progress:
                 progress("poison", len(steps), len(steps) + 1)
             p = run_poison_bench(poison_n, n_targets=poison_targets, n_queries=100, seed=seed,
-                                 settings=settings, workdir=workdir / "poison")
+                                 settings=settings, workdir=home / "poison")
             off, on = p["trust_off"]["attack_success_rate"], p["trust_on"]["attack_success_rate"]
             asked = {"poisonedrag": poison_targets, "sybil": 4, "sleeper_poisonedrag": 4, "sleeper_planting": 4,
                      "trigger": max(1, min(3, int(0.001 * poison_n)))}  # target questions per attack (bench poison)
@@ -282,8 +273,5 @@ def run_trust_bench(
             rows.append(_row("poison: honest agents", "honest", "clean recall@5", p["trust_on"]["clean_queries"],
                              p["trust_off"]["clean_recall@5"], p["trust_on"]["clean_recall@5"],
                              p["quarantine"]["honest_false_quarantine_rate"]))
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return {"rows": rows, "all_met": all(r["met"] for r in rows), "seed": seed, "n": n,
             "runtime_s": round(time.perf_counter() - started, 1)}

@@ -22,8 +22,8 @@ from ..app import App
 from ..config import Settings
 from ..ui import create_ui_app, load_or_create_token
 from .corpus import make_corpus
-from .erase_bench import _build_random_store
-from .measure import percentiles
+from .erase_bench import build_random_store
+from .harness import percentiles
 
 __all__ = ["run_ui_bench"]
 
@@ -44,7 +44,7 @@ def run_ui_bench(n: int = 100_000, *, queries: int = 200, seed: int = 0, setting
             t0 = time.perf_counter()
             if progress:
                 progress("building the store", 0, n)
-            _build_random_store(app, n, rng, [])
+            build_random_store(app, n, rng, [])
             build_s = time.perf_counter() - t0
             token = load_or_create_token(home)
             client = TestClient(create_ui_app(app, token), base_url="http://127.0.0.1")

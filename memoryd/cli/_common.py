@@ -18,7 +18,8 @@ from ..app import App
 from ..config import Settings
 from ..errors import MemorydError, ValidationError
 
-__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "parse_time", "fmt_time", "JsonOpt"]
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "parse_time", "fmt_time", "JsonOpt",
+           "print_figures"]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -90,3 +91,13 @@ def parse_time(value: str | None, now: float | None = None) -> float | None:
 
 def fmt_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def print_figures(data: dict, prefix: str = "") -> None:
+    """Nested figures as indented `key: value` lines (benchmarks, graph rebuild)."""
+    for k, v in data.items():
+        if isinstance(v, dict):
+            console.print(f"{prefix}{k}:")
+            print_figures(v, prefix + "  ")
+        else:
+            console.print(f"{prefix}{k}: {v}")

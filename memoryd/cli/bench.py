@@ -1,4 +1,5 @@
-"""`memoryd bench ...`: benchmarks that print figures."""
+"""`memoryd bench ...`: every benchmark's command, registered here and only here; the
+benchmarks themselves live in memoryd/bench/ (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..errors import ValidationError
 from . import app
-from ._common import JsonOpt, console, emit, err_console, get_settings, handles_errors
+from ._common import JsonOpt, console, emit, err_console, get_settings, handles_errors, print_figures
 
 bench_app = typer.Typer(help="Benchmarks (deterministic synthetic corpora; print figures).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+ProgressFn = Callable[[str, int, int], None]
+
 
 def _progress(quiet: bool):
+    """(rich Progress or None, callback): kept for `bench unlearn` in cli/models.py until it moves here."""
     if quiet:
         return None, lambda *a: None
     prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -32,7 +37,7 @@ def _progress(quiet: bool):
 
 
 @contextmanager
-def bench_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+def bench_progress(quiet: bool) -> Iterator[ProgressFn]:
     """Progress bars on stderr for the duration of a benchmark (none with --json)."""
     prog, cb = _progress(quiet)
     if prog is None:
@@ -45,17 +50,23 @@ def bench_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         prog.stop()
 
 
-def print_figures(data: dict, prefix: str = "") -> None:
-    for k, v in data.items():
-        if isinstance(v, dict):
-            console.print(f"{prefix}{k}:")
-            print_figures(v, prefix + "  ")
-        else:
-            console.print(f"{prefix}{k}: {v}")
+def bench_command(name: str) -> Callable[[Callable], Callable]:
+    """Register `memoryd bench NAME`, with domain errors turned into one line on stderr."""
+
+    def register(fn: Callable) -> Callable:
+        return bench_app.command(name)(handles_errors(fn))
+
+    return register
 
 
-@bench_app.command("search")
-@handles_errors
+def _figures(as_json: bool, run: Callable[[ProgressFn], dict]) -> None:
+    """Run one benchmark with progress bars, then print its figures (or their JSON)."""
+    with bench_progress(as_json) as cb:
+        data = run(cb)
+    emit(data, as_json, lambda: print_figures(data))
+
+
+@bench_command("search")
 def bench_search(
     ctx: typer.Context,
     memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size."),
@@ -68,14 +79,11 @@ def bench_search(
     """Ingest rate, search p50/p95 (with and without query embedding), recall@5, MRR, DB size, RSS."""
     from ..bench.search_bench import run_search_bench
 
-    with bench_progress(as_json) as cb:
-        data = run_search_bench(memories, n_queries=queries, seed=seed, workdir=workdir,
-                                settings=get_settings(ctx), progress=cb, reuse=reuse)
-    emit(data, as_json, lambda: print_figures(data))
+    _figures(as_json, lambda cb: run_search_bench(memories, n_queries=queries, seed=seed, workdir=workdir,
+                                                  settings=get_settings(ctx), progress=cb, reuse=reuse))
 
 
-@bench_app.command("poison")
-@handles_errors
+@bench_command("poison")
 def bench_poison(
     ctx: typer.Context,
     memories: int = typer.Option(3000, "--memories", "-n", help="Benign corpus size (honest memories)."),
@@ -89,14 +97,11 @@ def bench_poison(
     ends with the targets of docs/trust.md next to the measured figures."""
     from ..bench.poison_bench import run_poison_bench
 
-    with bench_progress(as_json) as cb:
-        data = run_poison_bench(memories, n_queries=queries, n_targets=targets, seed=seed,
-                                settings=get_settings(ctx), workdir=workdir, progress=cb)
-    emit(data, as_json, lambda: print_figures(data))
+    _figures(as_json, lambda cb: run_poison_bench(memories, n_queries=queries, n_targets=targets, seed=seed,
+                                                  settings=get_settings(ctx), workdir=workdir, progress=cb))
 
 
-@bench_app.command("locomo")
-@handles_errors
+@bench_command("locomo")
 def bench_locomo(
     ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="LoCoMo JSON file, or a folder holding locomo-dev.json."),
@@ -112,14 +117,11 @@ def bench_locomo(
     (query embedding included) and ingest rate."""
     from ..bench.locomo_bench import run_locomo_bench
 
-    with bench_progress(as_json) as cb:
-        out = run_locomo_bench(data, writer=writer, dates=dates, sessions=sessions, workdir=workdir,
-                               settings=get_settings(ctx), progress=cb)
-    emit(out, as_json, lambda: print_figures(out))
+    _figures(as_json, lambda cb: run_locomo_bench(data, writer=writer, dates=dates, sessions=sessions, workdir=workdir,
+                                                  settings=get_settings(ctx), progress=cb))
 
 
-@bench_app.command("trust")
-@handles_errors
+@bench_command("trust")
 def bench_trust(
     ctx: typer.Context,
     notes: int = typer.Option(1000, "--notes", "-n", help="Notes the dev-notes agent writes one at a time on day 0 "
@@ -153,8 +155,112 @@ def bench_trust(
     emit(data, as_json, human)
 
 
-@bench_app.command("ui")
-@handles_errors
+@bench_command("erase")
+def bench_erase(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Store size for the forensic run (real embeddings)."),
+    erasures: int = typer.Option(100, "--erasures", help="Randomized erasures in the forensic run."),
+    subject_memories: int = typer.Option(100_000, "--subject-memories",
+                                         help="Store size for the timed subject erasure (random vectors); 0 skips it."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: temp dirs)."),
+    skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
+    gaps_memories: int = typer.Option(10_000, "--gaps-memories",
+                                      help="Store size for the issue-15 cases (metadata subjects, forgets, exports, "
+                                           "short memories, a reader holding a transaction, a tiny model in the "
+                                           "ledger); 0 skips them."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Forensic scan over randomized erasures (bytes recoverable), the issue-15 cases (metadata,
+    forget, exports, short memories, a blocking reader, a model in the ledger), and a timed subject erasure on a large
+    store with searches running meanwhile (VACUUM share reported separately)."""
+    from ..bench.erase_bench import run_forensic_bench, run_subject_bench
+
+    def run(cb: ProgressFn) -> dict:
+        data: dict = {}
+        if not skip_forensic:
+            data["forensic"] = run_forensic_bench(
+                memories, erasures=erasures, seed=seed, settings=get_settings(ctx), progress=cb,
+                workdir=workdir / "forensic" if workdir else None)
+        if gaps_memories > 0:
+            from ..bench.erase_gaps import run_gaps_bench
+
+            data["gaps"] = run_gaps_bench(gaps_memories, seed=seed, settings=get_settings(ctx), progress=cb,
+                                          workdir=workdir / "gaps" if workdir else None)
+        if subject_memories > 0:
+            data["subject"] = run_subject_bench(
+                subject_memories, seed=seed, settings=get_settings(ctx), progress=cb,
+                workdir=workdir / "subject" if workdir else None)
+        return data
+
+    _figures(as_json, run)
+
+
+@bench_command("graph")
+def bench_graph(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size (including the multi-hop chains)."),
+    queries: int = typer.Option(200, "--queries", help="Ordinary known-answer queries."),
+    chains: int = typer.Option(100, "--chains", help="Multi-hop chains (two linked memories and one query each)."),
+    adds: int = typer.Option(50, "--adds", help="Single-memory adds to time."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
+    embedder: str = typer.Option("model", "--embedder", help="model, or hash: a fast bag-of-words stand-in for scale runs (timings only; recall meaningless)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Graph rebuild time, incremental add, community purity/NMI, recall@5 with and without expansion."""
+    from ..bench.graph_bench import run_graph_bench
+
+    _figures(as_json, lambda cb: run_graph_bench(memories, n_queries=queries, n_chains=chains, n_adds=adds, seed=seed,
+                                                 workdir=workdir, reuse=reuse, settings=get_settings(ctx), progress=cb,
+                                                 embedder=embedder))
+
+
+@bench_command("mcp")
+def bench_mcp(
+    ctx: typer.Context,
+    agents: str = typer.Option("10,50", "--agents", help="Concurrent agent processes per round, comma-separated (0: only the stdio measurement)."),
+    ops: int = typer.Option(20, "--ops", help="Tool calls per agent per round (a remember/recall mix)."),
+    recall_share: float = typer.Option(0.5, "--recall-share", help="Fraction of calls that are recall (the rest remember)."),
+    corpus: int = typer.Option(500, "--corpus", help="Memories stored before the rounds."),
+    stdio_calls: int = typer.Option(100, "--stdio-calls", help="Recall calls for the stdio overhead measurement."),
+    seed: int = typer.Option(0, "--seed"),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """N agents as separate client processes over HTTP (errors, lost writes, p50/p95,
+    throughput) and the stdio tool-call overhead on top of the direct search."""
+    from ..bench.mcp_bench import run_mcp_bench
+
+    try:
+        counts = [int(x) for x in agents.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationError(f"--agents wants numbers like 10,50; got {agents!r}") from None
+    if not counts or min(counts) < 0 or ops < 1 or not (0.0 <= recall_share <= 1.0):
+        raise ValidationError("--agents must be counts >= 0, --ops positive, --recall-share in [0, 1]")
+    _figures(as_json, lambda cb: run_mcp_bench(counts, ops_per_agent=ops, recall_share=recall_share, corpus_size=corpus,
+                                               stdio_calls=stdio_calls, seed=seed, workdir=workdir,
+                                               settings=get_settings(ctx), progress=cb))
+
+
+@bench_command("startup")
+def bench_startup(
+    ctx: typer.Context,
+    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store the server opens."),
+    repeats: int = typer.Option(2, "--repeats", help="Warm starts (the worst is reported)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here and reuse it (default: a temp dir)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Spawn `memoryd serve` over stdio as a client does: seconds to initialize, tools/list and
+    the first recall, cold (empty ONNX cache) and warm."""
+    from ..bench.startup_bench import run_startup_bench
+
+    _figures(as_json, lambda cb: run_startup_bench(memories, settings=get_settings(ctx), workdir=workdir,
+                                                   repeats=repeats, progress=cb))
+
+
+@bench_command("ui")
 def bench_ui(
     ctx: typer.Context,
     memories: int = typer.Option(100_000, "--memories", "-n", help="Store size (real rows and full text, random vectors)."),
@@ -167,7 +273,5 @@ def bench_ui(
     embedded by the real model), paged lists and a memory's page."""
     from ..bench.ui_bench import run_ui_bench
 
-    with bench_progress(as_json) as cb:
-        data = run_ui_bench(memories, queries=queries, seed=seed, settings=get_settings(ctx), workdir=workdir,
-                            progress=cb)
-    emit(data, as_json, lambda: print_figures(data))
+    _figures(as_json, lambda cb: run_ui_bench(memories, queries=queries, seed=seed, settings=get_settings(ctx),
+                                              workdir=workdir, progress=cb))

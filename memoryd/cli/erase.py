@@ -13,8 +13,7 @@ from ..erasure.models import GROUNDS, ErasurePlan, ErasureReceipt, ErasureReques
 from ..errors import NotFoundError
 from ..services.erasure import VACUUM_POLICIES
 from . import app
-from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, get_settings, handles_errors
-from .bench import bench_app, bench_progress, print_figures
+from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, handles_errors
 
 erase_app = typer.Typer(
     help="GDPR erasure (Art. 17): dry run by default, --yes to erase; receipts and their verification.",
@@ -223,43 +222,3 @@ def write_subject_export(ctx: typer.Context, subject: list[str], out: Path | Non
         return
     emit({"exported": data["count"], "path": str(out)}, as_json,
          lambda: console.print(f"exported {data['count']} memories about the subject to {out}"))
-
-
-@bench_app.command("erase")
-@handles_errors
-def bench_erase(
-    ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Store size for the forensic run (real embeddings)."),
-    erasures: int = typer.Option(100, "--erasures", help="Randomized erasures in the forensic run."),
-    subject_memories: int = typer.Option(100_000, "--subject-memories",
-                                         help="Store size for the timed subject erasure (random vectors); 0 skips it."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: temp dirs)."),
-    skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
-    gaps_memories: int = typer.Option(10_000, "--gaps-memories",
-                                      help="Store size for the issue-15 cases (metadata subjects, forgets, exports, "
-                                           "short memories, a reader holding a transaction, a tiny model in the "
-                                           "ledger); 0 skips them."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Forensic scan over randomized erasures (bytes recoverable), the issue-15 cases (metadata,
-    forget, exports, short memories, a blocking reader, a model in the ledger), and a timed subject erasure on a large
-    store with searches running meanwhile (VACUUM share reported separately)."""
-    from ..bench.erase_bench import run_forensic_bench, run_subject_bench
-
-    data: dict = {}
-    with bench_progress(as_json) as cb:
-        if not skip_forensic:
-            data["forensic"] = run_forensic_bench(
-                memories, erasures=erasures, seed=seed, settings=get_settings(ctx), progress=cb,
-                workdir=workdir / "forensic" if workdir else None)
-        if gaps_memories > 0:
-            from ..bench.erase_gaps import run_gaps_bench
-
-            data["gaps"] = run_gaps_bench(gaps_memories, seed=seed, settings=get_settings(ctx), progress=cb,
-                                          workdir=workdir / "gaps" if workdir else None)
-        if subject_memories > 0:
-            data["subject"] = run_subject_bench(
-                subject_memories, seed=seed, settings=get_settings(ctx), progress=cb,
-                workdir=workdir / "subject" if workdir else None)
-    emit(data, as_json, lambda: print_figures(data))

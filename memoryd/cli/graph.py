@@ -1,5 +1,5 @@
 """`memoryd graph ...`: knowledge-graph stats, communities, one memory's links, export,
-plot, rebuild; and `memoryd bench graph`."""
+plot, rebuild (`memoryd bench graph` is in cli/bench.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import JsonOpt, console, emit, get_app, get_settings, handles_errors
-from .bench import _progress, bench_app, print_figures
+from ._common import JsonOpt, console, emit, get_app, handles_errors, print_figures
 
 graph_app = typer.Typer(help="Knowledge graph: entities, similarity links, Leiden communities.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
@@ -138,33 +137,3 @@ def graph_rebuild(
     in the background once enough has changed)."""
     rep = get_app(ctx).graph.rebuild(reextract=reextract).to_dict()
     emit(rep, as_json, lambda: print_figures(rep))
-
-
-@bench_app.command("graph")
-@handles_errors
-def bench_graph(
-    ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size (including the multi-hop chains)."),
-    queries: int = typer.Option(200, "--queries", help="Ordinary known-answer queries."),
-    chains: int = typer.Option(100, "--chains", help="Multi-hop chains (two linked memories and one query each)."),
-    adds: int = typer.Option(50, "--adds", help="Single-memory adds to time."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
-    reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
-    embedder: str = typer.Option("model", "--embedder", help="model, or hash: a fast bag-of-words stand-in for scale runs (timings only; recall meaningless)."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Graph rebuild time, incremental add, community purity/NMI, recall@5 with and without expansion."""
-    from ..bench.graph_bench import run_graph_bench
-
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
-        data = run_graph_bench(memories, n_queries=queries, n_chains=chains, n_adds=adds, seed=seed,
-                               workdir=workdir, reuse=reuse, settings=get_settings(ctx), progress=cb,
-                               embedder=embedder)
-    finally:
-        if prog:
-            prog.stop()
-    emit(data, as_json, lambda: print_figures(data))

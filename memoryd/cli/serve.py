@@ -1,4 +1,4 @@
-"""serve (the MCP server) and bench mcp."""
+"""serve (the MCP server); `memoryd bench mcp|startup` are in cli/bench.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import typer
 
 from ..errors import ValidationError
 from . import app
-from .bench import _progress, bench_app, print_figures
-from ._common import JsonOpt, emit, err_console, get_app, get_settings, handles_errors
+from ._common import err_console, get_app, get_settings, handles_errors
 
 DEFAULT_PORT = 8765
 log = logging.getLogger(__name__)
@@ -106,63 +105,3 @@ def project_scope(value: str, env: dict[str, str] | None = None):  # -> ProjectS
         return resolve_project({"MEMORYD_PROJECT": value})
     except ValueError as exc:
         raise ValidationError(str(exc).replace("MEMORYD_PROJECT", "--project")) from None
-
-
-@bench_app.command("mcp")
-@handles_errors
-def bench_mcp(
-    ctx: typer.Context,
-    agents: str = typer.Option("10,50", "--agents", help="Concurrent agent processes per round, comma-separated (0: only the stdio measurement)."),
-    ops: int = typer.Option(20, "--ops", help="Tool calls per agent per round (a remember/recall mix)."),
-    recall_share: float = typer.Option(0.5, "--recall-share", help="Fraction of calls that are recall (the rest remember)."),
-    corpus: int = typer.Option(500, "--corpus", help="Memories stored before the rounds."),
-    stdio_calls: int = typer.Option(100, "--stdio-calls", help="Recall calls for the stdio overhead measurement."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """N agents as separate client processes over HTTP (errors, lost writes, p50/p95,
-    throughput) and the stdio tool-call overhead on top of the direct search."""
-    from ..bench.mcp_bench import run_mcp_bench
-
-    try:
-        counts = [int(x) for x in agents.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"--agents wants numbers like 10,50; got {agents!r}") from None
-    if not counts or min(counts) < 0 or ops < 1 or not (0.0 <= recall_share <= 1.0):
-        raise ValidationError("--agents must be counts >= 0, --ops positive, --recall-share in [0, 1]")
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
-        data = run_mcp_bench(counts, ops_per_agent=ops, recall_share=recall_share, corpus_size=corpus,
-                             stdio_calls=stdio_calls, seed=seed, workdir=workdir,
-                             settings=get_settings(ctx), progress=cb)
-    finally:
-        if prog:
-            prog.stop()
-    emit(data, as_json, lambda: print_figures(data))
-
-
-@bench_app.command("startup")
-@handles_errors
-def bench_startup(
-    ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store the server opens."),
-    repeats: int = typer.Option(2, "--repeats", help="Warm starts (the worst is reported)."),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here and reuse it (default: a temp dir)."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Spawn `memoryd serve` over stdio as a client does: seconds to initialize, tools/list and
-    the first recall, cold (empty ONNX cache) and warm."""
-    from ..bench.startup_bench import run_startup_bench
-
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
-        data = run_startup_bench(memories, settings=get_settings(ctx), workdir=workdir, repeats=repeats, progress=cb)
-    finally:
-        if prog:
-            prog.stop()
-    emit(data, as_json, lambda: print_figures(data))

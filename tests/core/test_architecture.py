@@ -254,3 +254,41 @@ def test_pure_helpers_left_the_services():
     bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if name == "memoryd.validation"
            for mod, line in _imports(name, path, tree) if _within(mod, forbidden)]
     assert not bad, bad
+
+
+# ---- benchmarks: one home (memoryd/bench/), one registration point (cli/bench.py) -----------------
+BENCH = "memoryd.bench"
+BENCH_IMPORTERS = (BENCH, "memoryd.cli.bench")  # the benches themselves and their CLI commands
+NEVER_IMPORT_BENCH = ("memoryd.store", "memoryd.services", "memoryd.search", "memoryd.graph", "memoryd.trust",
+                      "memoryd.erasure")
+
+
+def _bench_imports(exempt: tuple[str, ...]) -> list[str]:
+    return [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if not _within(name, exempt)
+            for mod, line in _imports(name, path, tree) if _within(mod, (BENCH,))]
+
+
+def test_benchmarks_are_imported_only_by_the_bench_commands():
+    bad = _bench_imports(BENCH_IMPORTERS)
+    assert not bad, f"memoryd.bench imported outside memoryd/cli/bench: {bad}"
+
+
+@pytest.mark.parametrize("package", NEVER_IMPORT_BENCH)
+def test_core_layers_never_import_the_benchmarks(package):
+    bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if _within(name, (package,))
+           for mod, line in _imports(name, path, tree) if _within(mod, (BENCH,))]
+    assert not bad, bad
+
+
+def test_benchmarks_reach_the_store_through_the_app_and_services():
+    bad = [f"{name}:{line} imports {mod}" for name, path, tree in MODULES if _within(name, (BENCH,))
+           for mod, line in _imports(name, path, tree) if _within(mod, ("memoryd.store",))]
+    assert not bad, bad
+
+
+def test_the_bench_checker_sees_a_violation():
+    """A service importing the bench harness is caught; the bench commands are not."""
+    tree = ast.parse("from ..bench.harness import SimClock\n")
+    mods = [m for m, _ in _imports("memoryd.services.fake", PKG / "services" / "fake.py", tree)]
+    assert "memoryd.bench.harness" in mods and _within("memoryd.bench.harness", (BENCH,))
+    assert not _within("memoryd.services.fake", BENCH_IMPORTERS) and _within("memoryd.cli.bench", BENCH_IMPORTERS)

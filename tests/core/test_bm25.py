@@ -1,6 +1,6 @@
 from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see its docstring)
 
-from memoryd.bench.corpus import make_corpus
+from corpus_helpers import make_corpus
 from memoryd.search.bm25 import BM25Index, BM25Params, tokenize
 
 

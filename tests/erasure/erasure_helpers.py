@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from memoryd.bench.corpus import make_corpus
+from corpus_helpers import make_corpus
 from memoryd.models import NewMemory, Provenance
 
 # Canaries: distinctive strings that appear only in the memories they belong to.

@@ -94,7 +94,7 @@ import json, sys
 from pathlib import Path
 from memoryd.config import Settings
 from memoryd.app import App
-from memoryd.bench.corpus import make_corpus
+from memoryd.bench.corpus import make_corpus  # the public corpus module (a child process: no tests/ on its path)
 from memoryd.models import NewMemory
 from memoryd.db import driver
 home = Path(sys.argv[1])

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from memoryd.app import App
-from memoryd.bench.corpus import make_corpus
-from memoryd.bench.graph_bench import Chain, make_chains
+from corpus_helpers import Chain, make_chains, make_corpus
 from memoryd.config import Settings
 from memoryd.models import NewMemory, Provenance
 
@@ -32,7 +31,7 @@ def build_store(home: Path, embedder, *, n_docs: int = 72, n_chains: int = 8, pr
     prov = Provenance(agent_id="tester")
     items = [(d, "notes") for d in docs] + [(d, "notes") for c in chains for d in (c.first, c.second)]
     if private:  # one private memory that other agents must never see, in any graph view
-        from memoryd.bench.corpus import Doc
+        from corpus_helpers import Doc
 
         items.append((Doc("private/1", "Zorblax deployment key rotation for the payments worker is handled by "
                           "vault path secret/zorblax_rotation_key.", "private", "p", "c"), "alice-private"))

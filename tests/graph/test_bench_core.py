@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from memoryd.graph._bench_core import bench_core, synthetic_corpus
+from memoryd.bench.graph_core import bench_core, synthetic_corpus
 
 from ._timing import budget
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from memoryd.bench.graph_bench import make_chains
+from corpus_helpers import make_chains
 from memoryd.cli import app as cli
 
 runner = CliRunner()

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fastmcp import Client
 
+from memoryd.bench.harness import CLI, child_env, free_port, stop, wait_listening
+from memoryd.bench.harness import start_http_server as _start_http
 
-CLI = "from memoryd.cli import main; main()"
+__all__ = ["CLI", "call", "child_env", "fail", "free_port", "run_client", "start_http_server", "stop",
+           "wait_listening"]
 
 
 def run_client(target: Any, fn: Callable[[Client], Awaitable[Any]], **client_kw: Any) -> Any:
@@ -41,57 +40,9 @@ async def fail(client: Client, name: str, args: dict | None = None) -> str:
     return res.content[0].text
 
 
-# ---- subprocess servers ---------------------------------------------------------------------
-def child_env(home: Path) -> dict[str, str]:
-    """Explicit environment: a stdio child does not inherit ours."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(home)),
-        "MEMORYD_HOME": str(home),
-        "MEMORYD_DB": str(home / "memoryd.db"),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "FASTMCP_LOG_LEVEL": "WARNING",
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"server not listening after {timeout} s:\n{log.read_text()[-3000:]}")
-
-
+# ---- subprocess servers: the benches' harness, with a test home ---------------------------------
 def start_http_server(home: Path) -> tuple[subprocess.Popen, int, Path]:
-    """Launch `memoryd serve --http` on a free port; does not wait (see wait_listening)."""
-    port = free_port()
-    log = home / "server.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            env=child_env(home), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-        )
-    return proc, port, log
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """Launch `memoryd serve --http` on a free port with an environment pointing at `home`;
+    does not wait (see wait_listening)."""
+    server = _start_http([], home / "server.log", child_env(home))
+    return server.proc, server.port, server.log

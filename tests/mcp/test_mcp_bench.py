@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memoryd.bench.mcp_bench import _summarise
+from memoryd.bench.mcp_bench import summarise_round
 
 
 def _agent(rem, rec, errors=0, ids=(), t=(100.0, 110.0)):
@@ -16,7 +16,7 @@ def test_summary_counts_errors_lost_writes_and_throughput():
         _agent([40.0], [50.0], errors=1, ids=["c"], t=(101.0, 105.0)),
         {"fatal": "ConnectError: refused"},
     ]
-    s = _summarise(3, 3, results, lost=1)
+    s = summarise_round(3, 3, results, lost=1)
     assert s["calls"] == 9 and s["completed_calls"] == 5
     assert s["errors"] == 1 + 3  # one failed call, and every call of the agent that never connected
     assert s["acknowledged_writes"] == 3 and s["lost_writes"] == 1
@@ -26,5 +26,5 @@ def test_summary_counts_errors_lost_writes_and_throughput():
 
 
 def test_clean_run_has_no_error_samples():
-    s = _summarise(1, 2, [_agent([5.0], [7.0], ids=["x"])], lost=0)
+    s = summarise_round(1, 2, [_agent([5.0], [7.0], ids=["x"])], lost=0)
     assert s["errors"] == 0 and s["lost_writes"] == 0 and "error_samples" not in s

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from memoryd.bench.corpus import make_corpus
+from corpus_helpers import make_corpus
 from memoryd.trust import (
     DetectParams,
     EvidenceKind,

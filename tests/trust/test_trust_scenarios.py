@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from memoryd.bench.corpus import make_corpus
+from corpus_helpers import make_corpus
 from memoryd.trust import (
     AgentFacts,
     Evidence,

@@ -169,6 +169,9 @@ class GraphService:
     def stats(self) -> dict[str, Any]:
         return self.browser.stats()
 
+    def membership(self) -> dict[str, int]:
+        return self.browser.membership()
+
     def snapshot(self) -> tuple[MemoryGraph, Clustering, dict[int, str]]:
         return self.exporter.snapshot()
 

@@ -139,3 +139,11 @@ class GraphBrowser:
             "rebuild_running": self.rebuild_running(),
             "params": {"k": ctx.params.k, "threshold": ctx.params.threshold},
         }
+
+    def membership(self) -> dict[str, int]:
+        """memory id -> stored community id, for every memory the graph has placed (no labels
+        refreshed, no graph built: what `memoryd bench graph` scores against known topics)."""
+        ctx = self.ctx
+        with ctx.lock:
+            ids = gstore.rowid_ids(ctx.conn)
+            return {ids[r]: c for r, c in gstore.all_membership(ctx.conn).items() if r in ids}

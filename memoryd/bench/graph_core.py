@@ -8,7 +8,7 @@ hub cap must drop). It then times the full rebuild (kNN -> graph -> Leiden)
 and the incremental add of fresh memories (kNN of one vector -> link weights ->
 community assignment), and scores the communities against the planted topics.
 
-    python -m memoryd.graph._bench_core 10000 100000
+    python -m memoryd.bench.graph_core 10000 100000
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from memoryd.graph.communities import LeidenConfig, assign_community, cluster
-from memoryd.graph.knn import knn_edges, neighbours_of
-from memoryd.graph.memgraph import (
+from ..graph.communities import LeidenConfig, assign_community, cluster
+from ..graph.knn import knn_edges, neighbours_of
+from ..graph.memgraph import (
     GraphConfig,
     build_memory_graph,
     entity_members,
     link_weights_for_new,
 )
-from memoryd.graph.metrics import score_communities
+from ..graph.metrics import score_communities
 
 __all__ = ["bench_core", "synthetic_corpus"]
 
