@@ -25,7 +25,7 @@ from .services.memories import MemoryService
 from .services.trust import TrustService
 from .store import erasure as estore
 from .store import memories as mstore
-from .store import models as mlstore
+from .store import ledger as mlstore
 from .store import vectors as vstore
 
 __all__ = ["App", "open_app"]
@@ -108,10 +108,10 @@ class App:
         return self._graph
 
     @property
-    def models(self):  # -> services.models.ModelLedgerService
-        """Local models adapted on memories, their ledger and STAMP edits (services/models.py)."""
+    def models(self):  # -> services.ledger.ModelLedgerService
+        """Local models adapted on memories, their ledger and STAMP edits (services/ledger.py)."""
         if getattr(self, "_models", None) is None:
-            from .services.models import ModelLedgerService
+            from .services.ledger import ModelLedgerService
 
             self._models = ModelLedgerService(self.conn, lock=self.lock, settings=self.settings,
                                               clock=self.clock, memories=lambda: self.memories)

@@ -45,7 +45,7 @@ from ..errors import EditingError, NotFoundError, TrustError, ValidationError
 from ..models import Memory, SearchFilters
 from ..store import erasure as estore
 from ..store import memories as mstore
-from ..store import models as lstore
+from ..store import ledger as lstore
 from ..trust.chain import derive_key, load_or_create_key
 from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
 
