@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,7 +117,7 @@ class TrustService:
         conn: sqlite3.Connection,
         memories: MemoryService,
         *,
-        key_path: Path,
+        key: Callable[[], bytes],  # App.master_key
         lock: threading.RLock,
         clock: Callable[[], float] = time.time,
         params: TrustParams = DEFAULT_PARAMS,
@@ -145,7 +144,7 @@ class TrustService:
         self.self_praise_strength = self_praise_strength
         self.cohort_praise_strength = cohort_praise_strength
         self._praised: set[str] = set()  # mrefs self-praised in the current ingestion batch
-        self.ledger = EvidenceLedger(conn, key_path)
+        self.ledger = EvidenceLedger(conn, key)
         self.scorer = TrustScorer(conn, self.ledger, params, quantum_s)
         self._feedback = FeedbackService(conn, memories, lock=lock, clock=clock)
         self._deleting_by: str | None = None
