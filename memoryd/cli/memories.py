@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl, parse_jsonl
 from ..services.validation import decode_utf8
+from ..timeparse import parse_time
 from . import app
 from ._common import (
     JsonOpt,
@@ -26,7 +28,6 @@ from ._common import (
     get_app,
     get_settings,
     handles_errors,
-    parse_time,
 )
 
 
@@ -36,8 +37,8 @@ def _filters(namespace, tag, agent, kind, since, until) -> SearchFilters:
         tags=tuple(tag or ()),
         agent_id=agent,
         kind=kind,
-        since=parse_time(since),
-        until=parse_time(until),
+        since=parse_time(since, now=time.time(), what="--since"),
+        until=parse_time(until, now=time.time(), what="--until"),
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from ..models import Memory, NewMemory, Provenance, SearchFilters, SearchHit
 from ..project import ProjectScope
 from ..services.authority import Caller
 from ..services.memories import SearchOptions
+from ..timeparse import parse_time
 from .auth import Identity
 from .retry import retry_locked
 
@@ -95,31 +95,6 @@ def _plain(item: Any) -> dict[str, Any]:
     if isinstance(item, Mapping):
         return dict(item)
     return {"value": str(item)}
-
-
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _parse_time(value: str | None, what: str) -> float | None:
-    """ISO 8601 date/time, POSIX seconds, or an age such as 30m, 12h, 7d, 2w (ago)."""
-    if value is None or not value.strip():
-        return None
-    v = value.strip()
-    m = _AGE.match(v)
-    if m:
-        return time.time() - float(m.group(1)) * _UNIT[m.group(2)]
-    try:
-        return float(v)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"cannot read {what} {value!r}: use ISO 8601 (2026-01-31), POSIX seconds or an age like 7d") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
 
 
 # ---- annotations -------------------------------------------------------------------------------
@@ -213,7 +188,7 @@ class Tools:
             new = NewMemory(
                 content=content, kind=kind, tags=tuple(tags or ()), namespace=ns, importance=importance,
                 provenance=Provenance(agent_id=caller.agent_id, tool="mcp", source=source, session_id=session),
-                created_at=_parse_time(created_at, "created_at"),
+                created_at=parse_time(created_at, now=time.time(), what="created_at"),
             )
             res = self.app.memories.remember(new, caller=caller, supersedes=supersedes)
             m = res.memory
@@ -257,7 +232,8 @@ class Tools:
             scoped = tuple(namespaces) if namespaces else (self.scope.read_namespaces if self.scope else None)
             filters = SearchFilters(
                 namespaces=scoped, tags=tuple(tags or ()),
-                agent_id=agent, kind=kind, since=_parse_time(since, "since"), until=_parse_time(until, "until"),
+                agent_id=agent, kind=kind, since=parse_time(since, now=time.time(), what="since"),
+                until=parse_time(until, now=time.time(), what="until"),
             )
             opts = SearchOptions(limit=limit, expand=expand, include_quarantined=include_quarantined)
             hits = self.app.memories.search(query, filters, opts, caller=self._caller())
