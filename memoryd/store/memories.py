@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from ..db import driver
 from ..db.driver import sqlite3
 from ..models import Memory, NewMemory, Provenance, SearchFilters
+from ._sql import fts_optimize
 
 __all__ = [
     "insert_memory",
@@ -295,11 +296,6 @@ def fts_search(
 def fts_integrity_check(conn: sqlite3.Connection) -> None:
     """Raises sqlite3.DatabaseError if the index disagrees with the memories table."""
     conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
-
-
-def fts_optimize(conn: sqlite3.Connection) -> None:
-    """Merge all FTS segments into one, dropping deleted entries from the index b-tree."""
-    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
 
 
 def meta_get(conn: sqlite3.Connection, key: str) -> str | None:
