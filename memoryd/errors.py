@@ -6,7 +6,8 @@
     ├── NotFoundError          unknown memory id, agent, receipt, model
     ├── AuthError              missing/invalid token, namespace not readable by this agent
     ├── StoreError             database problems (migrations, integrity)
-    │   └── MigrationError
+    │   ├── MigrationError
+    │   └── StoreBusy          another connection held the lock past the busy timeout (retry)
     ├── ErasureError           an erasure could not be planned, applied or verified
     ├── TrustError             evidence log broken (tamper detected)
     └── EditingError           model adaptation / STAMP edit failures
@@ -24,6 +25,7 @@ __all__ = [
     "AuthError",
     "StoreError",
     "MigrationError",
+    "StoreBusy",
     "ErasureError",
     "TrustError",
     "EditingError",
@@ -58,6 +60,12 @@ class StoreError(MemorydError):
 
 class MigrationError(StoreError):
     pass
+
+
+class StoreBusy(StoreError):
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection or process held the database lock
+    for the whole busy timeout. The unit of work was rolled back; trying again is safe.
+    Raised by memoryd.db.connection, so no layer above db/ reads SQLite messages."""
 
 
 class ErasureError(MemorydError):

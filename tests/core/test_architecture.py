@@ -151,3 +151,12 @@ def test_every_cli_command_has_help_json_and_docs():
         if not re.search(pattern, docs):
             problems.append(f"{name}: not in README.md or docs/")
     assert not problems, problems
+
+
+def test_mcp_never_touches_the_sqlite_driver():
+    """Lock contention reaches mcp/ as errors.StoreBusy (db/ maps it): no layer there may
+    import sqlite3 or the db driver to read SQLite's exceptions or messages."""
+    bad = [(name, line, mod) for name, path, tree in MODULES if _within(name, ("memoryd.mcp",))
+           for mod, line in _imports(name, path, tree)
+           if _within(mod, ("sqlite3", "pysqlite3", "memoryd.db"))]
+    assert not bad, bad
