@@ -39,27 +39,34 @@ class MemorydError(Exception):
 
 
 class ConfigError(MemorydError):
+    """Settings that cannot work (a missing model path, a bad environment value): EX_CONFIG."""
+
     exit_code = 78
 
 
 class ValidationError(MemorydError):
+    """Input refused before anything was written; the message says which field and why."""
+
     exit_code = 2
 
 
 class NotFoundError(MemorydError):
+    """No such memory, agent, receipt or model version, or one the caller may not see
+    (the two read the same, so a probe learns nothing)."""
+
     exit_code = 4
 
 
 class AuthError(MemorydError):
-    exit_code = 5
+    exit_code = 5  # a token refused, or a namespace another agent keeps private
 
 
 class StoreError(MemorydError):
-    exit_code = 3
+    exit_code = 3  # the database itself: opening, migrating, integrity, contention
 
 
 class MigrationError(StoreError):
-    pass
+    """A migration failed; its transaction was rolled back and the schema is as before."""
 
 
 class StoreBusy(StoreError):

@@ -39,9 +39,20 @@ def get_app(ctx: typer.Context) -> App:
     return obj["app"]
 
 
+def _jsonable(data: Any) -> Any:
+    """Objects with to_dict() (the services' results), and lists of them, as plain data."""
+    if hasattr(data, "to_dict"):
+        return data.to_dict()
+    if isinstance(data, (list, tuple)):
+        return [_jsonable(x) for x in data]
+    return data
+
+
 def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """`data` (plain data, a result with to_dict(), or a list of them) as JSON on stdout
+    with --json, else the human rendering."""
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(_jsonable(data), ensure_ascii=False, indent=2, default=str) + "\n")
         sys.stdout.flush()
     else:
         human()

@@ -292,12 +292,15 @@ def distill_embedder(
         f"{report.seconds}s. Use it with: memoryd --model {report.out} …, then `memoryd reindex`"))
 
 
+_WARM_HELP = ("First load the embedding model and do the one-off ONNX export into the cache, so that `serve` "
+              "and the first search start fast.")
+
+
 @app.command()
 @handles_errors
 def doctor(
     ctx: typer.Context,
-    warm: bool = typer.Option(False, "--warm", help="First load the embedding model and do the one-off ONNX export "
-                                                    "into the cache, so that `serve` and the first search start fast."),
+    warm: bool = typer.Option(False, "--warm", help=_WARM_HELP),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""

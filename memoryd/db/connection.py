@@ -53,32 +53,30 @@ def busy_error(exc: BaseException) -> StoreBusy:
     return StoreBusy(f"the database is locked by another connection or process ({exc}); try again")
 
 
+@contextmanager
+def _busy_as_store_busy() -> Iterator[None]:
+    try:
+        yield
+    except driver.OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(exc) from exc
+        raise
+
+
 class _Connection(sqlite3.Connection):
     """The driver's connection, with lock contention raised as StoreBusy."""
 
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
-        try:
+        with _busy_as_store_busy():
             return super().execute(sql, parameters)
-        except driver.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(exc) from exc
-            raise
 
     def executemany(self, sql, parameters, /):  # type: ignore[override]
-        try:
+        with _busy_as_store_busy():
             return super().executemany(sql, parameters)
-        except driver.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(exc) from exc
-            raise
 
     def executescript(self, script, /):  # type: ignore[override]
-        try:
+        with _busy_as_store_busy():
             return super().executescript(script)
-        except driver.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(exc) from exc
-            raise
 
 
 def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:

@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 STATUSES = ("active", "superseded", "weights_deleted")
+
+
 @dataclass(frozen=True)
 class VersionRow:
     id: str

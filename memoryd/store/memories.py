@@ -131,18 +131,11 @@ def _where(filters: SearchFilters, alias: str = "m") -> tuple[str, list]:
     if filters.exclude_namespaces:
         clauses.append(f"{alias}.namespace NOT IN ({','.join('?' * len(filters.exclude_namespaces))})")
         params.extend(filters.exclude_namespaces)
-    if filters.agent_id is not None:
-        clauses.append(f"{alias}.agent_id = ?")
-        params.append(filters.agent_id)
-    if filters.kind is not None:
-        clauses.append(f"{alias}.kind = ?")
-        params.append(filters.kind)
-    if filters.since is not None:
-        clauses.append(f"{alias}.created_at >= ?")
-        params.append(filters.since)
-    if filters.until is not None:
-        clauses.append(f"{alias}.created_at <= ?")
-        params.append(filters.until)
+    for column, op, value in (("agent_id", "=", filters.agent_id), ("kind", "=", filters.kind),
+                              ("created_at", ">=", filters.since), ("created_at", "<=", filters.until)):
+        if value is not None:
+            clauses.append(f"{alias}.{column} {op} ?")
+            params.append(value)
     for tag in filters.tags:
         clauses.append(
             f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.tag = ? AND t.memory_rowid = {alias}.rowid)"
