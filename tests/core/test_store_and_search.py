@@ -77,7 +77,7 @@ def test_hostile_queries_never_raise(app, q):
     except ValidationError:
         assert not q.strip() or q == "\u0000"  # only blank input is refused
         return
-    assert isinstance(hits, list)
+    assert {h.memory.content for h in hits} <= set(NOTES[:2])  # only stored memories come back
     # the BM25 leg alone must not raise either
     match = fts_query(q)
     if match is not None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from memoryd.graph._bench_core import bench_core, synthetic_corpus
 
-from ._timing import budget
+from timing import budget
 
 
 def test_synthetic_corpus_shapes() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from memoryd.graph.knn import knn_edges, neighbours_of
 
-from ._timing import budget
+from timing import budget
 
 
 def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
