@@ -86,6 +86,7 @@ def test_baselines_change_the_model(trained_lm):
     assert ssd.changed_params > 0
 
 
+@pytest.mark.slow  # bench-sized: every unlearning method, twice
 def test_benchmark_smoke():
     r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, repeats=2, model_cfg=TINY_TEST)
     assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd", "retrain"}
