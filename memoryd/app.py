@@ -26,8 +26,9 @@ from .services.memories import MemoryService
 from .services.trust import TrustService
 from .store import erasure as estore
 from .store import memories as mstore
-from .store import models as mlstore
+from .store import ledger as mlstore
 from .store import vectors as vstore
+from .trust.chain import load_or_create_key
 
 __all__ = ["App", "open_app"]
 
@@ -62,8 +63,19 @@ class App:
             migrate(self.conn, settings.migrations_dir)
         self._embedder = embedder
         self._memories: MemoryService | None = None
+        self._master_key: bytes | None = None
         self._resume_erasures()
         self._resume_model_edits()
+
+    def master_key(self) -> bytes:
+        """The one secret behind every keyed MAC (trust evidence, erasure receipts, the model
+        ledger): read, or created with mode 0600, from ``settings.key_path`` on first use and
+        kept. Each service derives its own sub-key from it; raises TrustError if the file is
+        unusable (too short, group/world readable, a symlink)."""
+        with self.lock:
+            if self._master_key is None:
+                self._master_key = load_or_create_key(self.settings.key_path)
+            return self._master_key
 
     @property
     def embedder(self) -> Embedder:
@@ -92,7 +104,7 @@ class App:
     def trust(self) -> TrustService:
         """Provenance trust: evidence on writes, trust-ranked recall, quarantine (services/trust/)."""
         if getattr(self, "_trust", None) is None:
-            self._trust = TrustService(self.conn, self.memories, key_path=self.settings.key_path,
+            self._trust = TrustService(self.conn, self.memories, key=self.master_key,
                                        lock=self.lock, clock=self.clock).install()
         return self._trust
 
@@ -109,13 +121,13 @@ class App:
         return self._graph
 
     @property
-    def models(self):  # -> services.models.ModelLedgerService
-        """Local models adapted on memories, their ledger and STAMP edits (services/models.py)."""
+    def models(self):  # -> services.ledger.ModelLedgerService
+        """Local models adapted on memories, their ledger and STAMP edits (services/ledger.py)."""
         if getattr(self, "_models", None) is None:
-            from .services.models import ModelLedgerService
+            from .services.ledger import ModelLedgerService
 
             self._models = ModelLedgerService(self.conn, lock=self.lock, settings=self.settings,
-                                              clock=self.clock, memories=lambda: self.memories)
+                                              key=self.master_key, clock=self.clock, memories=lambda: self.memories)
             # an edit verified and promoted: seal the receipts of the erasures that waited for it
             self._models.jobs.on_done = lambda: self.erasure.resume_pending(wait=True)
         return self._models
@@ -148,7 +160,7 @@ class App:
         """GDPR erasure: plans, execution, receipts (services/erasure/)."""
         if getattr(self, "_erasure", None) is None:
             self._erasure = ErasureService(self.conn, lock=self.lock, settings=self.settings,
-                                           memories=lambda: self.memories)
+                                           key=self.master_key, memories=lambda: self.memories)
             for derived in (self.graph, self.models):  # derived stores erase with the memories
                 self._erasure.register_hook(derived)
         return self._erasure

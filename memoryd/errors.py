@@ -6,7 +6,8 @@
     ├── NotFoundError          unknown memory id, agent, receipt, model
     ├── AuthError              missing/invalid token, namespace not readable by this agent
     ├── StoreError             database problems (migrations, integrity)
-    │   └── MigrationError
+    │   ├── MigrationError
+    │   └── StoreBusy          another connection held the lock past the busy timeout (retry)
     ├── ErasureError           an erasure could not be planned, applied or verified
     ├── TrustError             evidence log broken (tamper detected)
     └── EditingError           model adaptation / STAMP edit failures
@@ -24,6 +25,7 @@ __all__ = [
     "AuthError",
     "StoreError",
     "MigrationError",
+    "StoreBusy",
     "ErasureError",
     "TrustError",
     "EditingError",
@@ -37,27 +39,40 @@ class MemorydError(Exception):
 
 
 class ConfigError(MemorydError):
+    """Settings that cannot work (a missing model path, a bad environment value): EX_CONFIG."""
+
     exit_code = 78
 
 
 class ValidationError(MemorydError):
+    """Input refused before anything was written; the message says which field and why."""
+
     exit_code = 2
 
 
 class NotFoundError(MemorydError):
+    """No such memory, agent, receipt or model version, or one the caller may not see
+    (the two read the same, so a probe learns nothing)."""
+
     exit_code = 4
 
 
 class AuthError(MemorydError):
-    exit_code = 5
+    exit_code = 5  # a token refused, or a namespace another agent keeps private
 
 
 class StoreError(MemorydError):
-    exit_code = 3
+    exit_code = 3  # the database itself: opening, migrating, integrity, contention
 
 
 class MigrationError(StoreError):
-    pass
+    """A migration failed; its transaction was rolled back and the schema is as before."""
+
+
+class StoreBusy(StoreError):
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection or process held the database lock
+    for the whole busy timeout. The unit of work was rolled back; trying again is safe.
+    Raised by memoryd.db.connection, so no layer above db/ reads SQLite messages."""
 
 
 class ErasureError(MemorydError):

@@ -54,7 +54,7 @@ from . import hooks as _hooks  # noqa: E402,F401
 from . import agents as _agents  # noqa: E402,F401
 from . import trust as _trust  # noqa: E402,F401
 from . import graph as _graph  # noqa: E402,F401
-from . import models as _models  # noqa: E402,F401
+from . import ledger as _ledger  # noqa: E402,F401
 from . import ui as _ui  # noqa: E402,F401
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +16,7 @@ from ..app import App
 from ..config import Settings
 from ..errors import MemorydError, ValidationError
 
-__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "parse_time", "fmt_time", "JsonOpt",
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt",
            "print_figures"]
 
 console = Console(highlight=False, soft_wrap=True)
@@ -42,9 +40,20 @@ def get_app(ctx: typer.Context) -> App:
     return obj["app"]
 
 
+def _jsonable(data: Any) -> Any:
+    """Objects with to_dict() (the services' results), and lists of them, as plain data."""
+    if hasattr(data, "to_dict"):
+        return data.to_dict()
+    if isinstance(data, (list, tuple)):
+        return [_jsonable(x) for x in data]
+    return data
+
+
 def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """`data` (plain data, a result with to_dict(), or a list of them) as JSON on stdout
+    with --json, else the human rendering."""
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(_jsonable(data), ensure_ascii=False, indent=2, default=str) + "\n")
         sys.stdout.flush()
     else:
         human()
@@ -62,31 +71,6 @@ def handles_errors(fn: Callable) -> Callable:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
-
-
-_REL = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_time(value: str | None, now: float | None = None) -> float | None:
-    """ISO 8601 date/time, POSIX seconds, or an age like 30m / 12h / 7d / 2w (ago)."""
-    if value is None:
-        return None
-    v = value.strip()
-    m = _REL.match(v)
-    if m:
-        return (now if now is not None else time.time()) - float(m.group(1)) * _UNIT[m.group(2)]
-    try:
-        return float(v)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(v)
-    except ValueError:
-        raise ValidationError(f"cannot read time {value!r}: use ISO 8601, POSIX seconds or an age like 7d") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
 
 
 def fmt_time(ts: float) -> str:

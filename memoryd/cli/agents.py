@@ -50,7 +50,7 @@ def scopes(
 ) -> None:
     """Replace an agent's scopes; they apply from its next call."""
     a = get_app(ctx).agents.set_scopes(name, _scopes(scope))
-    emit(a.to_dict(), as_json, lambda: console.print(f"{a.id}: {', '.join(a.scopes) or 'no scopes'}"))
+    emit(a, as_json, lambda: console.print(f"{a.id}: {', '.join(a.scopes) or 'no scopes'}"))
 
 
 @agents_app.command("rotate")
@@ -77,7 +77,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
                       ", ".join(a.scopes) or "-", ", ".join(a.private_namespaces) or "-")
         console.print(t)
 
-    emit([a.to_dict() for a in agents], as_json, human)
+    emit(agents, as_json, human)
 
 
 @agents_app.command("revoke")
@@ -85,7 +85,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name."), as_json: bool = JsonOpt) -> None:
     """Revoke an agent: its token is refused (HTTP 401) from the next request on."""
     a = get_app(ctx).agents.revoke(name)
-    emit(a.to_dict(), as_json, lambda: console.print(f"revoked {a.id}"))
+    emit(a, as_json, lambda: console.print(f"revoked {a.id}"))
 
 
 @agents_app.command("private")
@@ -98,4 +98,4 @@ def private(
 ) -> None:
     """Make a namespace private: over MCP only this agent can read or write it."""
     a = get_app(ctx).agents.make_private(name, namespace)
-    emit(a.to_dict(), as_json, lambda: console.print(f"namespace {namespace} is private to {a.id}"))
+    emit(a, as_json, lambda: console.print(f"namespace {namespace} is private to {a.id}"))

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from ..errors import MemorydError, ValidationError
+from ..jsontext import load_object
 from . import app
 from ._common import JsonOpt, emit, err_console, get_app, handles_errors
 from .serve import project_scope
@@ -50,15 +51,7 @@ def context(
 
 def _read_hook_input() -> dict:
     raw = sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"hook input is not JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ValidationError("hook input must be a JSON object")
-    return data
+    return load_object(raw, ValidationError, what="the hook input")
 
 
 def _run_hook(ctx: typer.Context, event: str, budget: int, limit: int, project: str, as_json: bool) -> None:
@@ -97,25 +90,27 @@ def _run_hook(ctx: typer.Context, event: str, budget: int, limit: int, project: 
 _BUDGET_HELP = "Token budget for the injected memories (estimated at 4 characters per token)."
 
 
-@hook_app.command("session-start")
-def hook_session_start(
-    ctx: typer.Context,
-    budget: int = typer.Option(1200, "--budget", help=_BUDGET_HELP),
-    limit: int = typer.Option(15, "--limit", "-k", help="Most memories considered."),
-    project: str = ProjectOpt,
-    as_json: bool = typer.Option(True, "--json", help="Output is always Claude Code's hook JSON (the flag is accepted for symmetry)."),
-) -> None:
-    """SessionStart hook: the project's most relevant recent memories as additionalContext."""
-    _run_hook(ctx, "SessionStart", budget, limit, project, as_json)
+_HOOK_JSON = typer.Option(True, "--json", help="Output is always Claude Code's hook JSON (the flag is accepted for symmetry).")
 
 
-@hook_app.command("prompt-submit")
-def hook_prompt_submit(
-    ctx: typer.Context,
-    budget: int = typer.Option(800, "--budget", help=_BUDGET_HELP),
-    limit: int = typer.Option(10, "--limit", "-k", help="Most memories considered."),
-    project: str = ProjectOpt,
-    as_json: bool = typer.Option(True, "--json", help="Output is always Claude Code's hook JSON (the flag is accepted for symmetry)."),
-) -> None:
-    """UserPromptSubmit hook: the memories most relevant to the prompt as additionalContext."""
-    _run_hook(ctx, "UserPromptSubmit", budget, limit, project, as_json)
+def _hook_command(name: str, event: str, default_budget: int, default_limit: int, doc: str) -> None:
+    """Register `memoryd hook NAME`: the hook for Claude Code's EVENT (see _run_hook)."""
+
+    def command(
+        ctx: typer.Context,
+        budget: int = typer.Option(default_budget, "--budget", help=_BUDGET_HELP),
+        limit: int = typer.Option(default_limit, "--limit", "-k", help="Most memories considered."),
+        project: str = ProjectOpt,
+        as_json: bool = _HOOK_JSON,
+    ) -> None:
+        _run_hook(ctx, event, budget, limit, project, as_json)
+
+    command.__doc__ = doc
+    command.__name__ = "hook_" + name.replace("-", "_")
+    hook_app.command(name)(command)
+
+
+_hook_command("session-start", "SessionStart", 1200, 15,
+              "SessionStart hook: the project's most relevant recent memories as additionalContext.")
+_hook_command("prompt-submit", "UserPromptSubmit", 800, 10,
+              "UserPromptSubmit hook: the memories most relevant to the prompt as additionalContext.")

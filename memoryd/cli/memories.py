@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ..models import NewMemory, Provenance, SearchFilters
 from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
 from ..services.porting import export_jsonl, parse_jsonl
+from ..timeparse import parse_time
 from ..validation import decode_utf8
 from . import app
 from ._common import (
@@ -26,7 +28,6 @@ from ._common import (
     get_app,
     get_settings,
     handles_errors,
-    parse_time,
 )
 
 
@@ -36,8 +37,8 @@ def _filters(namespace, tag, agent, kind, since, until) -> SearchFilters:
         tags=tuple(tag or ()),
         agent_id=agent,
         kind=kind,
-        since=parse_time(since),
-        until=parse_time(until),
+        since=parse_time(since, now=time.time(), what="--since"),
+        until=parse_time(until, now=time.time(), what="--until"),
     )
 
 
@@ -289,12 +290,15 @@ def distill_embedder(
         f"{report.seconds}s. Use it with: memoryd --model {report.out} …, then `memoryd reindex`"))
 
 
+_WARM_HELP = ("First load the embedding model and do the one-off ONNX export into the cache, so that `serve` "
+              "and the first search start fast.")
+
+
 @app.command()
 @handles_errors
 def doctor(
     ctx: typer.Context,
-    warm: bool = typer.Option(False, "--warm", help="First load the embedding model and do the one-off ONNX export "
-                                                    "into the cache, so that `serve` and the first search start fast."),
+    warm: bool = typer.Option(False, "--warm", help=_WARM_HELP),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""

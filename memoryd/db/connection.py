@@ -5,6 +5,10 @@ Every connection gets, before anything is written:
   foreign_keys=ON       derived rows (vectors, tags, graph) cascade with their memory
   secure_delete=ON      freed pages are zeroed, so deleted text is not left in free pages
   busy_timeout          concurrent writers wait instead of failing
+
+A lock still held when the busy timeout runs out (SQLITE_BUSY, SQLITE_LOCKED) leaves here as
+:class:`memoryd.errors.StoreBusy`, raised by the connection's execute methods and by
+:func:`transaction` (which rolls back first): callers retry on that class, never on a message.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import StoreBusy, StoreError
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
+__all__ = ["connect", "transaction", "is_busy", "busy_error", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -27,6 +31,53 @@ PRAGMAS = {
     "secure_delete": 1,
     "synchronous": "normal",
 }
+
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (an extended code keeps them in its low byte)
+_BUSY_TEXT = ("database is locked", "database table is locked", "database is busy")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a SQLite error means "another connection holds the lock"."""
+    if isinstance(exc, StoreBusy):
+        return True
+    if not isinstance(exc, driver.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _BUSY_CODES
+    msg = str(exc).lower()  # a driver without error codes
+    return any(s in msg for s in _BUSY_TEXT)
+
+
+def busy_error(exc: BaseException) -> StoreBusy:
+    return StoreBusy(f"the database is locked by another connection or process ({exc}); try again")
+
+
+@contextmanager
+def _busy_as_store_busy() -> Iterator[None]:
+    try:
+        yield
+    except driver.OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(exc) from exc
+        raise
+
+
+class _Connection(sqlite3.Connection):
+    """The driver's connection, with lock contention raised as StoreBusy."""
+
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        with _busy_as_store_busy():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql, parameters, /):  # type: ignore[override]
+        with _busy_as_store_busy():
+            return super().executemany(sql, parameters)
+
+    def executescript(self, script, /):  # type: ignore[override]
+        with _busy_as_store_busy():
+            return super().executescript(script)
+
 
 def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
     """Open (creating if needed) a database with memoryd's pragmas applied."""
@@ -38,7 +89,8 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
             raise StoreError(f"cannot create directory for database {p}: {exc}") from exc
     try:
         conn = sqlite3.connect(
-            str(p), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            str(p), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000,
+            factory=_Connection,
         )
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {p}: {exc}") from exc
@@ -148,9 +200,12 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         else:
             conn.execute(f"SAVEPOINT {name}")
+    except StoreBusy:
+        _pop(key, depth)
+        raise
     except sqlite3.OperationalError as exc:
         _pop(key, depth)
-        raise StoreError(f"could not start a transaction: {exc}") from exc
+        raise (busy_error(exc) if is_busy(exc) else StoreError(f"could not start a transaction: {exc}")) from exc
     try:
         yield conn
     except BaseException:
@@ -165,6 +220,10 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         raise
     try:
         conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
+    except BaseException:
+        if depth == 0 and conn.in_transaction:  # COMMIT refused (SQLITE_BUSY): nothing half-done stays
+            conn.execute("ROLLBACK")
+        raise
     finally:
         _pop(key, depth)
 

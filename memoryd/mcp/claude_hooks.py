@@ -11,6 +11,7 @@ import json
 import shlex
 from typing import Any
 
+from ..jsontext import load_object
 from .clients import ConfigFormatError
 
 __all__ = ["HOOK_EVENTS", "hook_commands", "merge_hooks"]
@@ -35,14 +36,7 @@ def _ours(hook: Any) -> bool:
 def merge_hooks(existing: str | None, commands: dict[str, str]) -> str:
     """``existing`` settings with memoryd's hooks added (replacing earlier memoryd hooks);
     every other setting and hook is kept. Idempotent."""
-    data: Any = {}
-    if existing is not None and existing.strip():
-        try:
-            data = json.loads(existing)
-        except json.JSONDecodeError as exc:
-            raise ConfigFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise ConfigFormatError("the file does not hold a JSON object")
+    data = load_object(existing, ConfigFormatError)
     hooks = data.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise ConfigFormatError("'hooks' is not a JSON object")

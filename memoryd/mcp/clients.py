@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..jsontext import load_object
+
 __all__ = ["CLIENTS", "TOKEN_ENV", "CODEX_STARTUP_TIMEOUT_SEC", "ClientConfig", "ConfigFormatError",
            "client_config", "default_config_path", "merge_config"]
 
@@ -161,15 +163,8 @@ def merge_config(cfg: ClientConfig, existing: str | None) -> str:
 
 
 def _merge_json(cfg: ClientConfig, existing: str | None) -> str:
-    data: Any = {}
-    if existing is not None and existing.strip():
-        try:
-            data = json.loads(existing)
-        except json.JSONDecodeError as exc:
-            raise ConfigFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno}); comments are not "
-                                    "supported: add memoryd's entry by hand") from None
-    if not isinstance(data, dict):
-        raise ConfigFormatError("the file does not hold a JSON object")
+    data = load_object(existing, ConfigFormatError,
+                       hint="; comments are not supported: add memoryd's entry by hand")
     servers = data.setdefault(cfg.root_key, {})
     if not isinstance(servers, dict):
         raise ConfigFormatError(f"{cfg.root_key!r} is not a JSON object")

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..errors import StoreError
+from ..errors import StoreBusy
 
 __all__ = ["is_locked", "retry_locked"]
 
@@ -26,21 +24,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_LOCKED = ("database is locked", "database table is locked", "database is busy", "sqlite_busy")
-
-
-def _operational() -> tuple[type[BaseException], ...]:
-    """OperationalError of the stdlib module and of the bundled SQLite memoryd may use
-    (memoryd.db.driver), which the mcp layer must not import."""
-    mods = [sqlite3, sys.modules.get("pysqlite3.dbapi2")]
-    return tuple(m.OperationalError for m in mods if m is not None)
-
 
 def is_locked(exc: BaseException) -> bool:
-    if not isinstance(exc, (*_operational(), StoreError)):
-        return False
-    msg = str(exc).lower()
-    return any(s in msg for s in _LOCKED)
+    """db/ raises StoreBusy for SQLITE_BUSY / SQLITE_LOCKED; nothing here reads SQLite messages."""
+    return isinstance(exc, StoreBusy)
 
 
 def retry_locked(
@@ -51,16 +38,14 @@ def retry_locked(
     max_delay: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call fn; on 'database is locked' wait 50 ms, 100 ms, ... (x0.5-1 jitter) and retry."""
+    """Call fn; on StoreBusy wait 50 ms, 100 ms, ... (x0.5-1 jitter) and retry."""
     assert attempts >= 1
     for attempt in range(attempts):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - anything but a lock error is re-raised
-            if not is_locked(exc):
-                raise
+        except StoreBusy as exc:
             if attempt == attempts - 1:
-                raise StoreError(f"database stayed locked after {attempts} attempts; try again") from exc
+                raise StoreBusy(f"database stayed locked after {attempts} attempts; try again") from exc
             delay = min(max_delay, base_delay * 2**attempt) * (0.5 + random.random() / 2)
             log.info("database locked (attempt %d/%d); retrying in %.0f ms", attempt + 1, attempts, delay * 1000)
             sleep(delay)

@@ -10,12 +10,9 @@ database or the embedder (which keeps all torch work on its own single thread).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 from fastmcp.exceptions import ToolError
@@ -24,11 +21,18 @@ from pydantic import Field
 
 from ..erasure.models import ErasureRequest
 from ..errors import MemorydError, ValidationError
-from ..models import Memory, NewMemory, Provenance, SearchFilters, SearchHit
+from ..models import NewMemory, Provenance, SearchFilters
 from ..project import ProjectScope
 from ..services.authority import Caller
 from ..services.memories import SearchOptions
+from ..timeparse import parse_time
 from .auth import Identity
+from .params import (
+    MAX_CONTENT_CHARS, MAX_ID_CHARS, MAX_IDS, MAX_NAME_CHARS, MAX_NAMESPACES, MAX_QUERY_CHARS, MAX_SOURCE_CHARS,
+    MAX_TAGS, MAX_TEXT_CHARS,
+    MemoryId, Name, ShortText, Tag, Tags, tool_annotations,
+)
+from .render import iso_time, plain, render_hit, render_memory
 from .retry import retry_locked
 
 if TYPE_CHECKING:
@@ -58,98 +62,6 @@ class GraphPort(Protocol):
     def related(self, memory_id: str, *, limit: int, filters: SearchFilters) -> Sequence[Any]: ...
 
     def communities(self, *, limit: int, filters: SearchFilters) -> Sequence[Any]: ...
-
-
-# ---- rendering ---------------------------------------------------------------------------------
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def render_memory(m: Memory) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "content": m.content,
-        "kind": m.kind,
-        "tags": list(m.tags),
-        "namespace": m.namespace,
-        "importance": m.importance,
-        "created_at": _iso(m.created_at),
-        "provenance": dataclasses.asdict(m.provenance),
-    }
-
-
-def render_hit(h: SearchHit) -> dict[str, Any]:
-    d = render_memory(h.memory)
-    d.update(score=round(h.score, 6), why=h.why, legs=h.legs)
-    if h.trust is not None:
-        d["trust"] = round(h.trust, 4)
-        d["quarantined"] = h.quarantined
-    return d
-
-
-def _plain(item: Any) -> dict[str, Any]:
-    if hasattr(item, "to_dict"):
-        return dict(item.to_dict())
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return dataclasses.asdict(item)
-    if isinstance(item, Mapping):
-        return dict(item)
-    return {"value": str(item)}
-
-
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _parse_time(value: str | None, what: str) -> float | None:
-    """ISO 8601 date/time, POSIX seconds, or an age such as 30m, 12h, 7d, 2w (ago)."""
-    if value is None or not value.strip():
-        return None
-    v = value.strip()
-    m = _AGE.match(v)
-    if m:
-        return time.time() - float(m.group(1)) * _UNIT[m.group(2)]
-    try:
-        return float(v)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"cannot read {what} {value!r}: use ISO 8601 (2026-01-31), POSIX seconds or an age like 7d") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
-
-
-# ---- annotations -------------------------------------------------------------------------------
-def _ann(title: str, *, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
-    return ToolAnnotations(
-        title=title,
-        read_only_hint=read_only,
-        destructive_hint=destructive,
-        idempotent_hint=idempotent,
-        open_world_hint=False,  # a local database, nothing outside it
-    )
-
-
-# bounds on every input: a bad value is a clear tool error before any service runs
-MAX_ID_CHARS = 64
-MAX_NAME_CHARS = 128  # namespaces, kinds (validation.py's rule)
-MAX_TAG_CHARS = 64
-MAX_TAGS = 32
-MAX_NAMESPACES = 64
-MAX_IDS = 500
-MAX_SOURCE_CHARS = 2048
-MAX_QUERY_CHARS = 8192
-MAX_CONTENT_CHARS = 1_000_000  # the byte limit (32 KiB by default) is the service's
-MAX_TEXT_CHARS = 256  # subjects, agent names, times
-
-MemoryId = Annotated[str, Field(max_length=MAX_ID_CHARS, description="A memory id as returned by remember, recall or list_recent (26-character ULID).")]
-Tag = Annotated[str, Field(max_length=MAX_TAG_CHARS)]
-Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
-Tags = Annotated[list[Tag] | None, Field(max_length=MAX_TAGS, description="Tags, e.g. ['deploy', 'postgres']: no spaces, at most 32.")]
-ShortText = Annotated[str | None, Field(max_length=MAX_TEXT_CHARS)]
 
 
 class Tools:
@@ -213,12 +125,12 @@ class Tools:
             new = NewMemory(
                 content=content, kind=kind, tags=tuple(tags or ()), namespace=ns, importance=importance,
                 provenance=Provenance(agent_id=caller.agent_id, tool="mcp", source=source, session_id=session),
-                created_at=_parse_time(created_at, "created_at"),
+                created_at=parse_time(created_at, now=time.time(), what="created_at"),
             )
             res = self.app.memories.remember(new, caller=caller, supersedes=supersedes)
             m = res.memory
             out = {"id": m.id, "duplicate": res.duplicate, "namespace": m.namespace, "kind": m.kind,
-                   "tags": list(m.tags), "created_at": _iso(m.created_at), "agent_id": m.provenance.agent_id}
+                   "tags": list(m.tags), "created_at": iso_time(m.created_at), "agent_id": m.provenance.agent_id}
             if res.supersedes:
                 out["supersedes"] = res.supersedes
             if res.similar is not None:
@@ -257,7 +169,8 @@ class Tools:
             scoped = tuple(namespaces) if namespaces else (self.scope.read_namespaces if self.scope else None)
             filters = SearchFilters(
                 namespaces=scoped, tags=tuple(tags or ()),
-                agent_id=agent, kind=kind, since=_parse_time(since, "since"), until=_parse_time(until, "until"),
+                agent_id=agent, kind=kind, since=parse_time(since, now=time.time(), what="since"),
+                until=parse_time(until, now=time.time(), what="until"),
             )
             opts = SearchOptions(limit=limit, expand=expand, include_quarantined=include_quarantined)
             hits = self.app.memories.search(query, filters, opts, caller=self._caller())
@@ -353,7 +266,7 @@ class Tools:
 
         def go() -> dict[str, Any]:
             ev = self.app.feedback.record(id, verdict, note=note, caller=self._caller())
-            return {**ev.to_dict(), "created_at": _iso(ev.created_at)}
+            return {**ev.to_dict(), "created_at": iso_time(ev.created_at)}
 
         return self._run(go)
 
@@ -368,7 +281,7 @@ class Tools:
         def go() -> dict[str, Any]:
             caller = self._caller()
             seed = self.app.memories.get(id, caller=caller)
-            items = [_plain(x) for x in self._graph().related(seed.id, limit=limit, filters=caller.read_filters())]
+            items = [plain(x) for x in self._graph().related(seed.id, limit=limit, filters=caller.read_filters())]
             return {"id": seed.id, "count": len(items), "related": items}
 
         return self._run(go)
@@ -381,7 +294,7 @@ class Tools:
         label of its characteristic terms and its size. Gives an overview of what is known."""
 
         def go() -> dict[str, Any]:
-            items = [_plain(x) for x in self._graph().communities(limit=limit, filters=self._caller().read_filters())]
+            items = [plain(x) for x in self._graph().communities(limit=limit, filters=self._caller().read_filters())]
             return {"count": len(items), "communities": items}
 
         return self._run(go)
@@ -423,16 +336,16 @@ class Tools:
     # ---- registration ----------------------------------------------------------------------
     def register(self, server: FastMCP) -> None:
         spec: list[tuple[Callable[..., Any], ToolAnnotations]] = [
-            (self.remember, _ann("Remember", read_only=False, idempotent=True)),
-            (self.recall, _ann("Recall memories", read_only=True, idempotent=True)),
-            (self.get, _ann("Get a memory", read_only=True, idempotent=True)),
-            (self.list_recent, _ann("List recent memories", read_only=True, idempotent=True)),
-            (self.forget, _ann("Forget a memory", read_only=False, destructive=True, idempotent=True)),
-            (self.erase, _ann("Erase memories (GDPR)", read_only=False, destructive=True)),
-            (self.feedback, _ann("Give feedback on a memory", read_only=False)),
-            (self.related, _ann("Related memories", read_only=True, idempotent=True)),
-            (self.communities, _ann("Memory communities", read_only=True, idempotent=True)),
-            (self.stats, _ann("Memory statistics", read_only=True, idempotent=True)),
+            (self.remember, tool_annotations("Remember", read_only=False, idempotent=True)),
+            (self.recall, tool_annotations("Recall memories", read_only=True, idempotent=True)),
+            (self.get, tool_annotations("Get a memory", read_only=True, idempotent=True)),
+            (self.list_recent, tool_annotations("List recent memories", read_only=True, idempotent=True)),
+            (self.forget, tool_annotations("Forget a memory", read_only=False, destructive=True, idempotent=True)),
+            (self.erase, tool_annotations("Erase memories (GDPR)", read_only=False, destructive=True)),
+            (self.feedback, tool_annotations("Give feedback on a memory", read_only=False)),
+            (self.related, tool_annotations("Related memories", read_only=True, idempotent=True)),
+            (self.communities, tool_annotations("Memory communities", read_only=True, idempotent=True)),
+            (self.stats, tool_annotations("Memory statistics", read_only=True, idempotent=True)),
         ]
         assert tuple(fn.__name__ for fn, _ in spec) == TOOL_NAMES
         for fn, ann in spec:

@@ -17,6 +17,21 @@ class FusedHit:
     ranks: dict[str, int] = field(default_factory=dict)  # leg -> 1-based rank
 
 
+def _credit(hits: dict[int, FusedHit], rowid: int, leg: str, rank: int, gain: float) -> None:
+    """A leg's vote for `rowid` at `rank`; only its first listing of a document counts."""
+    h = hits.get(rowid)
+    if h is None:
+        h = hits[rowid] = FusedHit(rowid, 0.0)
+    if leg not in h.ranks:
+        h.ranks[leg] = rank
+        h.score += gain
+
+
+def _ranked(hits: dict[int, FusedHit]) -> list[FusedHit]:
+    """Best score first; ties broken by best rank, then rowid (deterministic)."""
+    return sorted(hits.values(), key=lambda h: (-h.score, min(h.ranks.values()), h.rowid))
+
+
 def rrf_fuse(
     legs: Mapping[str, Sequence[int]],
     *,
@@ -29,14 +44,8 @@ def rrf_fuse(
     for leg, ranked in legs.items():
         w = 1.0 if weights is None else weights.get(leg, 1.0)
         for rank, rowid in enumerate(ranked, start=1):
-            h = hits.get(rowid)
-            if h is None:
-                h = hits[rowid] = FusedHit(rowid, 0.0)
-            if leg in h.ranks:
-                continue
-            h.ranks[leg] = rank
-            h.score += w / (k + rank)
-    return sorted(hits.values(), key=lambda h: (-h.score, min(h.ranks.values()), h.rowid))
+            _credit(hits, rowid, leg, rank, w / (k + rank))
+    return _ranked(hits)
 
 
 def relative_score_fuse(
@@ -58,14 +67,8 @@ def relative_score_fuse(
         scores = [s for _, s in ranked]
         lo, hi = min(scores), max(scores)
         for rank, (rowid, s) in enumerate(ranked, start=1):
-            h = hits.get(rowid)
-            if h is None:
-                h = hits[rowid] = FusedHit(rowid, 0.0)
-            if leg in h.ranks:
-                continue
-            h.ranks[leg] = rank
-            h.score += w * ((s - lo) / (hi - lo) if hi > lo else 1.0)
-    return sorted(hits.values(), key=lambda h: (-h.score, min(h.ranks.values()), h.rowid))
+            _credit(hits, rowid, leg, rank, w * ((s - lo) / (hi - lo) if hi > lo else 1.0))
+    return _ranked(hits)
 
 
 def fuse(

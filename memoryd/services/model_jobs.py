@@ -1,6 +1,6 @@
 """STAMP edits of erased memories as durable jobs, run outside the database write lock.
 
-A collaborator of :class:`memoryd.services.models.ModelLedgerService` (which holds one as
+A collaborator of :class:`memoryd.services.ledger.ModelLedgerService` (which holds one as
 `ledger.jobs`). The life of a job (docs/erasure.md, "Model edits"):
 
   inside the erasure's delete transaction (`record`, under App.lock):
@@ -42,11 +42,11 @@ from ..db.driver import sqlite3
 from ..erasure.exports import shred, shred_tree, write_atomic
 from ..models import Memory, SearchFilters
 from ..store import memories as mstore
-from ..store import models as lstore
+from ..store import ledger as lstore
 
 __all__ = ["EditJobs", "STAGING_MARK", "JOB_DIR", "MAX_RETAIN", "MAX_HELDOUT", "figures"]
 
-log = logging.getLogger("memoryd.services.models")
+log = logging.getLogger("memoryd.services.ledger")
 
 MAX_RETAIN = 256  # retain memories read for STAMP's keys and the retain check (evenly subsampled)
 MAX_HELDOUT = 32  # memories the model never saw, for the perplexity check

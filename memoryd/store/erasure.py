@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..db import driver
 from ..db.driver import sqlite3
 from . import memories as mstore
+from ._sql import chunks, fts_optimize, placeholders
 
 __all__ = [
     "PendingRequest",
@@ -52,8 +53,6 @@ __all__ = [
     "vacuum",
     "page_stats",
 ]
-
-_IN = 500  # parameters per IN (...) chunk
 
 
 @dataclass(frozen=True)
@@ -223,10 +222,9 @@ def iter_ids(conn: sqlite3.Connection) -> Iterator[tuple[int, str]]:
 def ids_present(conn: sqlite3.Connection, ids: Sequence[str]) -> int:
     n = 0
     ids = list(ids)
-    for i in range(0, len(ids), _IN):
-        chunk = ids[i : i + _IN]
+    for chunk in chunks(ids):
         n += conn.execute(
-            f"SELECT count(*) FROM memories WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            f"SELECT count(*) FROM memories WHERE id IN ({placeholders(len(chunk))})", chunk
         ).fetchone()[0]
     return n
 
@@ -265,10 +263,9 @@ def cascade_counts(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[str,
     ids = list(rowids)
     for table, col in _referencing_tables(conn):
         n = 0
-        for i in range(0, len(ids), _IN):
-            chunk = ids[i : i + _IN]
+        for chunk in chunks(ids):
             n += conn.execute(
-                f"SELECT count(*) FROM {_quote(table)} WHERE {_quote(col)} IN ({','.join('?' * len(chunk))})",
+                f"SELECT count(*) FROM {_quote(table)} WHERE {_quote(col)} IN ({placeholders(len(chunk))})",
                 chunk,
             ).fetchone()[0]
         out[table] = n
@@ -371,10 +368,6 @@ def fts_secure_delete_supported() -> bool:
 
 def fts_set_secure_delete(conn: sqlite3.Connection) -> None:
     mstore.fts_set_secure_delete(conn)
-
-
-def fts_optimize(conn: sqlite3.Connection) -> None:
-    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
 
 
 def wal_checkpoint_truncate(conn: sqlite3.Connection) -> tuple[int, int, int]:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from ..db.driver import sqlite3
+from ._sql import chunks, placeholders
 
 
 __all__ = ["FIELDS", "REDACTABLE", "STRUCTURAL", "distinct_values", "rowids_for_values", "metadata_of", "feedback_notes", "redact"]
@@ -29,8 +30,6 @@ REDACTABLE = frozenset(FIELDS) - {"namespace"}  # a namespace hit erases the mem
 # matched against subjects like every field (a hit erases the memory), but an erased
 # memory's values of these fields are not forensic needles.
 STRUCTURAL = frozenset({"tool", "namespace"})
-_IN = 500
-
 
 def _query(field: str) -> tuple[str, str]:
     """(value column expression, FROM clause with a `memory_rowid` column) for a field."""
@@ -61,10 +60,9 @@ def rowids_for_values(conn: sqlite3.Connection, field: str, values: Sequence[str
     col, src = _query(field)
     out: dict[int, set[str]] = defaultdict(set)
     vals = list(values)
-    for i in range(0, len(vals), _IN):
-        chunk = vals[i : i + _IN]
+    for chunk in chunks(vals):
         for r in conn.execute(
-            f"SELECT memory_rowid, {col} FROM {src} WHERE {col} IN ({','.join('?' * len(chunk))})", chunk
+            f"SELECT memory_rowid, {col} FROM {src} WHERE {col} IN ({placeholders(len(chunk))})", chunk
         ):
             out[r[0]].add(r[1])
     return dict(out)
@@ -77,11 +75,10 @@ def metadata_of(conn: sqlite3.Connection, rowids: Iterable[int]) -> dict[int, li
     out: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for field in FIELDS:
         col, src = _query(field)
-        for i in range(0, len(ids), _IN):
-            chunk = ids[i : i + _IN]
+        for chunk in chunks(ids):
             try:
                 rows = conn.execute(
-                    f"SELECT memory_rowid, {col} FROM {src} WHERE memory_rowid IN ({','.join('?' * len(chunk))})"
+                    f"SELECT memory_rowid, {col} FROM {src} WHERE memory_rowid IN ({placeholders(len(chunk))})"
                     f" AND {col} IS NOT NULL AND {col} != ''", chunk).fetchall()
             except sqlite3.OperationalError:
                 rows = []

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from ..db.driver import sqlite3
 from ..db.connection import data_version as _data_version
 from ..models import SearchFilters
+from . import _sql
+from ._sql import IN_CHUNK as _CHUNK
+from ._sql import chunks as _chunks
+from ._sql import placeholders as _in
 from .memories import _where as _memory_where
 
 __all__ = [
@@ -55,29 +59,15 @@ __all__ = [
     "data_version",
 ]
 
-_CHUNK = 500  # bound parameters per IN (...) list
-
-
-def _chunks(items: Sequence, n: int = _CHUNK) -> Iterator[Sequence]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
-def _in(n: int) -> str:
-    return ",".join("?" * n)
 
 
 # ---- bookkeeping --------------------------------------------------------------------------
 def state_get(conn: sqlite3.Connection, key: str) -> str | None:
-    r = conn.execute("SELECT value FROM graph_state WHERE key = ?", (key,)).fetchone()
-    return None if r is None else str(r[0])
+    return _sql.state_get(conn, "graph_state", key)
 
 
 def state_set(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO graph_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+    _sql.state_set(conn, "graph_state", key, value)
 
 
 # ---- entity mentions ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from ..db import driver
 from ..db.driver import sqlite3
 from ..models import Memory, NewMemory, Provenance, SearchFilters
+from ._sql import fts_optimize
 
 __all__ = [
     "insert_memory",
@@ -130,18 +131,11 @@ def _where(filters: SearchFilters, alias: str = "m") -> tuple[str, list]:
     if filters.exclude_namespaces:
         clauses.append(f"{alias}.namespace NOT IN ({','.join('?' * len(filters.exclude_namespaces))})")
         params.extend(filters.exclude_namespaces)
-    if filters.agent_id is not None:
-        clauses.append(f"{alias}.agent_id = ?")
-        params.append(filters.agent_id)
-    if filters.kind is not None:
-        clauses.append(f"{alias}.kind = ?")
-        params.append(filters.kind)
-    if filters.since is not None:
-        clauses.append(f"{alias}.created_at >= ?")
-        params.append(filters.since)
-    if filters.until is not None:
-        clauses.append(f"{alias}.created_at <= ?")
-        params.append(filters.until)
+    for column, op, value in (("agent_id", "=", filters.agent_id), ("kind", "=", filters.kind),
+                              ("created_at", ">=", filters.since), ("created_at", "<=", filters.until)):
+        if value is not None:
+            clauses.append(f"{alias}.{column} {op} ?")
+            params.append(value)
     for tag in filters.tags:
         clauses.append(
             f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.tag = ? AND t.memory_rowid = {alias}.rowid)"
@@ -295,11 +289,6 @@ def fts_search(
 def fts_integrity_check(conn: sqlite3.Connection) -> None:
     """Raises sqlite3.DatabaseError if the index disagrees with the memories table."""
     conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
-
-
-def fts_optimize(conn: sqlite3.Connection) -> None:
-    """Merge all FTS segments into one, dropping deleted entries from the index b-tree."""
-    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
 
 
 def meta_get(conn: sqlite3.Connection, key: str) -> str | None:

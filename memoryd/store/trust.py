@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..db.driver import sqlite3
+from . import _sql
 
 __all__ = [
     "EvidenceRow",
@@ -203,15 +204,11 @@ def memory_rows(conn: sqlite3.Connection) -> list[tuple[int, str, str, float, st
 
 # ---- bookkeeping -------------------------------------------------------------------------
 def state_get(conn: sqlite3.Connection, key: str) -> str | None:
-    r = conn.execute("SELECT value FROM trust_state WHERE key = ?", (key,)).fetchone()
-    return str(r[0]) if r else None
+    return _sql.state_get(conn, "trust_state", key)
 
 
 def state_set(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO trust_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+    _sql.state_set(conn, "trust_state", key, value)
 
 
 def max_feedback_id(conn: sqlite3.Connection) -> int | None:

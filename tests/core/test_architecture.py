@@ -292,3 +292,12 @@ def test_the_bench_checker_sees_a_violation():
     mods = [m for m, _ in _imports("memoryd.services.fake", PKG / "services" / "fake.py", tree)]
     assert "memoryd.bench.harness" in mods and _within("memoryd.bench.harness", (BENCH,))
     assert not _within("memoryd.services.fake", BENCH_IMPORTERS) and _within("memoryd.cli.bench", BENCH_IMPORTERS)
+
+
+def test_mcp_never_touches_the_sqlite_driver():
+    """Lock contention reaches mcp/ as errors.StoreBusy (db/ maps it): no layer there may
+    import sqlite3 or the db driver to read SQLite's exceptions or messages."""
+    bad = [(name, line, mod) for name, path, tree in MODULES if _within(name, ("memoryd.mcp",))
+           for mod, line in _imports(name, path, tree)
+           if _within(mod, ("sqlite3", "pysqlite3", "memoryd.db"))]
+    assert not bad, bad

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from memoryd.cli import app as cli
@@ -54,6 +55,7 @@ def test_bench_unlearn_sizes():
     assert 25e6 < n < 30e6  # the top of the 10-30M range
 
 
+@pytest.mark.slow  # bench-sized: `memoryd bench unlearn` end to end
 def test_bench_unlearn_smoke():
     r = _json(runner.invoke(cli, ["bench", "unlearn", "--size", "test", "--profiles", "6", "--forget", "1",
                                   "--heldout", "2", "--sequential", "0", "--repeats", "1", "--no-retrain", "--json"]))

@@ -12,7 +12,7 @@ from memoryd.app import App
 from memoryd.erasure.models import ErasureRequest
 from memoryd.errors import EditingError, NotFoundError
 from memoryd.models import NewMemory
-from memoryd.store import models as lstore
+from memoryd.store import ledger as lstore
 
 from .ledger_helpers import completes, files_under
 

@@ -10,7 +10,7 @@ import pytest
 from memoryd.editing.adapt import AdaptConfig
 from memoryd.editing.prompts import fact_probes
 from memoryd.erasure.models import ErasureRequest
-from memoryd.store import models as lstore
+from memoryd.store import ledger as lstore
 
 from .ledger_helpers import completes as _completes, files_under as _files
 

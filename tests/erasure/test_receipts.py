@@ -65,7 +65,7 @@ def test_wrong_key_fails(app, settings):
     _, rs = _three_receipts(app)
     key = settings.key_path
     key.write_bytes(bytes(32))
-    app.erasure._master = None  # forget the cached key
+    app._master_key = None  # forget the cached key (the App owns it)
     assert not app.erasure.verify(rs[0].id, scan=False).ok
 
 

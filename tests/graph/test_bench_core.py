@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from memoryd.bench.graph_core import bench_core, synthetic_corpus
 
-from ._timing import budget
+from timing import budget
 
 
 def test_synthetic_corpus_shapes() -> None:
@@ -12,6 +14,7 @@ def test_synthetic_corpus_shapes() -> None:
     assert topic.shape == (50,) and len(keys) == 50 and "name:hub everyone" in keys[0]
 
 
+@pytest.mark.slow  # bench-sized: the graph core at 10k memories
 def test_bench_core_10k_meets_targets() -> None:
     r = bench_core(10_000, incremental_trials=20)
     # targets on the idle 2-core box (measured ~1 s and ~0.6 ms), scaled if the box is busy

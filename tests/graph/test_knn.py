@@ -7,7 +7,7 @@ import pytest
 
 from memoryd.graph.knn import knn_edges, neighbours_of
 
-from ._timing import budget
+from timing import budget
 
 
 def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -90,6 +90,7 @@ def test_neighbours_of_matches_brute_force_and_excludes() -> None:
     assert len(neighbours_of(q, x, k=5, threshold=0.99, exclude=[10]).index) == 0
 
 
+@pytest.mark.slow  # bench-sized: 100k vectors
 def test_neighbours_of_is_fast_at_100k() -> None:
     x = unit(np.random.default_rng(4), 100_000, 384)
     neighbours_of(x[0], x, 10, 0.3)  # warm up

@@ -109,7 +109,7 @@ def test_session_start_hook_within_budget(app, projects):
 
 def test_hooks_fail_open(app):
     bad = _hook(app, ["prompt-submit"], "{not json")
-    assert bad.exit_code == 0 and bad.stdout == "" and "not JSON" in bad.stderr
+    assert bad.exit_code == 0 and bad.stdout == "" and "not valid JSON" in bad.stderr
     short = _hook(app, ["prompt-submit"], {"hook_event_name": "UserPromptSubmit", "prompt": "hi", "cwd": "/"})
     assert short.exit_code == 0 and short.stdout == ""
     wrong = _hook(app, ["prompt-submit"], {"hook_event_name": "UserPromptSubmit", "prompt": ["x"], "cwd": "/"})

@@ -7,7 +7,9 @@ from memoryd.db.driver import sqlite3  # the same SQLite library as memoryd (see
 import threading
 import time
 
-from memoryd.errors import StoreError
+import pytest
+
+from memoryd.errors import StoreBusy, StoreError
 from memoryd.mcp.retry import retry_locked
 from memoryd.models import NewMemory, Provenance
 
@@ -241,29 +243,27 @@ def test_retry_locked_backs_off_then_succeeds():
     def flaky():
         calls.append(1)
         if len(calls) < 3:
-            raise sqlite3.OperationalError("database is locked")
+            raise StoreBusy("the database is locked by another connection")
         return "ok"
 
     assert retry_locked(flaky, sleep=sleeps.append) == "ok"
     assert len(calls) == 3 and len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9
 
     def always():
-        raise StoreError("could not start a transaction: database is locked")
+        raise StoreBusy("the database is locked by another connection")
 
-    try:
+    with pytest.raises(StoreBusy, match="stayed locked after 3 attempts"):
         retry_locked(always, attempts=3, sleep=lambda _: None)
-    except StoreError as exc:
-        assert "stayed locked" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("expected StoreError")
 
-    def other_error():
-        raise sqlite3.OperationalError("no such table: x")
+    tries = []
 
-    try:
+    def other_error():  # a store error that is not contention: raised at once, not retried
+        tries.append(1)
+        raise StoreError("database disk image is malformed (database is locked)")
+
+    with pytest.raises(StoreError, match="malformed"):
         retry_locked(other_error, sleep=lambda _: None)
-    except sqlite3.OperationalError as exc:
-        assert "no such table" in str(exc)
+    assert tries == [1]
 
 
 def test_tool_output_uses_the_service(app, alice):

@@ -11,6 +11,7 @@ from memoryd.models import NewMemory, Provenance
 from memoryd.services.memories import SearchOptions
 from memoryd.trust import EvidenceKind
 
+from timing import budget
 from trust_helpers import DAY, HONEST, INJECTION, write
 
 
@@ -184,5 +185,6 @@ def test_recall_overhead_is_small(sim_app, clock):
         return sorted(times)[len(times) // 2]
 
     best(True)
-    assert best(True) - best(False) < 0.015  # a few ms on a loaded 2-core machine
-    assert json.dumps(sim_app.memories.search("port", opts=SearchOptions(limit=3))[0].to_dict())
+    assert best(True) - best(False) < budget(0.015)  # a few ms on an idle 2-core machine
+    hit = sim_app.memories.search("port", opts=SearchOptions(limit=3))[0].to_dict()
+    assert json.loads(json.dumps(hit)) == hit and 0.0 <= hit["trust"] <= 1.0 and hit["quarantined"] is False

@@ -52,7 +52,6 @@ from ...errors import ErasureError, StoreError, TrustError, ValidationError
 from ...models import Memory
 from ...store import erasure as estore
 from ...store import memories as mstore
-from ...trust.chain import load_or_create_key
 from ..authority import OPERATOR, Caller
 from .audit import ErasureAuditLog
 from .bounds import bound_plan
@@ -85,6 +84,7 @@ class ErasureService:
         *,
         lock: threading.RLock,
         settings: Settings,
+        key: Callable[[], bytes],  # App.master_key
         memories: Callable[[], Any],
         clock: Callable[[], float] = time.time,
     ):
@@ -95,7 +95,7 @@ class ErasureService:
         self.clock = clock
         self.hooks: list[ErasureHook] = []
         self.on_step: Callable[[str], None] | None = None  # test seam: called at each STEP
-        self._master: bytes | None = None
+        self._master_key = key
         self._active: set[str] = set()  # requests being completed by this process
         self._released = threading.Condition(lock)  # notified when a thread lets go of a request
         self.planner = ErasurePlanner(conn, lock=lock, memories=memories, clock=lambda: self.clock())
@@ -114,12 +114,10 @@ class ErasureService:
         self.hooks.append(hook)
 
     def _key(self) -> bytes:
-        if self._master is None:
-            try:
-                self._master = load_or_create_key(self.settings.key_path)
-            except TrustError as exc:
-                raise ErasureError(f"cannot use the key file: {exc}") from exc
-        return self._master
+        try:
+            return self._master_key()
+        except TrustError as exc:
+            raise ErasureError(f"cannot use the key file: {exc}") from exc
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:

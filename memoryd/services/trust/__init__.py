@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,7 +64,7 @@ class TrustService:
         conn: sqlite3.Connection,
         memories: MemoryService,
         *,
-        key_path: Path,
+        key: Callable[[], bytes],  # App.master_key
         lock: threading.RLock,
         clock: Callable[[], float] = time.time,
         params: TrustParams = DEFAULT_PARAMS,
@@ -81,7 +80,7 @@ class TrustService:
         # itself counts zero); a full self-corroboration attempt against the giver
         cohort_praise_strength: float = 1.0,
     ):
-        ledger = EvidenceLedger(conn, key_path)
+        ledger = EvidenceLedger(conn, key)
         self.ctx = ctx = TrustContext(conn, memories, lock, clock, params, detect, screen, ledger,
                                       TrustScorer(conn, ledger, params, quantum_s))
         self.ingest = FeedbackIngest(ctx, self_praise_strength=self_praise_strength,

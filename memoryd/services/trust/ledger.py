@@ -21,14 +21,13 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ...db.driver import sqlite3
 from ...errors import TrustError, ValidationError
 from ...store import trust as tstore
-from ...trust import GENESIS_MAC, Evidence, canonical_json, derive_key, load_or_create_key, seal, verify_chain
+from ...trust import GENESIS_MAC, Evidence, canonical_json, derive_key, seal, verify_chain
 
 __all__ = ["EvidenceLedger", "LogVerification"]
 
@@ -52,9 +51,9 @@ class LogVerification:
 
 
 class EvidenceLedger:
-    def __init__(self, conn: sqlite3.Connection, key_path: Path):
+    def __init__(self, conn: sqlite3.Connection, key: Callable[[], bytes]):
         self.conn = conn
-        self.key_path = key_path
+        self.master_key = key  # App.master_key
         self._keys: tuple[bytes, bytes, bytes] | None = None
         self._mref_cache: dict[str, str] = {}
         self.by_agent: dict[str, list[Evidence]] = defaultdict(list)
@@ -66,7 +65,7 @@ class EvidenceLedger:
     # ---- keys ------------------------------------------------------------------------------
     def _k(self) -> tuple[bytes, bytes, bytes]:
         if self._keys is None:
-            master = load_or_create_key(self.key_path)
+            master = self.master_key()
             self._keys = (
                 derive_key(master, "trust-evidence"),
                 derive_key(master, "trust-evidence-head"),

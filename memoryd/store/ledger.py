@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db.driver import sqlite3
+from ._sql import chunks as _chunks
 
 __all__ = [
     "STATUSES",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 STATUSES = ("active", "superseded", "weights_deleted")
-_IN = 500  # parameters per IN (...) chunk
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,6 @@ def _version(r: Sequence[Any]) -> VersionRow:
 
 
 _VCOLS = "id, name, path, base, parent_id, created_at, status, method, metrics, staging_path"
-
-
-def _chunks(xs: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(xs), _IN):
-        yield xs[i : i + _IN]
 
 
 # ---- versions -------------------------------------------------------------------------------

@@ -45,8 +45,8 @@ from ..errors import EditingError, NotFoundError, TrustError, ValidationError
 from ..models import Memory, SearchFilters
 from ..store import erasure as estore
 from ..store import memories as mstore
-from ..store import models as lstore
-from ..trust.chain import derive_key, load_or_create_key
+from ..store import ledger as lstore
+from ..trust.chain import derive_key
 from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
 
 __all__ = ["ModelLedgerService", "MAX_RETAIN", "MAX_HELDOUT"]
@@ -76,6 +76,7 @@ class ModelLedgerService:
         *,
         lock: threading.RLock,
         settings: Settings,
+        key: Callable[[], bytes],  # App.master_key
         clock: Callable[[], float] = time.time,
         memories: Callable[[], Any],
         stamp_config: Any = None,  # editing.StampConfig; None: the defaults
@@ -88,6 +89,7 @@ class ModelLedgerService:
         self._memories = memories  # () -> MemoryService
         self.stamp_config = stamp_config
         self.device = device
+        self._master_key = key
         self._k_ledger: bytes | None = None
         self.jobs = EditJobs(conn, lock=lock, settings=settings, clock=clock, device=device,
                              stamp_config=stamp_config, promote=self.finish_pending)
@@ -96,7 +98,7 @@ class ModelLedgerService:
     def _key(self) -> bytes:
         if self._k_ledger is None:
             try:
-                self._k_ledger = derive_key(load_or_create_key(self.settings.key_path), "model-ledger")
+                self._k_ledger = derive_key(self._master_key(), "model-ledger")
             except TrustError as exc:
                 raise EditingError(f"cannot use the key file: {exc}") from exc
         return self._k_ledger
