@@ -163,7 +163,8 @@ def bench_unlearn(
 ) -> None:
     """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs retraining: forgetting, retain recall,
     perplexity, speed."""
-    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
+    from ..bench.unlearn import render_unlearn_table, run_unlearn_benchmark
+    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST
 
     sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
     if size not in sizes:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import EditingError
-from .tokens import batch_for_lm
-from .verify import teacher_forced_probe_hits
+from ...editing.tokens import batch_for_lm
+from ...editing.verify import teacher_forced_probe_hits
+from ...errors import EditingError
 
 __all__ = ["GAConfig", "SSDConfig", "BaselineResult", "gradient_ascent", "selective_synaptic_dampening"]
 
