@@ -8,7 +8,11 @@
    and, as the gold standard, retrain from the same initialisation without them;
 4. report forget exact-match (Acc_f) and F-RL, retain R-RL and its ratio to before, held-out
    perplexity, and wall time per erased memory;
-5. sequential erasures: `n_sequential` single-memory STAMP requests one after another.
+5. sequential erasures: `n_sequential` single-memory STAMP requests one after another;
+6. with `attacks`: the model also learns each profile in other phrasings (forms.py) and every
+   method of methods.METHODS is attacked (suite.py): held-out prompt forms, relearning,
+   Min-K% membership inference against the retrained model (PrivLeak), an output classifier
+   telling it from the retrained model; STAMP's scalability and sustainability.
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from ...editing.profiles import make_profiles, refusal_corpus
 from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from ...editing.tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
 from ...editing.verify import extraction_report, perplexity
+from .attacks import RelearnConfig
 from .baselines import BaselineResult, GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
+from .forms import forms_texts, world_facts
+from .methods import UnlearnTask
+from .suite import run_attack_suite, scalability, sustainability
+from .uno import UNOConfig, uno
 
 __all__ = ["run_unlearn_benchmark"]
 
@@ -56,7 +65,9 @@ def run_unlearn_benchmark(
     n_heldout: int = 32, n_sequential: int = 10, repeats: int = 3, retrain: bool = True,
     model_cfg: TinyConfig = TINY_BENCH,
     adapt_cfg: AdaptConfig | None = None, stamp_cfg: StampConfig | None = None,
-    ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(),
+    ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(), uno_cfg: UNOConfig = UNOConfig(),
+    attacks: bool = False, relearn_cfg: RelearnConfig = RelearnConfig(), scale_sizes: tuple[int, ...] = (1, 8, 32),
+    n_sustain: int = 10,
 ) -> dict:
     """Run the whole benchmark; returns a JSON-serialisable dict of figures.
 
@@ -81,16 +92,22 @@ def run_unlearn_benchmark(
     rng.shuffle(order)
     forget = [memories[i] for i in sorted(order[:n_forget])]
     retain = [memories[i] for i in sorted(order[n_forget:])]
+    # with attacks, every profile is also learnt in the held-out phrasings (never given to an edit)
+    extra = [t for p in profiles[:n_profiles] for t in forms_texts(p)] + world_facts() if attacks else []
+    kept_extra = ([t for i in sorted(order[n_forget:]) for t in forms_texts(profiles[i])] + world_facts()
+                  if attacks else [])
 
     # 1-2: build and adapt
     say(f"building tokenizer and model ({model_cfg.hidden_size}x{model_cfg.num_hidden_layers})")
-    tok = train_tokenizer(memories + heldout + refusal_corpus(1), model_cfg.vocab_size)
+    tok = train_tokenizer(memories + heldout + refusal_corpus(1) + extra
+                          + [t for p in profiles[n_profiles:] for t in forms_texts(p)], model_cfg.vocab_size)
     model = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     adapt_cfg = adapt_cfg or AdaptConfig(max_epochs=80, lr=2e-3, check_every=2, seed=seed, device=device)
     say(f"adapting on {n_profiles} profiles")
     t0 = time.perf_counter()
-    epochs, loss = train_on_texts(model, tok, memories + refusal_corpus(4), adapt_cfg, must_reproduce=memories)
+    epochs, loss = train_on_texts(model, tok, memories + extra + refusal_corpus(4), adapt_cfg,
+                                  must_reproduce=memories + extra)
     adapt_s = time.perf_counter() - t0
     before = _eval(model, tok, forget, retain, heldout, dev)
     unseen = extraction_report(model, tok, heldout, device=dev)  # guessing baseline before any edit
@@ -99,7 +116,7 @@ def run_unlearn_benchmark(
 
     out: dict = {
         "config": {"n_profiles": n_profiles, "n_forget": n_forget, "n_heldout": n_heldout, "seed": seed,
-                   "repeats": repeats,
+                   "repeats": repeats, "attacks": attacks,
                    "device": device, "params_m": round(n_params / 1e6, 2), "vocab": len(tok),
                    "layers": model_cfg.num_hidden_layers, "hidden": model_cfg.hidden_size,
                    "intermediate": model_cfg.intermediate_size, "torch_threads": torch.get_num_threads()},
@@ -148,15 +165,24 @@ def run_unlearn_benchmark(
         {**ssd_row, "seconds": statistics.median(r.seconds for r in ssd_runs),
          "seconds_runs": [round(r.seconds, 4) for r in ssd_runs],
          "changed_params": ssd_runs[0].changed_params}, before, n_forget)
-    if retrain:
+    say("UNO (gradient ascent orthogonal to retain gradients)" + (f" ({repeats} runs)" if repeats > 1 else ""))
+    uno_runs, uno_row = _baseline_runs(model, lambda m: uno(m, tok, forget, retain, uno_cfg, device=dev), repeats,
+                                       lambda m: _eval(m, tok, forget, retain, heldout, dev))
+    out["methods"]["uno"] = _summarise(
+        {**uno_row, "seconds": statistics.median(r.seconds for r in uno_runs),
+         "check_seconds": statistics.median(r.check_seconds for r in uno_runs),
+         "seconds_runs": [round(r.seconds, 4) for r in uno_runs],
+         "steps": uno_runs[0].steps, "reached_zero": uno_runs[0].forgot}, before, n_forget)
+    retrained = None
+    retrain_corpus = retain + kept_extra + refusal_corpus(4)
+    if retrain or attacks:
         say(f"retraining from scratch on the {len(retain)} retained profiles (never sees the erased)")
-        m = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
+        retrained = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
         t0 = time.perf_counter()
-        r_epochs, _ = train_on_texts(m, tok, retain + refusal_corpus(4), adapt_cfg, must_reproduce=retain)
+        r_epochs, _ = train_on_texts(retrained, tok, retrain_corpus, adapt_cfg, must_reproduce=retain + kept_extra)
         out["methods"]["retrain"] = _summarise(
-            {**_eval(m, tok, forget, retain, heldout, dev), "seconds": time.perf_counter() - t0, "epochs": r_epochs},
-            before, n_forget)
-        del m
+            {**_eval(retrained, tok, forget, retain, heldout, dev), "seconds": time.perf_counter() - t0,
+             "epochs": r_epochs}, before, n_forget)
     ga_s = out["methods"]["gradient_ascent"]["seconds"]
     ga_work = ga_s - out["methods"]["gradient_ascent"]["check_seconds"]
     for name, _ in variants:
@@ -171,6 +197,20 @@ def run_unlearn_benchmark(
                                         protect_erased=True)
         out["sequential_unprotected"] = _sequential(model, tok, forget, retain, heldout, stamp_cfg, n_sequential,
                                                     dev, say, protect_erased=False)
+    if attacks:
+        kept_p = [profiles[i] for i in sorted(order[n_forget:])]
+        task = UnlearnTask(model, tok, forget, retain, dev,
+                           fresh=lambda: build_model(replace(model_cfg, seed=seed), len(tok)),
+                           retrain_corpus=retrain_corpus, retrain_reproduce=retain + kept_extra,
+                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg)
+        out["attacks"] = run_attack_suite(task, [profiles[i] for i in sorted(order[:n_forget])], kept_p,
+                                          profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say)
+        out["attacks"]["scalability"] = scalability(model, tok, profiles[:n_profiles], order, profiles[n_profiles:],
+                                                    stamp_cfg, dev, scale_sizes, say)
+        if n_sustain:
+            out["attacks"]["sustainability"] = sustainability(model, tok, profiles[:n_profiles], order,
+                                                              profiles[n_profiles:], stamp_cfg, dev, n_sustain, say)
+    del retrained
     out["targets"] = _targets(out)
     out["total_seconds"] = round(time.perf_counter() - t_all, 1)
     say(f"done in {out['total_seconds']:.0f}s")

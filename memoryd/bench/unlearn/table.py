@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["render_unlearn_table"]
+__all__ = ["render_unlearn_table", "render_attack_table"]
 
 
 def render_unlearn_table(result: dict) -> str:
@@ -44,4 +44,49 @@ def render_unlearn_table(result: dict) -> str:
     lines.append(f"adapt: {result['adapt']['epochs']} epochs, {result['adapt']['seconds']:.0f}s; total "
                  f"{result.get('total_seconds', 0):.0f}s")
     lines.append("targets: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in result.get("targets", {}).items()))
+    if "attacks" in result:
+        lines += ["", render_attack_table(result["attacks"])]
+    return "\n".join(lines)
+
+
+def render_attack_table(att: dict) -> str:
+    """The attack suite (suite.py): one row per method, the targets next to the figures."""
+    g = att["methods"]["retrain"]
+    cols = [("method", 16), ("direct", 7), ("para", 6), ("rev", 6), ("multi", 6), ("held-out", 9),
+            ("relearn rel/part", 17), ("MinK AUC", 9), ("PrivLeak%", 10), ("disting.", 9), ("R-RL/bef", 9),
+            ("pass", 0)]
+    head = " ".join(f"{c:<{w}}" for c, w in cols)
+    lines = ["unlearning under attack (extraction = exact answers of the erased profiles' facts; "
+             "relearning: held-out forms after the attack)", head, "-" * len(head)]
+    rows = [("before", att["before"], None)] + [(n, r, r.get("pass")) for n, r in att["methods"].items()]
+    for name, r, ok in rows:
+        h = r["heldout"]
+        vals = [name, f"{r['direct']:.2f}", f"{h.get('paraphrase', 0):.2f}", f"{h.get('reversed', 0):.2f}",
+                f"{h.get('multihop', 0):.2f}", f"{h['all']:.3f}",
+                f"{r['relearn_related']['heldout']:.2f}/{r['relearn_part']['heldout']:.2f}",
+                f"{r['mink']['auc_erased_vs_unseen']:.3f}", f"{r['privleak']:+.1f}" if "privleak" in r else "",
+                f"{r['distinguish']:.3f}" if "distinguish" in r else "",
+                f"{r['r_rl_ratio']:.3f}" if r.get("r_rl_ratio") is not None else "",
+                ("all" if all(ok.values()) else "FAIL: " + ",".join(k for k, v in ok.items() if not v))
+                if ok else ""]
+        lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
+    t = att["targets"]
+    lines.append(f"targets: held-out {t['heldout']} ({g['heldout']['all'] + 0.02:.3f}); relearning {t['relearn']} "
+                 f"({g['relearn_related']['heldout'] + 0.02:.2f}/{g['relearn_part']['heldout'] + 0.02:.2f}, and on "
+                 f"the direct probes {g['relearn_related']['direct'] + 0.02:.2f}/{g['relearn_part']['direct'] + 0.02:.2f}); "
+                 f"PrivLeak {t['privleak']}; distinguishability {t['distinguish']} (set for the exact path); "
+                 f"R-RL {t['r_rl_ratio']}")
+    lines.append("relearning on the direct probes (related/part): " + ", ".join(
+        f"{n} {r['relearn_related']['direct']:.2f}/{r['relearn_part']['direct']:.2f}"
+        for n, r in att["methods"].items()))
+    if "scalability" in att:
+        s = att["scalability"]
+        lines.append("scalability (STAMP, one request): " + "; ".join(
+            f"n={x['n']}: direct {x['direct']:.2f}, held-out {x['heldout']:.3f}, R-RL/bef {x['r_rl_ratio']:.3f}, "
+            f"{x['seconds']:.2f}s" for x in s["sizes"]) + f" (never-seen held-out rate {s['unseen_heldout']:.3f})")
+    if "sustainability" in att:
+        q = att["sustainability"]
+        lines.append(f"sustainability (STAMP, {q['requests']} sequential requests): direct {q['direct']:.2f}, "
+                     f"held-out {q['heldout']:.3f} (never-seen {q['unseen_heldout']:.3f}), R-RL/bef "
+                     f"{q['r_rl_ratio']:.3f}, {q['seconds_per_request']:.2f}s per request")
     return "\n".join(lines)
