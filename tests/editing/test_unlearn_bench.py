@@ -24,7 +24,7 @@ def test_baselines_change_the_model(trained_lm):
 
 def test_benchmark_smoke():
     r = run_unlearn_benchmark(n_profiles=10, n_forget=2, n_heldout=4, n_sequential=2, repeats=2, model_cfg=TINY_TEST)
-    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd", "retrain"}
+    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd", "uno", "retrain"}
     gold = r["methods"]["retrain"]  # trained from scratch on the retained memories only
     assert gold["epochs"] >= 1 and gold["r_rl"] >= 0.9 and gold["forget_exact"] <= 0.5
     for name, m in r["methods"].items():  # times are the median of the runs, each from the same weights
