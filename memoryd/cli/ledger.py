@@ -159,20 +159,34 @@ def bench_unlearn(
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
     retrain: bool = typer.Option(True, "--retrain/--no-retrain",
                                  help="Also retrain from scratch without the erased memories (the gold standard)."),
+    attacks: bool = typer.Option(False, "--attacks/--no-attacks",
+                                 help="Also attack every method: held-out prompt forms, relearning, Min-K% membership "
+                                      "inference (PrivLeak), an output classifier vs the retrained model; STAMP "
+                                      "scalability and sustainability (retrains once)."),
+    relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
+    scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
+    sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs retraining: forgetting, retain recall,
-    perplexity, speed."""
-    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST, render_unlearn_table, run_unlearn_benchmark
+    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs UNO vs retraining: forgetting, retain
+    recall, perplexity, speed; with --attacks, the same methods under attack."""
+    from ..bench.unlearn import RelearnConfig, render_unlearn_table, run_unlearn_benchmark
+    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST
 
     sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
     if size not in sizes:
         raise typer.BadParameter("size must be bench, large or test")
+    try:
+        scale_sizes = tuple(int(x) for x in scale.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
 
     data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size])
+                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
+                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
+                                 n_sustain=sustain)
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))

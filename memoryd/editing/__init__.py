@@ -1,12 +1,11 @@
 """Model editing for memoryd: adaptation, STAMP erasure, verification (the only torch code
-besides the embedder).
+besides the embedder and the unlearning bench, memoryd/bench/unlearn).
 
     adapt_model / adapt_on_memories     fine-tune a local causal LM until it reproduces memories
     compute_stamp_delta                 closed-form STAMP edit (never mutates the model)
     apply_delta / revert_delta          W += ΔW, and back to bit-identical weights
     forget_in_model                     load -> edit -> save -> verify; a metrics-only report
     extraction_report / rouge_l_f1 / perplexity
-    run_unlearn_benchmark / render_unlearn_table
     build_tiny / TinyConfig             small Llama + BPE tokenizer built locally (tests, bench)
 
 Import is cheap to reason about but not free: this package imports torch and transformers.
@@ -15,8 +14,6 @@ Import is cheap to reason about but not free: this package imports torch and tra
 from __future__ import annotations
 
 from .adapt import AdaptConfig, AdaptResult, adapt_model
-from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
-from .bench import render_unlearn_table, run_unlearn_benchmark
 from .service import AdaptOutcome, ForgetReport, adapt_on_memories, forget_in_model
 from .stamp import EditDelta, StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from .tiny import TINY_BENCH, TINY_LARGE, TINY_TEST, TinyConfig, build_tiny
@@ -39,12 +36,6 @@ __all__ = [
     "extraction_report",
     "rouge_l_f1",
     "perplexity",
-    "GAConfig",
-    "SSDConfig",
-    "gradient_ascent",
-    "selective_synaptic_dampening",
-    "run_unlearn_benchmark",
-    "render_unlearn_table",
     "TinyConfig",
     "TINY_TEST",
     "TINY_BENCH",

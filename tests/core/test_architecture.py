@@ -15,7 +15,7 @@ import typer
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "memoryd"
 TORCH_FAMILY = {"torch", "transformers", "peft", "sentence_transformers", "accelerate", "onnx", "onnxruntime"}
-TORCH_ALLOWED = ("memoryd.editing", "memoryd.embedding")
+TORCH_ALLOWED = ("memoryd.editing", "memoryd.bench.unlearn", "memoryd.embedding")
 SQL_ALLOWED = ("memoryd.store", "memoryd.db")
 # package -> packages it must never import
 FORBIDDEN = {

@@ -59,4 +59,4 @@ def test_bench_unlearn_sizes():
 def test_bench_unlearn_smoke():
     r = _json(runner.invoke(cli, ["bench", "unlearn", "--size", "test", "--profiles", "6", "--forget", "1",
                                   "--heldout", "2", "--sequential", "0", "--repeats", "1", "--no-retrain", "--json"]))
-    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd"}
+    assert set(r["methods"]) == {"stamp", "stamp_lowrank", "stamp_no_repair", "gradient_ascent", "ssd", "uno"}

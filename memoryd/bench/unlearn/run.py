@@ -8,7 +8,11 @@
    and, as the gold standard, retrain from the same initialisation without them;
 4. report forget exact-match (Acc_f) and F-RL, retain R-RL and its ratio to before, held-out
    perplexity, and wall time per erased memory;
-5. sequential erasures: `n_sequential` single-memory STAMP requests one after another.
+5. sequential erasures: `n_sequential` single-memory STAMP requests one after another;
+6. with `attacks`: the model also learns each profile in other phrasings (forms.py) and every
+   method of methods.METHODS is attacked (suite.py): held-out prompt forms, relearning,
+   Min-K% membership inference against the retrained model (PrivLeak), an output classifier
+   telling it from the retrained model; STAMP's scalability and sustainability.
 """
 
 from __future__ import annotations
@@ -24,14 +28,19 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from .adapt import AdaptConfig, train_on_texts
+from ...editing.adapt import AdaptConfig, train_on_texts
+from ...editing.profiles import make_profiles, refusal_corpus
+from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
+from ...editing.tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
+from ...editing.verify import extraction_report, perplexity
+from .attacks import RelearnConfig
 from .baselines import BaselineResult, GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
-from .profiles import make_profiles, refusal_corpus
-from .stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
-from .tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
-from .verify import extraction_report, perplexity
+from .forms import forms_texts, world_facts
+from .methods import UnlearnTask
+from .suite import run_attack_suite, scalability, sustainability
+from .uno import UNOConfig, uno
 
-__all__ = ["run_unlearn_benchmark", "render_unlearn_table"]
+__all__ = ["run_unlearn_benchmark"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,9 @@ def run_unlearn_benchmark(
     n_heldout: int = 32, n_sequential: int = 10, repeats: int = 3, retrain: bool = True,
     model_cfg: TinyConfig = TINY_BENCH,
     adapt_cfg: AdaptConfig | None = None, stamp_cfg: StampConfig | None = None,
-    ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(),
+    ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(), uno_cfg: UNOConfig = UNOConfig(),
+    attacks: bool = False, relearn_cfg: RelearnConfig = RelearnConfig(), scale_sizes: tuple[int, ...] = (1, 8, 32),
+    n_sustain: int = 10,
 ) -> dict:
     """Run the whole benchmark; returns a JSON-serialisable dict of figures.
 
@@ -81,16 +92,22 @@ def run_unlearn_benchmark(
     rng.shuffle(order)
     forget = [memories[i] for i in sorted(order[:n_forget])]
     retain = [memories[i] for i in sorted(order[n_forget:])]
+    # with attacks, every profile is also learnt in the held-out phrasings (never given to an edit)
+    extra = [t for p in profiles[:n_profiles] for t in forms_texts(p)] + world_facts() if attacks else []
+    kept_extra = ([t for i in sorted(order[n_forget:]) for t in forms_texts(profiles[i])] + world_facts()
+                  if attacks else [])
 
     # 1-2: build and adapt
     say(f"building tokenizer and model ({model_cfg.hidden_size}x{model_cfg.num_hidden_layers})")
-    tok = train_tokenizer(memories + heldout + refusal_corpus(1), model_cfg.vocab_size)
+    tok = train_tokenizer(memories + heldout + refusal_corpus(1) + extra
+                          + [t for p in profiles[n_profiles:] for t in forms_texts(p)], model_cfg.vocab_size)
     model = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     adapt_cfg = adapt_cfg or AdaptConfig(max_epochs=80, lr=2e-3, check_every=2, seed=seed, device=device)
     say(f"adapting on {n_profiles} profiles")
     t0 = time.perf_counter()
-    epochs, loss = train_on_texts(model, tok, memories + refusal_corpus(4), adapt_cfg, must_reproduce=memories)
+    epochs, loss = train_on_texts(model, tok, memories + extra + refusal_corpus(4), adapt_cfg,
+                                  must_reproduce=memories + extra)
     adapt_s = time.perf_counter() - t0
     before = _eval(model, tok, forget, retain, heldout, dev)
     unseen = extraction_report(model, tok, heldout, device=dev)  # guessing baseline before any edit
@@ -99,7 +116,7 @@ def run_unlearn_benchmark(
 
     out: dict = {
         "config": {"n_profiles": n_profiles, "n_forget": n_forget, "n_heldout": n_heldout, "seed": seed,
-                   "repeats": repeats,
+                   "repeats": repeats, "attacks": attacks,
                    "device": device, "params_m": round(n_params / 1e6, 2), "vocab": len(tok),
                    "layers": model_cfg.num_hidden_layers, "hidden": model_cfg.hidden_size,
                    "intermediate": model_cfg.intermediate_size, "torch_threads": torch.get_num_threads()},
@@ -148,15 +165,24 @@ def run_unlearn_benchmark(
         {**ssd_row, "seconds": statistics.median(r.seconds for r in ssd_runs),
          "seconds_runs": [round(r.seconds, 4) for r in ssd_runs],
          "changed_params": ssd_runs[0].changed_params}, before, n_forget)
-    if retrain:
+    say("UNO (gradient ascent orthogonal to retain gradients)" + (f" ({repeats} runs)" if repeats > 1 else ""))
+    uno_runs, uno_row = _baseline_runs(model, lambda m: uno(m, tok, forget, retain, uno_cfg, device=dev), repeats,
+                                       lambda m: _eval(m, tok, forget, retain, heldout, dev))
+    out["methods"]["uno"] = _summarise(
+        {**uno_row, "seconds": statistics.median(r.seconds for r in uno_runs),
+         "check_seconds": statistics.median(r.check_seconds for r in uno_runs),
+         "seconds_runs": [round(r.seconds, 4) for r in uno_runs],
+         "steps": uno_runs[0].steps, "reached_zero": uno_runs[0].forgot}, before, n_forget)
+    retrained = None
+    retrain_corpus = retain + kept_extra + refusal_corpus(4)
+    if retrain or attacks:
         say(f"retraining from scratch on the {len(retain)} retained profiles (never sees the erased)")
-        m = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
+        retrained = build_model(replace(model_cfg, seed=seed), len(tok)).to(dev)
         t0 = time.perf_counter()
-        r_epochs, _ = train_on_texts(m, tok, retain + refusal_corpus(4), adapt_cfg, must_reproduce=retain)
+        r_epochs, _ = train_on_texts(retrained, tok, retrain_corpus, adapt_cfg, must_reproduce=retain + kept_extra)
         out["methods"]["retrain"] = _summarise(
-            {**_eval(m, tok, forget, retain, heldout, dev), "seconds": time.perf_counter() - t0, "epochs": r_epochs},
-            before, n_forget)
-        del m
+            {**_eval(retrained, tok, forget, retain, heldout, dev), "seconds": time.perf_counter() - t0,
+             "epochs": r_epochs}, before, n_forget)
     ga_s = out["methods"]["gradient_ascent"]["seconds"]
     ga_work = ga_s - out["methods"]["gradient_ascent"]["check_seconds"]
     for name, _ in variants:
@@ -171,6 +197,20 @@ def run_unlearn_benchmark(
                                         protect_erased=True)
         out["sequential_unprotected"] = _sequential(model, tok, forget, retain, heldout, stamp_cfg, n_sequential,
                                                     dev, say, protect_erased=False)
+    if attacks:
+        kept_p = [profiles[i] for i in sorted(order[n_forget:])]
+        task = UnlearnTask(model, tok, forget, retain, dev,
+                           fresh=lambda: build_model(replace(model_cfg, seed=seed), len(tok)),
+                           retrain_corpus=retrain_corpus, retrain_reproduce=retain + kept_extra,
+                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg)
+        out["attacks"] = run_attack_suite(task, [profiles[i] for i in sorted(order[:n_forget])], kept_p,
+                                          profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say)
+        out["attacks"]["scalability"] = scalability(model, tok, profiles[:n_profiles], order, profiles[n_profiles:],
+                                                    stamp_cfg, dev, scale_sizes, say)
+        if n_sustain:
+            out["attacks"]["sustainability"] = sustainability(model, tok, profiles[:n_profiles], order,
+                                                              profiles[n_profiles:], stamp_cfg, dev, n_sustain, say)
+    del retrained
     out["targets"] = _targets(out)
     out["total_seconds"] = round(time.perf_counter() - t_all, 1)
     say(f"done in {out['total_seconds']:.0f}s")
@@ -257,45 +297,3 @@ def _targets(out: dict) -> dict:
         t["sequential_erased_exact_zero"] = q["final_erased_exact"] == 0.0
         t["sequential_r_rl_ratio_ge_0.95"] = q["min_others_r_rl"] / max(1e-9, out["before"]["r_rl"]) >= 0.95
     return t
-
-
-def render_unlearn_table(result: dict) -> str:
-    """A plain-text table of the figures (methods as rows)."""
-    cols = [("method", 16), ("Acc_f", 7), ("F-RL", 7), ("R-RL", 7), ("R-RL/before", 12), ("ppl", 8),
-            ("Δppl", 8), ("s/memory", 9), ("vs GA", 7)]
-    head = " ".join(f"{c:<{w}}" for c, w in cols)
-    lines = [head, "-" * len(head)]
-    b = result["before"]
-    lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(
-        ["before", f"{b['forget_exact']:.2f}", f"{b['f_rl']:.3f}", f"{b['r_rl']:.3f}", "1.000",
-         f"{b['ppl']:.2f}", "", "", ""], cols)))
-    def ppl(x: float) -> str:
-        return f"{x:.2f}" if abs(x) < 1e4 else f"{x:.1e}"
-
-    for name, r in result["methods"].items():
-        speed = f"{r['speedup_vs_ga']:.1f}x" if "speedup_vs_ga" in r else ""
-        vals = [name, f"{r['forget_exact']:.2f}", f"{r['f_rl']:.3f}", f"{r['r_rl']:.3f}", f"{r['r_rl_ratio']:.3f}",
-                ppl(r["ppl"]), ("+" if r["ppl_change"] >= 0 else "") + ppl(r["ppl_change"]), f"{r['seconds_per_memory']:.3f}", speed]
-        lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
-    m = result["methods"]
-    if "check_seconds" in m["gradient_ascent"]:
-        lines.append("time in checks (STAMP: greedy leak decoding; GA: stopping test after each step): "
-                     + ", ".join(f"{n} {m[n]['check_seconds']:.2f}s of {m[n]['seconds']:.2f}s"
-                                 for n in ("stamp", "stamp_lowrank", "gradient_ascent"))
-                     + "; without them STAMP is " + " / ".join(f"{m[n]['speedup_vs_ga_without_checks']:.1f}x"
-                                                              for n in ("stamp", "stamp_lowrank")) + " faster than GA")
-    c = result["config"]
-    lines.insert(0, f"unlearning: {c['n_profiles']} profiles, {c['n_forget']} erased in one request, "
-                    f"{c['params_m']}M-param Llama ({c['layers']} layers), seed {c['seed']}, {c['device']}"
-                    + (f"; times are the median of {c['repeats']} runs" if c.get("repeats", 1) > 1 else ""))
-    for key in ("sequential", "sequential_unprotected"):
-        if key in result:
-            q = result[key]
-            lines.append(f"{key}: {q['requests']} single-memory STAMP requests, {q['seconds_per_request']:.2f}s each; "
-                         f"erased Acc_f {q['final_erased_exact']:.2f}, F-RL {q['final_erased_f_rl']:.3f} (never-seen "
-                         f"profiles: Acc {q['unseen_exact_after']:.2f}, F-RL {q['unseen_f_rl_after']:.3f}); others R-RL "
-                         f"min {q['min_others_r_rl']:.3f} (before {b['r_rl']:.3f}); ppl {q['ppl_after']:.2f}")
-    lines.append(f"adapt: {result['adapt']['epochs']} epochs, {result['adapt']['seconds']:.0f}s; total "
-                 f"{result.get('total_seconds', 0):.0f}s")
-    lines.append("targets: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in result.get("targets", {}).items()))
-    return "\n".join(lines)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import EditingError
-from .tokens import batch_for_lm
-from .verify import teacher_forced_probe_hits
+from ...editing.tokens import batch_for_lm
+from ...editing.verify import teacher_forced_probe_hits
+from ...errors import EditingError
 
 __all__ = ["GAConfig", "SSDConfig", "BaselineResult", "gradient_ascent", "selective_synaptic_dampening"]
 
@@ -34,6 +34,7 @@ class GAConfig:
     max_steps: int = 60
     batch_size: int = 16
     grad_clip: float = 1.0
+    stop_at_zero: bool = True  # stop once no probe is reproduced; False: run exactly max_steps
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cf
             t_check = time.perf_counter()
             hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
             checking += time.perf_counter() - t_check
-            if hits == 0:
-                forgot = True
+            forgot = hits == 0
+            if forgot and cfg.stop_at_zero:
                 break
     finally:
         model.eval()

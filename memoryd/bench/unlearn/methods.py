@@ -1,0 +1,79 @@
+"""Unlearning methods as a registry of callables: `Method(task) -> edited model`.
+
+Every method starts from `task.model` (the adapted model, never changed) and returns a new
+model that should no longer hold `task.forget`; `retrain` starts from the base instead and
+never sees the erased texts (the gold standard). A further method (e.g. an exact sharded path)
+plugs in by adding an entry to `METHODS` or passing its own mapping to the attack suite.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ...editing.adapt import AdaptConfig, train_on_texts
+from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta
+from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
+from .uno import UNOConfig, uno
+
+__all__ = ["UnlearnTask", "Method", "METHODS", "stamp", "gradient_ascent_method", "ssd", "uno_method", "retrain"]
+
+
+@dataclass
+class UnlearnTask:
+    model: nn.Module  # the adapted model (read-only for every method)
+    tokenizer: object
+    forget: list[str]  # memory texts to erase (what an erasure request carries)
+    retain: list[str]  # memory texts to keep
+    device: torch.device
+    fresh: Callable[[], nn.Module]  # the base model before adaptation (same initialisation)
+    retrain_corpus: list[str]  # what retraining trains on: everything adapted on but the erased profiles
+    retrain_reproduce: list[str]  # texts retraining must reproduce before it stops
+    adapt_cfg: AdaptConfig
+    stamp_cfg: StampConfig = field(default_factory=StampConfig)
+    ga_cfg: GAConfig = field(default_factory=GAConfig)
+    ssd_cfg: SSDConfig = field(default_factory=SSDConfig)
+    uno_cfg: UNOConfig = field(default_factory=UNOConfig)
+
+
+Method = Callable[[UnlearnTask], nn.Module]
+
+
+def stamp(task: UnlearnTask) -> nn.Module:
+    m = copy.deepcopy(task.model)
+    delta = compute_stamp_delta(m, task.tokenizer, task.forget, task.retain, task.stamp_cfg, task.device,
+                                next(m.parameters()).dtype)
+    apply_delta(m, delta)
+    return m
+
+
+def gradient_ascent_method(task: UnlearnTask) -> nn.Module:
+    m = copy.deepcopy(task.model)
+    gradient_ascent(m, task.tokenizer, task.forget, task.ga_cfg, device=task.device)
+    return m
+
+
+def ssd(task: UnlearnTask) -> nn.Module:
+    m = copy.deepcopy(task.model)
+    selective_synaptic_dampening(m, task.tokenizer, task.forget, task.retain, task.ssd_cfg, device=task.device)
+    return m
+
+
+def uno_method(task: UnlearnTask) -> nn.Module:
+    m = copy.deepcopy(task.model)
+    uno(m, task.tokenizer, task.forget, task.retain, task.uno_cfg, device=task.device)
+    return m
+
+
+def retrain(task: UnlearnTask) -> nn.Module:
+    m = task.fresh().to(task.device)
+    train_on_texts(m, task.tokenizer, task.retrain_corpus, task.adapt_cfg, must_reproduce=task.retrain_reproduce)
+    return m
+
+
+METHODS: dict[str, Method] = {"stamp": stamp, "gradient_ascent": gradient_ascent_method, "ssd": ssd,
+                              "uno": uno_method, "retrain": retrain}
