@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..app import App
 from ..config import Settings
-from ..errors import MemorydError, ValidationError
+from ..errors import MemorydError
 
-__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt",
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
            "print_figures"]
 
 console = Console(highlight=False, soft_wrap=True)
@@ -85,3 +87,26 @@ def print_figures(data: dict, prefix: str = "") -> None:
             print_figures(v, prefix + "  ")
         else:
             console.print(f"{prefix}{k}: {v}")
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@contextmanager
+def progress_bars(quiet: bool) -> Iterator[ProgressFn]:
+    """Progress bars on stderr, one per stage (`cb(stage, done, total)`), for the duration of a
+    long job: a benchmark, `adapt`. None when quiet (--json keeps stdout and stderr clean)."""
+    if quiet:
+        yield lambda *a: None
+        return
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def cb(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=total)
+        prog.update(tasks[stage], completed=done)
+
+    with prog:
+        yield cb

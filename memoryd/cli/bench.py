@@ -3,51 +3,20 @@ benchmarks themselves live in memoryd/bench/ (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ValidationError
 from . import app
-from ._common import JsonOpt, console, emit, err_console, get_settings, handles_errors, print_figures
+from ._common import (JsonOpt, ProgressFn, console, emit, err_console, get_settings, handles_errors, print_figures,
+                      progress_bars)
 
 bench_app = typer.Typer(help="Benchmarks (deterministic synthetic corpora; print figures).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-ProgressFn = Callable[[str, int, int], None]
-
-
-def _progress(quiet: bool):
-    """(rich Progress or None, callback): kept for `bench unlearn` in cli/models.py until it moves here."""
-    if quiet:
-        return None, lambda *a: None
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def cb(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = prog.add_task(stage, total=total)
-        prog.update(tasks[stage], completed=done)
-
-    return prog, cb
-
-
-@contextmanager
-def bench_progress(quiet: bool) -> Iterator[ProgressFn]:
-    """Progress bars on stderr for the duration of a benchmark (none with --json)."""
-    prog, cb = _progress(quiet)
-    if prog is None:
-        yield cb
-        return
-    prog.start()
-    try:
-        yield cb
-    finally:
-        prog.stop()
 
 
 def bench_command(name: str) -> Callable[[Callable], Callable]:
@@ -61,7 +30,7 @@ def bench_command(name: str) -> Callable[[Callable], Callable]:
 
 def _figures(as_json: bool, run: Callable[[ProgressFn], dict]) -> None:
     """Run one benchmark with progress bars, then print its figures (or their JSON)."""
-    with bench_progress(as_json) as cb:
+    with progress_bars(as_json) as cb:
         data = run(cb)
     emit(data, as_json, lambda: print_figures(data))
 
@@ -139,7 +108,7 @@ def bench_trust(
 
     from ..bench.trust_bench import run_trust_bench
 
-    with bench_progress(as_json) as cb:
+    with progress_bars(as_json) as cb:
         data = run_trust_bench(notes, poison_n=poison, poison_targets=targets, conversation_turns=turns, seed=seed,
                                settings=get_settings(ctx), workdir=workdir, progress=cb)
 
@@ -275,3 +244,48 @@ def bench_ui(
 
     _figures(as_json, lambda cb: run_ui_bench(memories, queries=queries, seed=seed, settings=get_settings(ctx),
                                               workdir=workdir, progress=cb))
+
+
+@bench_command("unlearn")
+def bench_unlearn(
+    profiles: int = typer.Option(48, "--profiles", help="Synthetic personal-profile memories the model is adapted on."),
+    forget: int = typer.Option(8, "--forget", help="Memories erased in one request."),
+    heldout: int = typer.Option(16, "--heldout", help="Unseen profiles: perplexity, and the guessing baseline."),
+    sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
+    size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params), large (~26M) or test (~0.7M)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device", help="torch device."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
+    retrain: bool = typer.Option(True, "--retrain/--no-retrain",
+                                 help="Also retrain from scratch without the erased memories (the gold standard)."),
+    attacks: bool = typer.Option(False, "--attacks/--no-attacks",
+                                 help="Also attack every method: held-out prompt forms, relearning, Min-K% membership "
+                                      "inference (PrivLeak), an output classifier vs the retrained model; STAMP "
+                                      "scalability and sustainability (retrains once)."),
+    relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
+    scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
+    sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs UNO vs retraining: forgetting, retain
+    recall, perplexity, speed; with --attacks, the same methods under attack."""
+    from ..bench.unlearn import RelearnConfig, render_unlearn_table, run_unlearn_benchmark
+    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST
+
+    sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
+    if size not in sizes:
+        raise typer.BadParameter("size must be bench, large or test")
+    try:
+        scale_sizes = tuple(int(x) for x in scale.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
+
+    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
+                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
+                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
+                                 n_sustain=sustain)
+    emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))

@@ -1,17 +1,15 @@
-"""`memoryd adapt`, `memoryd models list|show` and `memoryd bench unlearn`: local model
-adaptation with a ledger, and the unlearning benchmark (docs/editing.md)."""
+"""`memoryd adapt` and `memoryd models list|show`: local model adaptation with a ledger of what
+each version absorbed (docs/editing.md). `memoryd bench unlearn` is in cli/bench.py."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from . import app
-from ._common import JsonOpt, console, emit, err_console, fmt_time, get_app, handles_errors
-from .bench import _progress, bench_app
+from ._common import JsonOpt, console, emit, fmt_time, get_app, handles_errors, progress_bars
 
 models_app = typer.Typer(help="Local models adapted on memories: the ledger of versions and erasure edits.",
                          no_args_is_help=True)
@@ -41,15 +39,9 @@ def adapt(
 
     cfg = AdaptConfig(max_epochs=epochs, lr=lr, batch_size=batch_size, lora=lora, lora_r=lora_r, device=device)
     svc = get_app(ctx).models
-    prog, cb = _progress(as_json)
-    if prog:
-        prog.start()
-    try:
+    with progress_bars(as_json) as cb:
         data = svc.adapt(model, out, query=memories, namespace=namespace, limit=limit, name=name, config=cfg,
                          progress=cb)
-    finally:
-        if prog:
-            prog.stop()
 
     def human() -> None:
         a = data["adapt"]
@@ -144,49 +136,3 @@ def models_resume(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     emit(data, as_json, human)
     if data["jobs_pending"]:
         raise typer.Exit(1)
-
-
-@bench_app.command("unlearn")
-@handles_errors
-def bench_unlearn(
-    profiles: int = typer.Option(48, "--profiles", help="Synthetic personal-profile memories the model is adapted on."),
-    forget: int = typer.Option(8, "--forget", help="Memories erased in one request."),
-    heldout: int = typer.Option(16, "--heldout", help="Unseen profiles: perplexity, and the guessing baseline."),
-    sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
-    size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params), large (~26M) or test (~0.7M)."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device", help="torch device."),
-    repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
-    retrain: bool = typer.Option(True, "--retrain/--no-retrain",
-                                 help="Also retrain from scratch without the erased memories (the gold standard)."),
-    attacks: bool = typer.Option(False, "--attacks/--no-attacks",
-                                 help="Also attack every method: held-out prompt forms, relearning, Min-K% membership "
-                                      "inference (PrivLeak), an output classifier vs the retrained model; STAMP "
-                                      "scalability and sustainability (retrains once)."),
-    relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
-    scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
-    sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs UNO vs retraining: forgetting, retain
-    recall, perplexity, speed; with --attacks, the same methods under attack."""
-    from ..bench.unlearn import RelearnConfig, render_unlearn_table, run_unlearn_benchmark
-    from ..editing import TINY_BENCH, TINY_LARGE, TINY_TEST
-
-    sizes = {"bench": TINY_BENCH, "large": TINY_LARGE, "test": TINY_TEST}
-    if size not in sizes:
-        raise typer.BadParameter("size must be bench, large or test")
-    try:
-        scale_sizes = tuple(int(x) for x in scale.split(",") if x.strip())
-    except ValueError:
-        raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
-
-    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
-                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
-                                 n_sustain=sustain)
-    emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
