@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,6 +18,19 @@ from ._common import (JsonOpt, ProgressFn, console, emit, err_console, get_setti
 bench_app = typer.Typer(help="Benchmarks (deterministic synthetic corpora; print figures).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+
+SeedOpt = typer.Option(0, "--seed", help="Seed of the generated workload: the same seed, the same data.")
+WorkdirOpt = typer.Option(None, "--workdir", help="Keep the bench store here (default: a temp dir, removed after).")
+
+
+def memories_opt(default: int, help: str) -> Any:
+    """`--memories/-n`: the size of the store a bench builds."""
+    return typer.Option(default, "--memories", "-n", min=1, help=help)
+
+
+def queries_opt(default: int, help: str) -> Any:
+    """`--queries`: how many searches a bench times and scores."""
+    return typer.Option(default, "--queries", min=1, help=help)
 
 
 def bench_command(name: str) -> Callable[[Callable], Callable]:
@@ -38,10 +52,10 @@ def _figures(as_json: bool, run: Callable[[ProgressFn], dict]) -> None:
 @bench_command("search")
 def bench_search(
     ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size."),
-    queries: int = typer.Option(200, "--queries", help="Number of known-answer queries."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    memories: int = memories_opt(10_000, "Corpus size."),
+    queries: int = queries_opt(200, "Number of known-answer queries."),
+    seed: int = SeedOpt,
+    workdir: Path = WorkdirOpt,
     reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -55,11 +69,11 @@ def bench_search(
 @bench_command("poison")
 def bench_poison(
     ctx: typer.Context,
-    memories: int = typer.Option(3000, "--memories", "-n", help="Benign corpus size (honest memories)."),
-    queries: int = typer.Option(200, "--queries", help="Clean questions for recall@5."),
+    memories: int = memories_opt(3000, "Benign corpus size (honest memories)."),
+    queries: int = queries_opt(200, "Clean questions for recall@5."),
     targets: int = typer.Option(30, "--targets", help="PoisonedRAG target questions (5 poisoned memories each)."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    seed: int = SeedOpt,
+    workdir: Path = WorkdirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Memory-poisoning attacks (PoisonedRAG, trigger, sleeper, Sybil) with trust on and off;
@@ -78,7 +92,7 @@ def bench_locomo(
                                "operator: one batch import (the CLI add --jsonl path)."),
     dates: bool = typer.Option(True, "--dates/--no-dates", help="Store each turn with its session's date as created_at."),
     sessions: bool = typer.Option(True, "--sessions/--no-sessions", help="Store each turn with its session id (turns then get a context vector)."),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    workdir: Path = WorkdirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """LoCoMo protocol: one memory per turn, one namespace per conversation, each question
@@ -98,7 +112,7 @@ def bench_trust(
     poison: int = typer.Option(1500, "--poison", help="Honest corpus of the poison attacks (0: skip them)."),
     targets: int = typer.Option(20, "--targets", help="PoisonedRAG target questions of the poison attacks."),
     turns: int = typer.Option(None, "--turns", help="Most LoCoMo-dev turns logged (whole conversations; default all)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt,
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: a temp dir)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -127,11 +141,11 @@ def bench_trust(
 @bench_command("erase")
 def bench_erase(
     ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Store size for the forensic run (real embeddings)."),
+    memories: int = memories_opt(10_000, "Store size for the forensic run (real embeddings)."),
     erasures: int = typer.Option(100, "--erasures", help="Randomized erasures in the forensic run."),
     subject_memories: int = typer.Option(100_000, "--subject-memories",
                                          help="Store size for the timed subject erasure (random vectors); 0 skips it."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt,
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench databases here (default: temp dirs)."),
     skip_forensic: bool = typer.Option(False, "--skip-forensic", help="Only run the timed subject erasure."),
     gaps_memories: int = typer.Option(10_000, "--gaps-memories",
@@ -168,12 +182,12 @@ def bench_erase(
 @bench_command("graph")
 def bench_graph(
     ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Corpus size (including the multi-hop chains)."),
-    queries: int = typer.Option(200, "--queries", help="Ordinary known-answer queries."),
+    memories: int = memories_opt(10_000, "Corpus size (including the multi-hop chains)."),
+    queries: int = queries_opt(200, "Ordinary known-answer queries."),
     chains: int = typer.Option(100, "--chains", help="Multi-hop chains (two linked memories and one query each)."),
     adds: int = typer.Option(50, "--adds", help="Single-memory adds to time."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    seed: int = SeedOpt,
+    workdir: Path = WorkdirOpt,
     reuse: bool = typer.Option(False, "--reuse", help="With --workdir: reuse a store already built there (skips ingest)."),
     embedder: str = typer.Option("model", "--embedder", help="model, or hash: a fast bag-of-words stand-in for scale runs (timings only; recall meaningless)."),
     as_json: bool = JsonOpt,
@@ -194,8 +208,8 @@ def bench_mcp(
     recall_share: float = typer.Option(0.5, "--recall-share", help="Fraction of calls that are recall (the rest remember)."),
     corpus: int = typer.Option(500, "--corpus", help="Memories stored before the rounds."),
     stdio_calls: int = typer.Option(100, "--stdio-calls", help="Recall calls for the stdio overhead measurement."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench database here (default: a temp dir)."),
+    seed: int = SeedOpt,
+    workdir: Path = WorkdirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """N agents as separate client processes over HTTP (errors, lost writes, p50/p95,
@@ -216,7 +230,7 @@ def bench_mcp(
 @bench_command("startup")
 def bench_startup(
     ctx: typer.Context,
-    memories: int = typer.Option(10_000, "--memories", "-n", help="Memories in the store the server opens."),
+    memories: int = memories_opt(10_000, "Memories in the store the server opens."),
     repeats: int = typer.Option(2, "--repeats", help="Warm starts (the worst is reported)."),
     workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here and reuse it (default: a temp dir)."),
     as_json: bool = JsonOpt,
@@ -232,10 +246,10 @@ def bench_startup(
 @bench_command("ui")
 def bench_ui(
     ctx: typer.Context,
-    memories: int = typer.Option(100_000, "--memories", "-n", help="Store size (real rows and full text, random vectors)."),
-    queries: int = typer.Option(200, "--queries", help="Searches typed into the Memories page."),
-    seed: int = typer.Option(0, "--seed"),
-    workdir: Path = typer.Option(None, "--workdir", help="Keep the bench store here (default: a temp dir)."),
+    memories: int = memories_opt(100_000, "Store size (real rows and full text, random vectors)."),
+    queries: int = queries_opt(200, "Searches typed into the Memories page."),
+    seed: int = SeedOpt,
+    workdir: Path = WorkdirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Web UI on a large store: search p50/p95 in the Memories page (whole request, query
@@ -253,7 +267,7 @@ def bench_unlearn(
     heldout: int = typer.Option(16, "--heldout", help="Unseen profiles: perplexity, and the guessing baseline."),
     sequential: int = typer.Option(10, "--sequential", help="Single-memory erasure requests one after another (0: skip)."),
     size: str = typer.Option("bench", "--size", help="Model size: bench (~10M params), large (~26M) or test (~0.7M)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt,
     device: str = typer.Option("cpu", "--device", help="torch device."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs of each method from the same weights; times are the median."),
     retrain: bool = typer.Option(True, "--retrain/--no-retrain",

@@ -153,24 +153,31 @@ def perplexity(model: nn.Module, tokenizer, texts: Sequence[str], *, device: tor
     return math.exp(nll / max(1, n))
 
 
-@torch.no_grad()
-def teacher_forced_reproduced(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
-                              batch_size: int = 32) -> list[bool]:
-    """Per text: does the argmax at every answer token of every probe equal the memory's token?
-
-    One forward pass per batch (no generation). Token-exact teacher forcing on a prefix-probe
-    implies the greedy continuation reproduces the answer, so this is a cheap stopping test.
-    """
-    out: list[bool] = []
+def _probe_results(model: nn.Module, tokenizer, texts: Sequence[str], device: torch.device,
+                   batch_size: int) -> list[list[bool]]:
+    """Per text, per fact probe: is the argmax at every answer token the memory's own token,
+    under teacher forcing? One forward pass per batch (no generation)."""
+    out: list[list[bool]] = []
     for s in range(0, len(texts), batch_size):
         chunk = list(texts[s : s + batch_size])
         b = batch_for_lm(tokenizer, chunk, device)
         pred = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits.argmax(-1)  # (b, t)
         for row, text in enumerate(chunk):
             offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
-            out.append(all(int(pred[row, i - 1]) == int(b.input_ids[row, i])
-                           for probe in fact_probes(text) for i in answer_tokens(offsets, text, probe)))
+            out.append([all(int(pred[row, i - 1]) == int(b.input_ids[row, i])
+                            for i in answer_tokens(offsets, text, probe)) for probe in fact_probes(text)])
     return out
+
+
+@torch.no_grad()
+def teacher_forced_reproduced(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
+                              batch_size: int = 32) -> list[bool]:
+    """Per text: does the argmax at every answer token of every probe equal the memory's token?
+
+    Token-exact teacher forcing on a prefix-probe implies the greedy continuation reproduces
+    the answer, so this is a cheap stopping test.
+    """
+    return [all(probes) for probes in _probe_results(model, tokenizer, texts, device, batch_size)]
 
 
 @torch.no_grad()
@@ -180,15 +187,5 @@ def teacher_forced_probe_hits(model: nn.Module, tokenizer, texts: Sequence[str],
 
     Equivalent to greedy exact match at the token level, for the price of one forward pass.
     """
-    hit, total = 0, 0
-    for s in range(0, len(texts), batch_size):
-        chunk = list(texts[s : s + batch_size])
-        b = batch_for_lm(tokenizer, chunk, device)
-        pred = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits.argmax(-1)  # (b, t)
-        for row, text in enumerate(chunk):
-            offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
-            for probe in fact_probes(text):
-                idx = answer_tokens(offsets, text, probe)
-                total += 1
-                hit += all(int(pred[row, i - 1]) == int(b.input_ids[row, i]) for i in idx)
-    return hit, total
+    results = _probe_results(model, tokenizer, texts, device, batch_size)
+    return sum(map(sum, results)), sum(map(len, results))

@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 class DistillReport:
     """One distillation: source and output directories, vector size, vocabulary, seconds."""
 
-    source: str
-    out: str
-    dims: int
-    vocabulary: int
+    source: str  # the sentence-transformers model distilled from
+    out: str  # directory the static model was written to
+    dims: int  # vector size after PCA
+    vocabulary: int  # tokens with a vector
     seconds: float
 
     def to_dict(self) -> dict:

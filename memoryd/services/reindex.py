@@ -27,11 +27,11 @@ __all__ = ["ReindexReport", "vector_coverage", "reindex"]
 class ReindexReport:
     """One reindex run: the current model, how many memories got a new vector, out of how many."""
 
-    model: str
-    reembedded: int
-    memories: int
+    model: str  # the embedder's model name, the one vectors are now stored under
+    reembedded: int  # memories that got a new vector in this run
+    memories: int  # memories in the store
     seconds: float
-    per_s: float
+    per_s: float  # reembedded / seconds
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,10 +15,10 @@ VERDICTS = ("useful", "wrong", "harmful")
 @dataclass(frozen=True)
 class FeedbackRow:
     id: int
-    memory_rowid: int
-    agent_id: str
-    verdict: str
-    note: str | None
+    memory_rowid: int  # the memory judged (the row goes with it)
+    agent_id: str  # who judged it
+    verdict: str  # one of VERDICTS
+    note: str | None  # the judge's words; matched by subject erasure like any other field
     created_at: float
 
 

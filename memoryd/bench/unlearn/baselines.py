@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -60,37 +60,55 @@ class BaselineResult:
                 "check_seconds": round(self.check_seconds, 3)}
 
 
-def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cfg: GAConfig = GAConfig(),
-                    *, device: torch.device) -> BaselineResult:
-    if not forget_texts:
-        raise EditingError("nothing to forget")
+def forgotten(model: nn.Module, tokenizer, texts: Sequence[str], device: torch.device) -> tuple[bool, float]:
+    """(no fact probe of `texts` is reproduced any more, seconds the check took): the stopping
+    test of the gradient methods, timed apart so that their speed can be told without it."""
+    model.eval()
+    t = time.perf_counter()
+    hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
+    return hits == 0, time.perf_counter() - t
+
+
+def ascend(name: str, model: nn.Module, tokenizer, forget_texts: Sequence[str], *, max_steps: int,
+           stop_at_zero: bool, device: torch.device, epoch: Callable[[], None]) -> BaselineResult:
+    """The loop of the gradient methods: `epoch()` (one pass of ascent over the forget set, in
+    train mode), then the stopping check, up to `max_steps` times; the model is left in eval."""
     t0 = time.perf_counter()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
     steps, forgot, checking = 0, False, 0.0
-    texts = list(forget_texts)
     try:
-        for steps in range(1, cfg.max_steps + 1):
+        for steps in range(1, max_steps + 1):
             model.train()
-            for s in range(0, len(texts), cfg.batch_size):
-                b = batch_for_lm(tokenizer, texts[s : s + cfg.batch_size], device)
-                loss = -model(input_ids=b.input_ids, attention_mask=b.attention_mask, labels=b.labels).loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                opt.step()
-            model.eval()
-            t_check = time.perf_counter()
-            hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
-            checking += time.perf_counter() - t_check
-            forgot = hits == 0
-            if forgot and cfg.stop_at_zero:
+            epoch()
+            forgot, check_s = forgotten(model, tokenizer, forget_texts, device)
+            checking += check_s
+            if forgot and stop_at_zero:
                 break
     finally:
         model.eval()
     secs = time.perf_counter() - t0
-    log.info("gradient ascent: %d steps, %.2fs, forgot=%s", steps, secs, forgot)
-    return BaselineResult("gradient_ascent", secs, steps, forgot, check_seconds=checking)
+    log.info("%s: %d steps, %.2fs, forgot=%s", name, steps, secs, forgot)
+    return BaselineResult(name, secs, steps, forgot, check_seconds=checking)
+
+
+def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cfg: GAConfig = GAConfig(),
+                    *, device: torch.device) -> BaselineResult:
+    if not forget_texts:
+        raise EditingError("nothing to forget")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    texts = list(forget_texts)
+
+    def epoch() -> None:
+        for s in range(0, len(texts), cfg.batch_size):
+            b = batch_for_lm(tokenizer, texts[s : s + cfg.batch_size], device)
+            loss = -model(input_ids=b.input_ids, attention_mask=b.attention_mask, labels=b.labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+
+    return ascend("gradient_ascent", model, tokenizer, texts, max_steps=cfg.max_steps,
+                  stop_at_zero=cfg.stop_at_zero, device=device, epoch=epoch)
 
 
 def _fisher(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: int, device: torch.device

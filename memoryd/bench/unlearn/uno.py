@@ -10,8 +10,6 @@ place (pass a copy).
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,13 +17,11 @@ import torch
 from torch import nn
 
 from ...editing.tokens import batch_for_lm
-from ...editing.verify import teacher_forced_probe_hits
 from ...errors import EditingError
-from .baselines import BaselineResult
+from .baselines import BaselineResult, ascend
 
 __all__ = ["UNOConfig", "uno"]
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,42 +60,29 @@ def uno(model: nn.Module, tokenizer, forget_texts: Sequence[str], retain_texts: 
         cfg: UNOConfig = UNOConfig(), *, device: torch.device) -> BaselineResult:
     if not forget_texts:
         raise EditingError("nothing to forget")
-    t0 = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     forget, retain = list(forget_texts), list(retain_texts)
-    steps, forgot, checking = 0, False, 0.0
 
     def loss_of(texts: list[str]) -> torch.Tensor:
         b = batch_for_lm(tokenizer, texts, device)
         return model(input_ids=b.input_ids, attention_mask=b.attention_mask, labels=b.labels).loss
 
-    try:
-        for steps in range(1, cfg.max_steps + 1):
-            model.train()
-            basis = []
-            for _ in range(cfg.retain_batches if retain else 0):
-                idx = torch.randperm(len(retain), generator=gen)[: cfg.batch_size].tolist()
-                basis.append(_flat_grad(model, params, loss_of([retain[i] for i in idx])))
-            for s in range(0, len(forget), cfg.batch_size):
-                g = orthogonalise(_flat_grad(model, params, -loss_of(forget[s : s + cfg.batch_size])), basis)
-                off = 0
-                for p in params:  # (numel,) slices back into .grad
-                    p.grad = g[off : off + p.numel()].view_as(p).clone()
-                    off += p.numel()
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            model.eval()
-            t_check = time.perf_counter()
-            hits, _ = teacher_forced_probe_hits(model, tokenizer, forget, device=device)
-            checking += time.perf_counter() - t_check
-            forgot = hits == 0
-            if forgot and cfg.stop_at_zero:
-                break
-    finally:
-        model.eval()
-    secs = time.perf_counter() - t0
-    log.info("UNO: %d steps, %.2fs, forgot=%s", steps, secs, forgot)
-    return BaselineResult("uno", secs, steps, forgot, check_seconds=checking)
+    def epoch() -> None:
+        basis = []
+        for _ in range(cfg.retain_batches if retain else 0):
+            idx = torch.randperm(len(retain), generator=gen)[: cfg.batch_size].tolist()
+            basis.append(_flat_grad(model, params, loss_of([retain[i] for i in idx])))
+        for s in range(0, len(forget), cfg.batch_size):
+            g = orthogonalise(_flat_grad(model, params, -loss_of(forget[s : s + cfg.batch_size])), basis)
+            off = 0
+            for p in params:  # (numel,) slices back into .grad
+                p.grad = g[off : off + p.numel()].view_as(p).clone()
+                off += p.numel()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    return ascend("uno", model, tokenizer, forget, max_steps=cfg.max_steps, stop_at_zero=cfg.stop_at_zero,
+                  device=device, epoch=epoch)

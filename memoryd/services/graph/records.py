@@ -12,10 +12,10 @@ __all__ = ["CommunityInfo", "RelatedMemory", "RebuildReport"]
 class CommunityInfo:
     """A community as shown: its id, how many members, a label of its top terms (weighted)."""
 
-    id: int
-    size: int
-    label: str
-    terms: list[tuple[str, float]] = field(default_factory=list)
+    id: int  # numbered by its smallest member node: stable for a given graph and seed
+    size: int  # members (memories)
+    label: str  # its top terms joined, for people
+    terms: list[tuple[str, float]] = field(default_factory=list)  # (term, weight), best first
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "size": self.size, "label": self.label,

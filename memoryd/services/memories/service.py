@@ -50,12 +50,8 @@ class MemoryService:
         batch_size: int = 64,
         clock: Callable[[], float] = time.time,
     ):
-        self.conn = conn
-        self.embedder = embedder
-        self.max_bytes = max_bytes
-        self.lock = lock
-        self.batch_size = batch_size
-        self.clock = clock
+        self.conn, self.embedder, self.lock, self.clock = conn, embedder, lock, clock
+        self.batch_size = batch_size  # also the bulk size of `memoryd reindex`
         self.listeners: list[MemoryListener] = []
         self.read_policy: ReadPolicy | None = None  # None: plain relevance ranking
         self.expander: Expander | None = None  # the knowledge graph installs itself here
