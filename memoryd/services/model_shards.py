@@ -231,7 +231,7 @@ class ShardedModels:
     def adapter_dirs(self) -> list[Path]:
         """Every adapter directory of every sharded model (the forensic scan reads them)."""
         with self.lock:
-            paths = {r[0] for r in self.conn.execute("SELECT DISTINCT model_path FROM model_shards")}
+            paths = sstore.sharded_paths(self.conn)
         return [d for p in paths if (root := _adapters_root(Path(p))).is_dir() for d in root.iterdir()]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..db.driver import sqlite3
 
-__all__ = ["ShardRow", "RetrainJobRow", "upsert_shard", "shards_of", "insert_members", "members",
+__all__ = ["ShardRow", "RetrainJobRow", "upsert_shard", "shards_of", "sharded_paths", "insert_members", "members",
            "members_of_memories", "delete_members", "insert_retrain_job", "list_retrain_jobs",
            "assign_retrain_jobs", "finish_retrain_job"]
 
@@ -67,6 +67,10 @@ def shards_of(conn: sqlite3.Connection, model_path: str) -> list[ShardRow]:
                      float(r[8]))
             for r in conn.execute(f"SELECT {_SCOLS} FROM model_shards WHERE model_path = ? ORDER BY shard",
                                   (model_path,))]
+
+
+def sharded_paths(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT model_path FROM model_shards ORDER BY model_path")]
 
 
 def insert_members(conn: sqlite3.Connection, model_path: str, rows: Iterable[tuple[str, int]]) -> None:
