@@ -69,6 +69,7 @@ class ShardedModels:
         self.device = device
         self._promote = promote  # ledger.finish_pending
         self._run_lock = threading.Lock()
+        self._running: set[str] = set()  # staging directories being written now (never swept)
         self.before_retrain: Callable[[str], None] | None = None  # test seam: called (model path) before training
 
     # ---- adaptation ------------------------------------------------------------------------
@@ -151,6 +152,7 @@ class ShardedModels:
             new_id = str(ULID())
             staging = Path(f"{path}{RETRAIN_MARK}{new_id}")
             fresh: dict[int, tuple[Path, Any]] = {}
+            self._running.add(str(staging))
             try:
                 for i in todo:
                     s = shards[i]
@@ -165,6 +167,8 @@ class ShardedModels:
                     shred_tree(d)
                 shred_tree(staging)
                 raise
+            finally:
+                self._running.discard(str(staging))
             seconds = time.perf_counter() - t0
             with self.lock:
                 with transaction(self.conn):
@@ -227,6 +231,9 @@ class ShardedModels:
             return {}
         return {"k": shards[0].k, "shards": [{**s.to_dict(), "members": counts.get(s.shard, 0)} for s in shards],
                 "retrain_jobs": [j.to_dict() for j in jobs]}
+
+    def running_staging(self) -> set[str]:
+        return set(self._running)
 
     def adapter_dirs(self) -> list[Path]:
         """Every adapter directory of every sharded model (the forensic scan reads them)."""

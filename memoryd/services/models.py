@@ -294,7 +294,8 @@ class ModelLedgerService:
         weights nothing refers to) and job files no pending job points to (a rolled-back
         delete transaction's: they hold erased text)."""
         versions = lstore.list_versions(conn)
-        staged = {v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
+        staged = ({v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
+                  | self.exact.running_staging())
         n = self.jobs.sweep(conn)
         for p in {Path(v.path) for v in versions}:
             for q in _siblings(p, STAGING_MARK) + _siblings(p, RETRAIN_MARK):

@@ -118,3 +118,32 @@ def test_a_retrain_left_pending_by_a_crash_is_resumed(app, sharded, settings, em
         assert receipt.ok and receipt.body["hooks"]["ledger"]["shard_retrains"][0]["state"] == "done"
         assert [v["method"] for v in again.models.list() if v["status"] == "active"] == ["shard-retrain"]
         assert [j.state for j in sstore.list_retrain_jobs(again.conn)] == ["done"]
+
+
+def test_adapt_shards_from_the_cli(app, settings, tmp_path, base_cache):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from memoryd.cli import app as cli
+    from memoryd.editing.profiles import make_profiles
+    from memoryd.models import NewMemory
+
+    from .exact_helpers import pretrained_base
+
+    base = tmp_path / "base"
+    shutil.copytree(pretrained_base(base_cache), base)
+    for p in make_profiles(4, seed=5):
+        app.memories.remember(NewMemory(content=p.text, namespace="people"))
+    app.close()
+    out = tmp_path / "cli-lm"
+    res = CliRunner().invoke(cli, ["--home", str(settings.home), "--db", str(settings.db_path), "adapt", "--model",
+                                   str(base), "--out", str(out), "--namespace", "people", "--shards", "2",
+                                   "--epochs", "30", "--lr", "5e-3", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["method"] == "adapt-sharded" and data["sharding"]["k"] == 2
+    assert sum(s["members"] for s in data["sharding"]["shards"]) == 4
+    assert all(Path(s["adapter_path"]).parent == Path(f"{out}.shards") for s in data["sharding"]["shards"])
+    assert (out / "config.json").is_file()
