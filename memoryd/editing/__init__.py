@@ -8,6 +8,8 @@ besides the embedder).
     extraction_report / rouge_l_f1 / perplexity
     run_unlearn_benchmark / render_unlearn_table
     build_tiny / TinyConfig             small Llama + BPE tokenizer built locally (tests, bench)
+    arch (layout table)                 the MLP out projection per family: Llama/Qwen2/Mistral, GPT-2, Phi
+    shards (train_adapter / compose)    the exact path: one LoRA adapter per shard, summed
 
 Import is cheap to reason about but not free: this package imports torch and transformers.
 """
