@@ -27,6 +27,7 @@ from .services.trust import TrustService
 from .store import erasure as estore
 from .store import memories as mstore
 from .store import ledger as mlstore
+from .store import shards as shstore
 from .store import vectors as vstore
 from .trust.chain import load_or_create_key
 
@@ -178,7 +179,8 @@ class App:
     def _resume_model_edits(self) -> None:
         """Model edits an earlier process left pending run again, on a background thread."""
         with self.lock:
-            if not mlstore.list_jobs(self.conn, state="pending"):
+            if not mlstore.list_jobs(self.conn, state="pending") and not shstore.list_retrain_jobs(
+                    self.conn, state="pending"):
                 return
         self.models.jobs.start()
 

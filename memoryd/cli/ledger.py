@@ -31,6 +31,8 @@ def adapt(
     batch_size: int = typer.Option(16, "--batch-size", help="Texts per optimiser step."),
     lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (peft), merged into the weights before saving."),
     lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank."),
+    shards: int = typer.Option(0, "--shards", help="Exact path: K LoRA adapters, one per shard of the memories, "
+                               "summed; an erasure retrains only the shards that held the erased memories."),
     device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -41,7 +43,7 @@ def adapt(
     svc = get_app(ctx).models
     with progress_bars(as_json) as cb:
         data = svc.adapt(model, out, query=memories, namespace=namespace, limit=limit, name=name, config=cfg,
-                         progress=cb)
+                         progress=cb, shards=shards)
 
     def human() -> None:
         a = data["adapt"]
@@ -50,6 +52,10 @@ def adapt(
                       f"({a['seconds']:.1f}s, loss {a['final_loss']:.4f}); {len(a['absorbed_ids'])} reproduced "
                       f"exactly, {len(a['not_absorbed_ids'])} not")
         console.print(f"ledger: {len(data['absorbed'])} memories recorded for this version")
+        if "sharding" in data:
+            sh = data["sharding"]
+            console.print(f"shards: {sh['k']} adapters, memories per shard "
+                          f"{', '.join(str(s['members']) for s in sh['shards'])}")
 
     emit(data, as_json, human)
 

@@ -7,6 +7,8 @@ besides the embedder and the unlearning bench, memoryd/bench/unlearn).
     forget_in_model                     load -> edit -> save -> verify; a metrics-only report
     extraction_report / rouge_l_f1 / perplexity
     build_tiny / TinyConfig             small Llama + BPE tokenizer built locally (tests, bench)
+    arch (layout table)                 the MLP out projection per family: Llama/Qwen2/Mistral, GPT-2, Phi
+    shards (train_adapter / compose)    the exact path: one LoRA adapter per shard, summed
 
 Import is cheap to reason about but not free: this package imports torch and transformers.
 """

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
+from . import arch
 from .loading import load_model, save_model
 from .prompts import fact_probes
 from .tokens import batch_for_lm
@@ -45,7 +46,7 @@ class AdaptConfig:
     lora: bool = False  # LoRA adapters merged before saving; full fine-tune otherwise
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    lora_targets: tuple[str, ...] | None = None  # None: the model family's (arch.LAYOUTS)
     check_absorbed: bool = True  # greedy-extract every fact afterwards to report what was absorbed
     seed: int = 0
     device: str = "cpu"
@@ -163,6 +164,7 @@ def _with_lora(model: nn.Module, cfg: AdaptConfig) -> nn.Module:
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:  # pragma: no cover - peft is a declared dependency
         raise EditingError("LoRA adaptation needs the 'peft' package") from exc
-    lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets),
-                      lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                      target_modules=list(cfg.lora_targets or arch.lora_targets(model)), lora_dropout=0.0,
+                      bias="none", task_type="CAUSAL_LM", fan_in_fan_out=arch.layout_of(model).transposed)
     return get_peft_model(model, lcfg)

@@ -1,4 +1,5 @@
-"""Collect MLP keys and values: the input and output of `mlp.down_proj` at chosen layers.
+"""Collect MLP keys and values: the input and output of `mlp.down_proj` (or the family's MLP
+out projection, arch.py) at chosen layers.
 
 For a Llama MLP, down_proj(act(gate(x)) * up(x)): the key k = act(gate(x)) * up(x) (size m,
 the intermediate size) and the value v = W k (size d, the hidden size), W = down_proj.weight.
@@ -19,11 +20,12 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
+from . import arch
 from .prompts import Probe, fact_probes
 from .packing import pack, supports_packing
 from .tokens import answer_tokens, encode, right_pad
 
-__all__ = ["KeySpec", "Activations", "down_proj", "num_layers", "answer_positions", "all_positions",
+__all__ = ["KeySpec", "Activations", "down_proj", "down_weight", "num_layers", "answer_positions", "all_positions",
            "probe_positions", "collect", "walk", "edits_active"]
 
 log = logging.getLogger(__name__)
@@ -54,22 +56,20 @@ class Activations:
         return Activations(self.keys[sel], self.values[sel], self.hidden[sel], self.owner[sel] - lo)
 
 
-def down_proj(model: nn.Module, layer: int) -> nn.Linear:
-    """The `mlp.down_proj` Linear of decoder layer `layer`."""
-    suffix = f"layers.{layer}.mlp.down_proj"
-    for name, mod in model.named_modules():
-        if name.endswith(suffix) and isinstance(mod, nn.Linear):
-            return mod
-    raise EditingError(f"model has no {suffix} Linear (only Llama-style MLPs are supported)")
+def down_proj(model: nn.Module, layer: int) -> nn.Module:
+    """The MLP out projection of decoder layer `layer` (`mlp.down_proj` in Llama; arch.py has
+    the other layouts)."""
+    return arch.out_proj(model, layer)
+
+
+def down_weight(model: nn.Module, layer: int) -> torch.Tensor:
+    """That projection's weight W as (d, m), whatever its storage layout (a view)."""
+    return arch.out_weight(model, arch.out_proj(model, layer))
 
 
 def decoder_layer(model: nn.Module, layer: int) -> nn.Module:
-    """The decoder block that holds `mlp.down_proj` of `layer`."""
-    suffix = f"layers.{layer}"
-    for name, mod in model.named_modules():
-        if name.endswith(suffix) and hasattr(mod, "mlp"):
-            return mod
-    raise EditingError(f"model has no decoder block {suffix}")
+    """The decoder block that holds the MLP out projection of `layer`."""
+    return arch.block(model, layer)
 
 
 def num_layers(model: nn.Module) -> int:
@@ -119,7 +119,7 @@ def edits_active(model: nn.Module, deltas: Mapping[int, torch.Tensor]) -> Iterat
     handles = []
     for layer, delta in deltas.items():
         mod = down_proj(model, layer)
-        dw = delta.to(device=mod.weight.device, dtype=mod.weight.dtype)  # (d, m)
+        dw = delta.to(device=mod.weight.device, dtype=mod.weight.dtype)  # (d, m), whatever the storage
 
         def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor, dw=dw) -> torch.Tensor:
             return output + inputs[0] @ dw.T  # (b, t, d)
@@ -249,7 +249,8 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
     of one per layer. All specs form one batch; the weights are not touched.
 
     `acts.hidden` is the residual after the layer without its own edit (h_mid + W k), as `collect`
-    reads it; h_mid is the input of `post_attention_layernorm` (pre-norm decoder blocks).
+    reads it; h_mid is the input of `post_attention_layernorm` (pre-norm decoder blocks), or
+    the block input plus the attention output in parallel blocks (arch.py).
     Returns False, having run nothing, when the padded batch has more than `max_tokens` tokens.
     """
     if not specs:
@@ -277,14 +278,29 @@ def walk(model: nn.Module, tokenizer, specs: Sequence[KeySpec], layers: Sequence
     def stop_hook(_m: nn.Module, _inputs: tuple, _output) -> None:
         raise _StopForward
 
+    def parallel_hooks(layer: int, norm: nn.Module, attn: nn.Module) -> list:
+        def block_in(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            mids[layer] = inputs[0].detach()  # (b, t, d) the block's input x
+
+        def attn_out(_m: nn.Module, _inputs: tuple, output) -> None:
+            a = output[0] if isinstance(output, tuple) else output
+            mids[layer] = mids[layer] + a.detach()  # (b, t, d) x + attn(ln(x))
+        return [norm.register_forward_pre_hook(block_in), attn.register_forward_hook(attn_out)]
+
+    lay = arch.layout_of(model)
     handles = []
     for layer in layers:
-        block = decoder_layer(model, layer)
-        norm = getattr(block, "post_attention_layernorm", None)
-        if not isinstance(norm, nn.Module):
-            raise EditingError(f"decoder block {layer} has no post_attention_layernorm (pre-norm Llama-style "
-                               "blocks only)")
-        handles.append(norm.register_forward_pre_hook(mid_hook(layer)))
+        blk = decoder_layer(model, layer)
+        if lay.parallel is not None:  # Phi: attention and MLP read the same normed input
+            norm, attn = (getattr(blk, name, None) for name in lay.parallel)
+            if not isinstance(norm, nn.Module) or not isinstance(attn, nn.Module):
+                raise EditingError(f"decoder block {layer} lacks {lay.parallel}")
+            handles += parallel_hooks(layer, norm, attn)
+        else:
+            norm = getattr(blk, lay.mid_norm or "", None)
+            if not isinstance(norm, nn.Module):
+                raise EditingError(f"decoder block {layer} has no {lay.mid_norm} (pre-norm blocks only)")
+            handles.append(norm.register_forward_pre_hook(mid_hook(layer)))
         handles.append(down_proj(model, layer).register_forward_hook(mlp_hook(layer)))
     handles.append(decoder_layer(model, max(layers)).register_forward_hook(stop_hook))
     try:

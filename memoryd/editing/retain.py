@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from .solve import SolveInputs, _rho, retain_subspace, solve
 
@@ -70,11 +69,11 @@ class PreparedRetain:
     retain_out_norm: float = 0.0  # ‖K_r Wᵀ‖
 
     @classmethod
-    def prepare(cls, kr: torch.Tensor | None, mod: nn.Linear, cfg: "StampConfig",
+    def prepare(cls, kr: torch.Tensor | None, weight: torch.Tensor, cfg: "StampConfig",
                 values: torch.Tensor | None = None) -> "PreparedRetain":
         """`kr` (n_r, m) retain keys; `values` their down_proj outputs K_r Wᵀ when already read
-        (only their norm is used, for `stats`)."""
-        w = mod.weight.detach().to("cpu", torch.float64)  # (d, m)
+        (only their norm is used, for `stats`); `weight` W (d, m), keys.down_weight."""
+        w = weight.detach().to("cpu", torch.float64)  # (d, m)
         if kr is None:
             kr = torch.zeros(0, w.shape[1], dtype=torch.float64)  # (0, m)
         out = cls(w, kr, cfg, resolve_solver(cfg.solver, kr.shape[0], kr.shape[1]))

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .keys import (Activations, KeySpec, all_positions, answer_positions, collect, down_proj, edits_active,
+from .keys import (Activations, KeySpec, all_positions, answer_positions, collect, down_weight, edits_active,
                    num_layers, probe_positions, walk)
 from .layer import choose_layers, layer_scores
 from .prompts import REFUSAL_PROMPTS, question_forms
@@ -147,7 +147,7 @@ def compute_stamp_delta(
     forget += asked
     prepared: dict[int, PreparedRetain] | None = None
     if not cfg.exact_retain:
-        prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_proj(model, layer), cfg,
+        prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_weight(model, layer), cfg,
                                                   kept[layer].values if kept else None)
                     for layer in layers}
         del kept
@@ -201,7 +201,7 @@ def _unedited_pass(model: nn.Module, tokenizer, forget: list[KeySpec], refusal: 
     layers = cfg.layers
     if layers is not None and (not layers or any(not 0 <= layer < n_layers for layer in layers)):
         raise EditingError(f"layers {layers} out of range for a {n_layers}-layer model")
-    w = down_proj(model, 0).weight
+    w = down_weight(model, 0)  # (d, m)
     per_token = (w.shape[1] + 2 * w.shape[0]) * 8  # k, v and h of one position, float64 on the CPU
     retain_tokens = sum(len(sp.positions) for sp in retain)
     if layers is None and retain and retain_tokens * per_token * n_layers > ACTIVATION_BUDGET:
@@ -243,7 +243,7 @@ def _solve_layers(
             p = prepared[layer]
         else:  # exact_retain: K_r read with the edits below this layer in effect
             kr = acts.rows_of(n_f + n_ref, len(specs)).keys if retain else None
-            p = PreparedRetain.prepare(kr, down_proj(model, layer), cfg)
+            p = PreparedRetain.prepare(kr, down_weight(model, layer), cfg)
         w = p.weight
         v = f.keys @ w.T  # (n, d) exactly W k, so the solve's residual is exact
         x = SolveInputs(w, f.keys, _targets(v, f, ref, cfg), p.keys, cfg.retain_weight, cfg.ridge)
@@ -296,7 +296,7 @@ def apply_delta(model: nn.Module, delta: EditDelta) -> None:
     if delta.applied:
         raise EditingError("this edit is already applied")
     for layer, dw in delta.deltas.items():
-        w = down_proj(model, layer).weight
+        w = down_weight(model, layer)  # (d, m) view: the add changes the parameter
         if w.shape != dw.shape:
             raise EditingError(f"layer {layer}: delta {tuple(dw.shape)} does not fit weight {tuple(w.shape)}")
         delta._originals[layer] = w.detach().clone()
@@ -309,10 +309,10 @@ def revert_delta(model: nn.Module, delta: EditDelta) -> None:
     if not delta.applied:
         raise EditingError("this edit is not applied")
     for layer, orig in delta._originals.items():
-        w = down_proj(model, layer).weight
+        w = down_weight(model, layer)
         expected = orig + delta.deltas[layer].to(device=w.device, dtype=w.dtype)
         if not torch.equal(w, expected):
             raise EditingError(f"layer {layer} changed since this edit was applied; revert later edits first")
     for layer, orig in delta._originals.items():
-        down_proj(model, layer).weight.copy_(orig)
+        down_weight(model, layer).copy_(orig)
     delta._originals.clear()

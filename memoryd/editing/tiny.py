@@ -17,7 +17,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-__all__ = ["TinyConfig", "TINY_TEST", "TINY_BENCH", "TINY_LARGE", "train_tokenizer", "build_model", "build_tiny"]
+__all__ = ["TinyConfig", "TINY_TEST", "TINY_BENCH", "TINY_LARGE", "FAMILIES", "train_tokenizer", "build_model",
+           "build_family", "build_tiny"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,41 @@ def build_model(cfg: TinyConfig, vocab_size: int, *, dtype: torch.dtype = torch.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = LlamaForCausalLM(config)
+    model.to(dtype)
+    model.eval()
+    return model
+
+
+FAMILIES = ("llama", "qwen2", "mistral", "gpt2", "phi")  # the MLP layouts editing/arch.py knows
+
+
+def build_family(family: str, cfg: TinyConfig, vocab_size: int, *, dtype: torch.dtype = torch.float32):
+    """A randomly initialised causal LM of `family` with `cfg`'s sizes (deterministic per seed):
+    Llama-style down_proj (llama, qwen2, mistral), GPT-2's transposed Conv1D c_proj, Phi's fc2."""
+    import transformers as tf
+
+    common = dict(vocab_size=vocab_size, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                  tie_word_embeddings=cfg.tie_word_embeddings)
+    if family == "llama":
+        return build_model(cfg, vocab_size, dtype=dtype)
+    if family == "gpt2":
+        config = tf.GPT2Config(n_embd=cfg.hidden_size, n_inner=cfg.intermediate_size, n_layer=cfg.num_hidden_layers,
+                               n_head=cfg.num_attention_heads, n_positions=cfg.max_position_embeddings,
+                               resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **common)
+        cls = tf.GPT2LMHeadModel
+    elif family in ("qwen2", "mistral", "phi"):
+        conf_cls, cls = {"qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM),
+                         "mistral": (tf.MistralConfig, tf.MistralForCausalLM),
+                         "phi": (tf.PhiConfig, tf.PhiForCausalLM)}[family]
+        config = conf_cls(hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+                          num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
+                          num_key_value_heads=cfg.num_key_value_heads,
+                          max_position_embeddings=cfg.max_position_embeddings, **common)
+    else:
+        raise ValueError(f"unknown family {family!r}; one of {FAMILIES}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = cls(config)
     model.to(dtype)
     model.eval()
     return model

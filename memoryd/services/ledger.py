@@ -46,8 +46,10 @@ from ..models import Memory, SearchFilters
 from ..store import erasure as estore
 from ..store import memories as mstore
 from ..store import ledger as lstore
+from ..store import shards as sstore
 from ..trust.chain import derive_key
 from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
+from .model_shards import RETRAIN_MARK, ShardedModels
 
 __all__ = ["ModelLedgerService", "MAX_RETAIN", "MAX_HELDOUT"]
 
@@ -93,6 +95,10 @@ class ModelLedgerService:
         self._k_ledger: bytes | None = None
         self.jobs = EditJobs(conn, lock=lock, settings=settings, clock=clock, device=device,
                              stamp_config=stamp_config, promote=self.finish_pending)
+        # the exact path (model_shards.py): shard retrains run on the edit thread after STAMP
+        self.exact = ShardedModels(conn, lock=lock, settings=settings, clock=clock, device=device,
+                                   promote=self.finish_pending)
+        self.jobs.also = self.exact.run_pending
 
     # ---- keyed content MACs ----------------------------------------------------------------
     def _key(self) -> bytes:
@@ -136,9 +142,13 @@ class ModelLedgerService:
         name: str | None = None,
         config: Any = None,  # editing.AdaptConfig
         progress: Progress | None = None,
+        shards: int = 0,
     ) -> dict[str, Any]:
         """Fine-tune the local model at `model` on the selected memories, save it to `out` and
-        record the version and what it absorbed. Never downloads: `model` is a directory."""
+        record the version and what it absorbed. Never downloads: `model` is a directory.
+        `shards` K > 0: the exact path, one LoRA adapter per shard, summed (model_shards.py)."""
+        if shards < 0 or shards > 256:
+            raise ValidationError("--shards must be between 0 and 256")
         src, dst = Path(model).expanduser().resolve(), Path(out).expanduser().resolve()
         if src == dst:
             raise ValidationError("--out must differ from --model (the ledger keeps versions apart)")
@@ -152,14 +162,24 @@ class ModelLedgerService:
         with self.lock:
             parent = lstore.active_at_path(self.conn, str(src))
             epoch = estore.erasure_epoch(self.conn)
-        from ..editing import AdaptConfig, adapt_on_memories  # torch, lazily
+        from ..editing import AdaptConfig, AdaptOutcome, adapt_on_memories  # torch, lazily
 
         cfg = config or AdaptConfig(device=self.device)
+        if shards:
+            cfg = replace(cfg, lora=True)
         t0 = time.perf_counter()
+        adapters: dict = {}
         try:
-            outcome = adapt_on_memories(src, dst, {m.id: m.content for m in mems}, cfg, progress)
+            if shards:
+                adapters, reproduced = self.exact.train(src, dst, mems, shards, cfg, progress)
+                results = [r for _, r in adapters.values()]
+                outcome = AdaptOutcome(str(dst), sorted(reproduced), sorted({m.id for m in mems} - reproduced),
+                                       max(r.epochs for r in results), max(r.final_loss for r in results),
+                                       time.perf_counter() - t0)
+            else:
+                outcome = adapt_on_memories(src, dst, {m.id: m.content for m in mems}, cfg, progress)
         except Exception:
-            shred_tree(dst)
+            self._shred_new(dst, adapters)
             raise
         reproduced = set(outcome.absorbed_ids)
         vid = str(ULID())
@@ -171,20 +191,28 @@ class ModelLedgerService:
                     version = lstore.VersionRow(
                         id=vid, name=name or dst.name, path=str(dst), base=str(src),
                         parent_id=parent.id if parent else None, created_at=self.clock(), status="active",
-                        method="adapt-lora" if getattr(cfg, "lora", False) else "adapt-full",
+                        method="adapt-sharded" if shards else "adapt-lora" if getattr(cfg, "lora", False) else "adapt-full",
                         metrics={"memories": len(mems), "reproduced": len(reproduced), "epochs": outcome.epochs,
                                  "final_loss": round(outcome.final_loss, 5), "seconds": round(outcome.seconds, 2),
-                                 "inherited": len(inherited)})
+                                 "inherited": len(inherited), **({"shards": shards} if shards else {})})
                     lstore.insert_version(self.conn, version)
                     rows = {r.memory_id: replace(r, version_id=vid) for r in inherited}
                     rows.update({m.id: lstore.AbsorbedRow(vid, m.id, self.content_mac(m.id, m.content),
                                                           m.id in reproduced) for m in mems})
                     lstore.insert_absorbed(self.conn, rows.values())
+                    if shards:
+                        self.exact.record_shards(self.conn, dst, src, mems, shards, cfg, adapters)
             except Exception:
-                shred_tree(dst)  # a model holding erased data must not stay behind
+                self._shred_new(dst, adapters)  # a model holding erased data must not stay behind
                 raise
         log.info("adapted %s on %d memories in %.1fs -> version %s", src, len(mems), time.perf_counter() - t0, vid)
         return {**self.show(vid), "adapt": outcome.to_dict()}
+
+    @staticmethod
+    def _shred_new(dst: Path, adapters: Mapping[int, Any]) -> None:
+        shred_tree(dst)
+        for d, _ in adapters.values():
+            shred_tree(d)
 
     def _check_nothing_erased(self, mems: Sequence[Memory], parent: lstore.VersionRow | None, epoch: int) -> None:
         """An erasure that ran while we trained may have deleted a memory we trained on (or
@@ -220,7 +248,9 @@ class ModelLedgerService:
                 "present" if hmac.compare_digest(self.content_mac(m.id, m.content), r.content_mac) else "changed")
             absorbed.append({"memory_id": r.memory_id, "reproduced": r.reproduced, "memory": state})
         editing = any(j.state == "pending" for j in jobs)
-        return {**v.to_dict(), "weights_present": Path(v.path).is_dir() and v.status != "weights_deleted",
+        sharded = self.exact.describe(v.path)
+        return {**v.to_dict(), **({"sharding": sharded} if sharded else {}),
+                "weights_present": Path(v.path).is_dir() and v.status != "weights_deleted",
                 "loadable": v.status == "active" and not v.staging_path and not editing,
                 "absorbed": absorbed, "edits": [e.to_dict() for e in edits], "edit_jobs": [j.to_dict() for j in jobs]}
 
@@ -257,6 +287,7 @@ class ModelLedgerService:
                 continue  # superseded (withdrawn) weights are deleted after the commit anyway
             self.jobs.record(conn, v, [erased[i] for i in mids])
             counts["edit_jobs"] += 1
+        counts["retrain_jobs"] = self.exact.record(conn, list(erased))  # sharded models: the exact path
         counts["absorbed_rows"] = lstore.delete_absorbed(conn, list(erased))
         return counts
 
@@ -265,10 +296,11 @@ class ModelLedgerService:
         weights nothing refers to) and job files no pending job points to (a rolled-back
         delete transaction's: they hold erased text)."""
         versions = lstore.list_versions(conn)
-        staged = {v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
+        staged = ({v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
+                  | self.exact.running_staging())
         n = self.jobs.sweep(conn)
         for p in {Path(v.path) for v in versions}:
-            for q in _siblings(p, STAGING_MARK):
+            for q in _siblings(p, STAGING_MARK) + _siblings(p, RETRAIN_MARK):
                 if str(q) not in staged:
                     shred_tree(q)
                     n += 1
@@ -284,16 +316,19 @@ class ModelLedgerService:
             with transaction(conn):
                 lstore.assign_edits(conn, request_id)
                 lstore.assign_jobs(conn, request_id)
+                sstore.assign_retrain_jobs(conn, request_id)
             jobs = lstore.list_jobs(conn, request_id=request_id)
+        retrains = self.exact.notes(conn, request_id)
         open_jobs = [j for j in jobs if j.state == "pending"]
-        if open_jobs:
+        open_retrains = [r for r in retrains if r["state"] == "pending"]
+        if open_jobs or open_retrains:
             self.jobs.start()
         promoted, deleted, remaining = self.finish_pending(conn)
         with self.lock:  # promoted / deleted by this request's edits, whichever thread did it
             edits = lstore.edits_for_request(conn, request_id)
             new = [lstore.get_version(conn, e.new_version) for e in edits if e.new_version]
             old = {e.old_version: lstore.get_version(conn, e.old_version) for e in edits}
-        if not edits and not jobs and not (promoted or deleted):
+        if not edits and not jobs and not retrains and not (promoted or deleted):
             return {}
         promoted = max(promoted, sum(1 for v in new if v is not None and not v.staging_path))
         deleted = max(deleted, sum(1 for v in old.values() if v is not None and v.status == "weights_deleted"))
@@ -309,8 +344,12 @@ class ModelLedgerService:
                        "memories": e.n_erased, "verification": {k: e.report[k] for k in RECEIPT_FIGURES if k in e.report}}
                       for e in edits],
         }
+        if retrains:  # the exact path: the shards retrained without the erased memories
+            notes["shard_retrains"] = retrains
         if open_jobs:
             notes["pending"] = f"{len(open_jobs)} model edit(s) not yet verified"
+        elif open_retrains:
+            notes["pending"] = f"{len(open_retrains)} shard retrain(s) not yet done"
         return notes
 
     def wait_for_edits(self, timeout: float | None = None) -> bool:
@@ -323,8 +362,10 @@ class ModelLedgerService:
         caller (the App) to finish."""
         self.jobs.wait()
         n = self.jobs.run_pending()
+        n += self.exact.run_pending()
         promoted, deleted, remaining = self.finish_pending()
-        return {"jobs_done": n, "jobs_pending": len(self.jobs.pending()), "versions_promoted": promoted,
+        return {"jobs_done": n, "jobs_pending": len(self.jobs.pending()) + len(self.exact.pending()),
+                "versions_promoted": promoted,
                 "weights_deleted": deleted, "old_weight_files_remaining": remaining}
 
     def loadable_path(self, version_id: str) -> Path:
@@ -398,7 +439,8 @@ class ModelLedgerService:
         for v in versions:
             p = Path(v.path)
             dirs += [p, *([Path(v.staging_path)] if v.staging_path else []), *_siblings(p, STAGING_MARK),
-                     *_siblings(p, TRASH_MARK)]
+                     *_siblings(p, TRASH_MARK), *_siblings(p, RETRAIN_MARK)]
+        dirs += self.exact.adapter_dirs()
         out = {f for d in dirs if d.is_dir() for f in d.rglob("*") if f.is_file() and f.name not in TOKENIZER_FILES}
         return sorted(out | set(self.jobs.files()))  # job files hold erased text until shredded
 

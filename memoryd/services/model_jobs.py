@@ -68,6 +68,7 @@ class EditJobs:
         self._promote = promote  # ledger.finish_pending: staged weights -> path, old ones shredded
         self.on_done: Callable[[], Any] | None = None  # App: finish the erasures waiting on edits
         self.before_edit: Callable[[str], None] | None = None  # test seam: called (version id) before STAMP
+        self.also: Callable[[], int] | None = None  # run after the edits (the shard retrains, model_shards.py)
         self._run_lock = threading.Lock()  # one runner at a time (thread or `models resume`)
         self._start_lock = threading.Lock()
         self._kick = threading.Event()
@@ -129,7 +130,9 @@ class EditJobs:
         try:
             while not self._closed.is_set():
                 self._kick.clear()
-                if self.run_pending() and self.on_done is not None:
+                n = self.run_pending()
+                n += self.also() if self.also is not None and not self._closed.is_set() else 0
+                if n and self.on_done is not None:
                     self.on_done()
                 with self._start_lock:
                     if not self._kick.is_set() or self._closed.is_set():

@@ -147,7 +147,7 @@ def test_prepared_retain_solve_matches_solve_module(random_lm, solver, tile):
     m = lm.model.config.intermediate_size
     assert (kr.shape[0] <= m) == (tile == 1)
     cfg = StampConfig(solver=solver, rank=16)
-    prep = _Retain.prepare(kr, down_proj(lm.model, layer), cfg)
+    prep = _Retain.prepare(kr, down_proj(lm.model, layer).weight, cfg)
     assert (prep.kernel is not None, prep.gram is not None) == ((tile == 1, tile > 1) if solver == "full" else (False, False))
     w = prep.weight
     v = f.keys @ w.T

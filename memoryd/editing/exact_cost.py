@@ -1,0 +1,94 @@
+"""Cost of the exact path (sharded LoRA adapters) against full retraining, on a tiny model.
+
+    python -c "from memoryd.editing.exact_cost import run_exact_cost; print(run_exact_cost())"
+
+A tiny Llama is "pretrained" on synthetic profiles nobody erases (the base), then K adapters are
+trained from it, one per shard of `n` profile memories. One memory is erased: its shard's
+adapter is retrained without it (the exact path) and, for comparison, every adapter is
+retrained (full retraining without it). Reported: wall times, and extraction rates measured on
+base + the erased memory's shard adapter (the shard that held it) for the erased memory, the
+shard's retained memories and never-seen profiles (the guessing rate), plus what the summed
+model (all adapters merged, what `adapt --shards` serves) reproduces.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run_exact_cost"]
+
+
+def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8, threads: int = 1,
+                   say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    import torch
+
+    from .adapt import AdaptConfig, train_on_texts
+    from .loading import load_model, save_model
+    from .profiles import make_profiles, refusal_corpus
+    from .shards import compose, train_adapter
+    from .tiny import TINY_TEST, build_tiny
+    from .verify import extraction_report
+
+    torch.set_num_threads(threads)
+    profiles = [p.text for p in make_profiles(n + n_heldout + 32, seed=11 + seed)]
+    mems, heldout, generic = profiles[:n], profiles[n:n + n_heldout], profiles[n + n_heldout:]
+    lora = AdaptConfig(max_epochs=150, lr=5e-3, batch_size=4, check_every=5, check_below_loss=3.0, settle_epochs=3,
+                       warmup_steps=5, lora=True, lora_r=16, lora_alpha=32, seed=seed)
+    cpu = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        torch.manual_seed(seed)
+        model, tok = build_tiny(generic + refusal_corpus(1), None, TINY_TEST)
+        t0 = time.perf_counter()
+        train_on_texts(model, tok, generic + refusal_corpus(2),
+                       AdaptConfig(max_epochs=40, lr=5e-3, batch_size=16, check_every=0, warmup_steps=5))
+        save_model(model, tok, root / "base")
+        say(f"base pretrained in {time.perf_counter() - t0:.1f}s")
+        shards = {i: mems[i::k] for i in range(k)}
+
+        def train_all(tag: str, drop: str | None) -> tuple[dict[int, Path], dict[int, float]]:
+            dirs, secs = {}, {}
+            for i, texts in shards.items():
+                texts = [t for t in texts if t != drop]
+                t = time.perf_counter()
+                train_adapter(root / "base", i, texts, root / f"{tag}{i}", lora)
+                dirs[i], secs[i] = root / f"{tag}{i}", time.perf_counter() - t
+            return dirs, secs
+
+        first, first_secs = train_all("a", None)
+        say(f"{k} adapters trained in {sum(first_secs.values()):.1f}s")
+        victim, hit = shards[0][0], 0
+        t = time.perf_counter()
+        train_adapter(root / "base", hit, [x for x in shards[hit] if x != victim], root / "exact", lora)
+        exact_s = time.perf_counter() - t
+        _, full_secs = train_all("full", victim)
+        full_s = sum(full_secs.values())
+        say(f"exact retrain {exact_s:.1f}s, full retrain {full_s:.1f}s")
+
+        def rates(adapters: list[Path], texts: list[str], out: str) -> float:
+            compose(root / "base", adapters, root / out)
+            m, tk = load_model(root / out)
+            return extraction_report(m, tk, texts, device=cpu).exact_rate if texts else float("nan")
+
+        mates = [x for x in shards[hit] if x != victim]
+        before_victim = rates([first[hit]], [victim], "c0")
+        after_victim = rates([root / "exact"], [victim], "c1")
+        after_mates = rates([root / "exact"], mates, "c2")
+        before_mates = rates([first[hit]], mates, "c3")
+        guessing = rates([root / "exact"], heldout, "c4")
+        never = rates([], [victim], "c5")  # the base alone: the erased memory never trained
+        summed = rates(list(first.values()), mems, "c6")
+    return {
+        "n_memories": n, "k": k, "per_shard": n // k,
+        "train_all_seconds": round(sum(first_secs.values()), 2),
+        "exact_retrain_seconds": round(exact_s, 2), "full_retrain_seconds": round(full_s, 2),
+        "speedup": round(full_s / exact_s, 2) if exact_s else None,
+        "victim_exact_before": before_victim, "victim_exact_after": after_victim,
+        "victim_exact_never_trained": never, "heldout_exact_guessing": guessing,
+        "shard_retained_exact_before": before_mates, "shard_retained_exact_after": after_mates,
+        "summed_model_exact_all": summed,
+    }
