@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ShardResult:
-    shard: int
-    n_texts: int
+    shard: int  # which shard's adapter
+    n_texts: int  # memories it was trained on
     epochs: int
-    final_loss: float
+    final_loss: float  # mean per-token train loss of the last epoch
     seconds: float
 
     def to_dict(self) -> dict:

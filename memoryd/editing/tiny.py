@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -89,9 +90,14 @@ def build_model(cfg: TinyConfig, vocab_size: int, *, dtype: torch.dtype = torch.
         rms_norm_eps=1e-6,
         use_cache=True,
     )
+    return _init(LlamaForCausalLM, config, cfg.seed, dtype)
+
+
+def _init(cls, config, seed: int, dtype: torch.dtype) -> nn.Module:
+    """`cls(config)` with weights drawn from `seed` (the global RNG untouched), in eval mode."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = LlamaForCausalLM(config)
+        torch.manual_seed(seed)
+        model = cls(config)
     model.to(dtype)
     model.eval()
     return model
@@ -124,12 +130,7 @@ def build_family(family: str, cfg: TinyConfig, vocab_size: int, *, dtype: torch.
                           max_position_embeddings=cfg.max_position_embeddings, **common)
     else:
         raise ValueError(f"unknown family {family!r}; one of {FAMILIES}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = cls(config)
-    model.to(dtype)
-    model.eval()
-    return model
+    return _init(cls, config, cfg.seed, dtype)
 
 
 def build_tiny(

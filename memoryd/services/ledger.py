@@ -31,24 +31,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from ulid import ULID
 
 from ..db.driver import sqlite3
 from ..config import Settings
 from ..db import transaction
 from ..erasure.exports import fsync_dir, shred_tree
 from ..errors import EditingError, NotFoundError, TrustError, ValidationError
-from ..models import Memory, SearchFilters
-from ..store import erasure as estore
+from ..models import Memory
 from ..store import memories as mstore
 from ..store import ledger as lstore
 from ..store import shards as sstore
 from ..trust.chain import derive_key
 from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
+from .ledger_adapt import Adaptation
 from .model_shards import RETRAIN_MARK, ShardedModels
 
 __all__ = ["ModelLedgerService", "MAX_RETAIN", "MAX_HELDOUT"]
@@ -72,18 +69,11 @@ Progress = Callable[[str, int, int], None]
 class ModelLedgerService:
     name = "ledger"
 
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        lock: threading.RLock,
-        settings: Settings,
-        key: Callable[[], bytes],  # App.master_key
-        clock: Callable[[], float] = time.time,
-        memories: Callable[[], Any],
-        stamp_config: Any = None,  # editing.StampConfig; None: the defaults
-        device: str = "cpu",
-    ):
+    def __init__(self, conn: sqlite3.Connection, *, lock: threading.RLock, settings: Settings,
+                 key: Callable[[], bytes], clock: Callable[[], float] = time.time, memories: Callable[[], Any],
+                 stamp_config: Any = None, device: str = "cpu"):
+        """`key`: App.master_key (the ledger's MACs use a sub-key of it); `memories`: () ->
+        MemoryService; `stamp_config`: editing.StampConfig, None for the defaults."""
         self.conn = conn
         self.lock = lock
         self.settings = settings
@@ -99,6 +89,8 @@ class ModelLedgerService:
         self.exact = ShardedModels(conn, lock=lock, settings=settings, clock=clock, device=device,
                                    promote=self.finish_pending)
         self.jobs.also = self.exact.run_pending
+        self.adaptation = Adaptation(conn, lock=lock, clock=clock, device=device, memories=memories,
+                                     exact=self.exact, content_mac=self.content_mac, show=self.show)
 
     # ---- keyed content MACs ----------------------------------------------------------------
     def _key(self) -> bytes:
@@ -115,115 +107,20 @@ class ModelLedgerService:
         msg = memory_id.encode("utf-8") + b"\x00" + content.encode("utf-8")
         return hmac.new(self._key(), msg, hashlib.sha256).digest()[:MAC_BYTES].hex()
 
-    # ---- adaptation ------------------------------------------------------------------------
+    # ---- adaptation (ledger_adapt.py) -------------------------------------------------------
     def select(self, *, query: str | None = None, namespace: str | None = None, limit: int = 100) -> list[Memory]:
         """Memories to adapt on: the top `limit` hits of `query` (in `namespace` if given), or
         every memory of `namespace`."""
-        if not query and not namespace:
-            raise ValidationError("choose the memories to adapt on: a query or a namespace")
-        if limit < 1:
-            raise ValidationError("limit must be positive")
-        svc = self._memories()
-        filters = SearchFilters(namespaces=(namespace,)) if namespace else SearchFilters()
-        if query:
-            from .memories import SearchOptions
+        return self.adaptation.select(query=query, namespace=namespace, limit=limit)
 
-            return [h.memory for h in svc.search(query, filters, SearchOptions(limit=min(limit, 1000)))]
-        return svc.iter_all(filters)[:limit]
-
-    def adapt(
-        self,
-        model: Path,
-        out: Path,
-        *,
-        query: str | None = None,
-        namespace: str | None = None,
-        limit: int = 100,
-        name: str | None = None,
-        config: Any = None,  # editing.AdaptConfig
-        progress: Progress | None = None,
-        shards: int = 0,
-    ) -> dict[str, Any]:
+    def adapt(self, model: Path, out: Path, *, query: str | None = None, namespace: str | None = None,
+              limit: int = 100, name: str | None = None, config: Any = None, progress: Progress | None = None,
+              shards: int = 0) -> dict[str, Any]:
         """Fine-tune the local model at `model` on the selected memories, save it to `out` and
-        record the version and what it absorbed. Never downloads: `model` is a directory.
-        `shards` K > 0: the exact path, one LoRA adapter per shard, summed (model_shards.py)."""
-        if shards < 0 or shards > 256:
-            raise ValidationError("--shards must be between 0 and 256")
-        src, dst = Path(model).expanduser().resolve(), Path(out).expanduser().resolve()
-        if src == dst:
-            raise ValidationError("--out must differ from --model (the ledger keeps versions apart)")
-        if not (src / "config.json").is_file():
-            raise ValidationError(f"no local model at {src} (a directory with config.json is expected)")
-        if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-            raise ValidationError(f"{dst} exists and is not empty")
-        mems = self.select(query=query, namespace=namespace, limit=limit)
-        if not mems:
-            raise NotFoundError("no memories matched: nothing to adapt on")
-        with self.lock:
-            parent = lstore.active_at_path(self.conn, str(src))
-            epoch = estore.erasure_epoch(self.conn)
-        from ..editing import AdaptConfig, AdaptOutcome, adapt_on_memories  # torch, lazily
-
-        cfg = config or AdaptConfig(device=self.device)
-        if shards:
-            cfg = replace(cfg, lora=True)
-        t0 = time.perf_counter()
-        adapters: dict = {}
-        try:
-            if shards:
-                adapters, reproduced = self.exact.train(src, dst, mems, shards, cfg, progress)
-                results = [r for _, r in adapters.values()]
-                outcome = AdaptOutcome(str(dst), sorted(reproduced), sorted({m.id for m in mems} - reproduced),
-                                       max(r.epochs for r in results), max(r.final_loss for r in results),
-                                       time.perf_counter() - t0)
-            else:
-                outcome = adapt_on_memories(src, dst, {m.id: m.content for m in mems}, cfg, progress)
-        except Exception:
-            self._shred_new(dst, adapters)
-            raise
-        reproduced = set(outcome.absorbed_ids)
-        vid = str(ULID())
-        with self.lock:
-            try:
-                with transaction(self.conn):
-                    self._check_nothing_erased(mems, parent, epoch)
-                    inherited = lstore.absorbed(self.conn, parent.id) if parent else []
-                    version = lstore.VersionRow(
-                        id=vid, name=name or dst.name, path=str(dst), base=str(src),
-                        parent_id=parent.id if parent else None, created_at=self.clock(), status="active",
-                        method="adapt-sharded" if shards else "adapt-lora" if getattr(cfg, "lora", False) else "adapt-full",
-                        metrics={"memories": len(mems), "reproduced": len(reproduced), "epochs": outcome.epochs,
-                                 "final_loss": round(outcome.final_loss, 5), "seconds": round(outcome.seconds, 2),
-                                 "inherited": len(inherited), **({"shards": shards} if shards else {})})
-                    lstore.insert_version(self.conn, version)
-                    rows = {r.memory_id: replace(r, version_id=vid) for r in inherited}
-                    rows.update({m.id: lstore.AbsorbedRow(vid, m.id, self.content_mac(m.id, m.content),
-                                                          m.id in reproduced) for m in mems})
-                    lstore.insert_absorbed(self.conn, rows.values())
-                    if shards:
-                        self.exact.record_shards(self.conn, dst, src, mems, shards, cfg, adapters)
-            except Exception:
-                self._shred_new(dst, adapters)  # a model holding erased data must not stay behind
-                raise
-        log.info("adapted %s on %d memories in %.1fs -> version %s", src, len(mems), time.perf_counter() - t0, vid)
-        return {**self.show(vid), "adapt": outcome.to_dict()}
-
-    @staticmethod
-    def _shred_new(dst: Path, adapters: Mapping[int, Any]) -> None:
-        shred_tree(dst)
-        for d, _ in adapters.values():
-            shred_tree(d)
-
-    def _check_nothing_erased(self, mems: Sequence[Memory], parent: lstore.VersionRow | None, epoch: int) -> None:
-        """An erasure that ran while we trained may have deleted a memory we trained on (or
-        edited the parent we started from): then the new weights hold erased data."""
-        if estore.erasure_epoch(self.conn) == epoch:
-            return
-        gone = [m.id for m in mems if (cur := mstore.get_by_id(self.conn, m.id)) is None or cur.content != m.content]
-        p = lstore.get_version(self.conn, parent.id) if parent else None
-        if gone or (parent is not None and (p is None or p.status != "active")):
-            raise EditingError("an erasure removed some of these memories (or edited the base model) while "
-                               "adapting; the adapted weights were deleted: run adapt again")
+        record the version and what it absorbed; `shards` K > 0: the exact path
+        (ledger_adapt.Adaptation.adapt)."""
+        return self.adaptation.adapt(model, out, query=query, namespace=namespace, limit=limit, name=name,
+                                     config=config, progress=progress, shards=shards)
 
     # ---- the ledger ------------------------------------------------------------------------
     def list(self, *, status: str | None = None) -> list[dict[str, Any]]:
