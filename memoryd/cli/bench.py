@@ -303,3 +303,23 @@ def bench_unlearn(
                                  relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
                                  n_sustain=sustain)
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
+
+
+@bench_command("exact")
+def bench_exact(
+    memories: int = memories_opt(40, "Profile memories adapted on, split over the shards."),
+    shards: int = typer.Option(4, "--shards", min=1, help="Shards (one LoRA adapter each)."),
+    seed: int = SeedOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The exact path on a tiny model: retraining the erased memory's shard against retraining
+    every adapter, and what each leaves of the erased memory (docs/editing.md)."""
+    from ..bench.unlearn.exact_cost import run_exact_cost
+
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
+
+    data = run_exact_cost(memories, shards, seed=seed, say=(lambda _m: None) if as_json else say)
+    emit(data, as_json, lambda: print_figures(data))

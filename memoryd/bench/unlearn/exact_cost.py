@@ -1,6 +1,6 @@
 """Cost of the exact path (sharded LoRA adapters) against full retraining, on a tiny model.
 
-    python -c "from memoryd.editing.exact_cost import run_exact_cost; print(run_exact_cost())"
+    memoryd bench exact [-n 40] [--shards 4] [--json]
 
 A tiny Llama is "pretrained" on synthetic profiles nobody erases (the base), then K adapters are
 trained from it, one per shard of `n` profile memories. One memory is erased: its shard's
@@ -26,12 +26,12 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
                    say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     import torch
 
-    from .adapt import AdaptConfig, train_on_texts
-    from .loading import load_model, save_model
-    from .profiles import make_profiles, refusal_corpus
-    from .shards import compose, train_adapter
-    from .tiny import TINY_TEST, build_tiny
-    from .verify import extraction_report
+    from ...editing.adapt import AdaptConfig, train_on_texts
+    from ...editing.loading import load_model, save_model
+    from ...editing.profiles import make_profiles, refusal_corpus
+    from ...editing.shards import compose, train_adapter
+    from ...editing.tiny import TINY_TEST, build_tiny
+    from ...editing.verify import extraction_report
 
     torch.set_num_threads(threads)
     profiles = [p.text for p in make_profiles(n + n_heldout + 32, seed=11 + seed)]
