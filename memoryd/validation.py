@@ -8,7 +8,7 @@ import re
 from .errors import ValidationError
 from .models import NewMemory
 
-__all__ = ["validate_new", "decode_utf8", "MAX_TAGS", "MAX_QUERY_CHARS"]
+__all__ = ["validate_new", "validate_tags", "decode_utf8", "MAX_TAGS", "MAX_QUERY_CHARS"]
 
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
@@ -23,6 +23,23 @@ def decode_utf8(data: bytes, what: str = "input") -> str:
         raise ValidationError(
             f"{what} is not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 4]!r})"
         ) from exc
+
+
+def validate_tags(values) -> tuple[str, ...]:
+    """Tags as stored: stripped, no whitespace inside, at most MAX_TAG_CHARS each and MAX_TAGS
+    in all, duplicates dropped (first kept)."""
+    tags: list[str] = []
+    for t in values:
+        if not isinstance(t, str) or not t.strip():
+            raise ValidationError(f"invalid tag {t!r}")
+        t = t.strip()
+        if len(t) > MAX_TAG_CHARS or any(c.isspace() for c in t):
+            raise ValidationError(f"invalid tag {t!r}: no whitespace, at most {MAX_TAG_CHARS} chars")
+        if t not in tags:
+            tags.append(t)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"too many tags ({len(tags)}); the limit is {MAX_TAGS}")
+    return tuple(tags)
 
 
 def validate_new(new: NewMemory, max_bytes: int) -> NewMemory:
@@ -49,17 +66,7 @@ def validate_new(new: NewMemory, max_bytes: int) -> NewMemory:
         0.0 <= new.importance <= 1.0
     ):
         raise ValidationError(f"importance must be a number in [0, 1], got {new.importance!r}")
-    tags: list[str] = []
-    for t in new.tags:
-        if not isinstance(t, str) or not t.strip():
-            raise ValidationError(f"invalid tag {t!r}")
-        t = t.strip()
-        if len(t) > MAX_TAG_CHARS or any(c.isspace() for c in t):
-            raise ValidationError(f"invalid tag {t!r}: no whitespace, at most {MAX_TAG_CHARS} chars")
-        if t not in tags:
-            tags.append(t)
-    if len(tags) > MAX_TAGS:
-        raise ValidationError(f"too many tags ({len(tags)}); the limit is {MAX_TAGS}")
+    tags = validate_tags(new.tags)
     if new.created_at is not None and (not math.isfinite(new.created_at) or new.created_at < 0):
         raise ValidationError("created_at must be a POSIX timestamp")
     return NewMemory(

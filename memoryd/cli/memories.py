@@ -117,6 +117,19 @@ def update(
     emit(data, as_json, lambda: console.print(f"stored {res.memory.id}; it supersedes {old.id}"))
 
 
+@app.command()
+@handles_errors
+def retag(
+    ctx: typer.Context,
+    memory_id: str = typer.Argument(..., help="Id of the memory."),
+    tags: list[str] = typer.Argument(None, help="Its new tags (none: remove every tag)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replace a memory's tags; its text, id and history stay (to change the text, `update`)."""
+    m = get_app(ctx).memories.set_tags(memory_id, tags or ())
+    emit(m.to_dict(), as_json, lambda: console.print(f"{m.id}: tags {', '.join(m.tags) or '(none)'}"))
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()

@@ -12,6 +12,7 @@ from ..models import Memory, NewMemory, Provenance, SearchFilters
 from ._sql import fts_optimize
 
 __all__ = [
+    "set_tags",
     "insert_memory",
     "get_by_id",
     "get_by_rowids",
@@ -94,6 +95,14 @@ def insert_memory(
             [(t, rowid) for t in new.tags],
         )
     return rowid
+
+
+def set_tags(conn: sqlite3.Connection, rowid: int, tags: Sequence[str], now: float) -> None:
+    """Replace a memory's tags (the JSON column and its memory_tags mirror); secure_delete
+    overwrites the old values in the pages."""
+    conn.execute("UPDATE memories SET tags = ?, updated_at = ? WHERE rowid = ?", (json.dumps(list(tags)), now, rowid))
+    conn.execute("DELETE FROM memory_tags WHERE memory_rowid = ?", (rowid,))
+    conn.executemany("INSERT OR IGNORE INTO memory_tags(tag, memory_rowid) VALUES (?, ?)", [(t, rowid) for t in tags])
 
 
 def get_by_id(conn: sqlite3.Connection, mem_id: str) -> Memory | None:

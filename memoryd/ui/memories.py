@@ -78,6 +78,13 @@ def routes(ui: UI) -> list[Route]:
         return ui.redirect(f"/memory/{res.memory.id}")
 
     @ui.page(post=True)
+    async def retag(request: Request):
+        form = await request.form()
+        mem_id = request.path_params["id"]
+        await ui.call(app.memories.set_tags, mem_id, split_list(form.get("tags"), limit=32))
+        return ui.redirect(f"/memory/{mem_id}")
+
+    @ui.page(post=True)
     async def feedback(request: Request):
         form = await request.form()
         mem_id = request.path_params["id"]
@@ -110,6 +117,7 @@ def routes(ui: UI) -> list[Route]:
         Route("/memories", memories),
         Route("/memory/{id}", memory),
         Route("/memory/{id}/supersede", supersede, methods=["POST"]),
+        Route("/memory/{id}/tags", retag, methods=["POST"]),
         Route("/memory/{id}/feedback", feedback, methods=["POST"]),
         Route("/memory/{id}/forget", forget_confirm, methods=["GET"]),
         Route("/memory/{id}/forget", forget, methods=["POST"]),

@@ -121,6 +121,20 @@ def test_cross_site_posts_and_missing_csrf_are_refused(client, store):
     assert client.get(f"/ui/memory/{mid}").status_code == 200
 
 
+def test_the_tag_form_replaces_tags_and_refuses_cross_site_posts(client, store):
+    logged_in(client)
+    mid = store.ids["xss"]
+    page = client.get(f"/ui/memory/{mid}").text
+    assert 'id="tags-form"' in page and f'action="/ui/memory/{mid}/tags"' in page
+    assert post(client, f"/ui/memory/{mid}/tags", {"csrf": client.csrf, "tags": "a"},
+                origin="http://evil.example").status_code == 403
+    r = post(client, f"/ui/memory/{mid}/tags", {"csrf": client.csrf, "tags": "reviewed, ui-edited"})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/memory/{mid}")
+    page = client.get(f"/ui/memory/{mid}").text
+    assert 'value="reviewed, ui-edited"' in page
+    assert post(client, f"/ui/memory/{mid}/tags", {"csrf": client.csrf, "tags": "two words"}).status_code == 400
+
+
 def test_erasure_needs_confirmation_and_refuses_a_changed_plan(client, store):
     logged_in(client)
     req = {"csrf": client.csrf, "subjects": SUBJECT, "field_hits": "erase", "ground": ""}

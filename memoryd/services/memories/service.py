@@ -26,6 +26,7 @@ from ...models import Memory, NewMemory, RememberResult, SearchFilters, SearchHi
 from ...search.bm25 import BM25Index
 from ...search.vector_index import VectorIndex
 from ...store import memories as mstore
+from ...validation import validate_tags
 from ..authority import OPERATOR, Caller
 from ..session_context import SessionContext
 from .indexes import MemoryIndexes
@@ -105,6 +106,20 @@ class MemoryService:
             return res
         sim = self._similar(res.memory)
         return replace(res, similar=sim[0], similarity=sim[1]) if sim else res
+
+    def set_tags(self, mem_id: str, tags: Sequence[str], *, caller: Caller = OPERATOR) -> Memory:
+        """Replace a memory's tags, keeping its text, id and history (`memoryd retag`, the web
+        page). An agent needs 'write' and may retag only memories it wrote; the operator any."""
+        caller.require("write", "edit tags")
+        clean = validate_tags(tags)
+        m = self.get(mem_id, caller=caller)
+        if not caller.operator and m.provenance.agent_id != caller.agent_id:
+            raise AuthError(f"memory {mem_id} was written by another agent: an agent may retag only its own memories")
+        with self.lock, transaction(self.conn):
+            mstore.set_tags(self.conn, m.rowid, clean, self.clock())
+            out = mstore.get_by_id(self.conn, mem_id)
+        assert out is not None  # same transaction
+        return out
 
     def _supersedable(self, old_id: str, new: NewMemory, caller: Caller) -> Memory:
         old = self.get(old_id, caller=caller)
