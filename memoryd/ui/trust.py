@@ -27,6 +27,11 @@ def routes(ui: UI) -> list[Route]:
         data = await ui.call(overview)
         return ui.render(request, "trust.html", scopes=SCOPES, **data)
 
+    @ui.page()
+    async def explain(request: Request):
+        ex = await ui.call(app.trust.explain, request.path_params["subject"])
+        return ui.render(request, "explain.html", ex=ex)
+
     @ui.page(post=True)
     async def release(request: Request):
         await ui.call(app.trust.release, request.path_params["id"])
@@ -72,6 +77,7 @@ def routes(ui: UI) -> list[Route]:
 
     return [
         Route("/trust", page),
+        Route("/trust/explain/{subject}", explain),
         Route("/trust/release/{id}", release, methods=["POST"]),
         Route("/trust/agent/{agent}", judge, methods=["POST"]),
         Route("/agents/add", add, methods=["POST"]),

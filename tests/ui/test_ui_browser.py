@@ -194,6 +194,9 @@ def test_every_page_draws_and_the_graph_view_is_interactive(ui_server, browser, 
     browser.get(f"{ui_server.base}/ui/trust")
     assert "dora" in browser.find_element(By.ID, "agents").text
     shot(browser, screenshot_dir, "11-trust")
+    browser.find_element(By.CSS_SELECTOR, "#trust-table a").click()  # an agent's evidence, in words
+    assert browser.find_element(By.ID, "verdict").text.strip()
+    shot(browser, screenshot_dir, "11b-trust-explain")
     browser.get(f"{ui_server.base}/ui/models")
     assert browser.find_element(By.ID, "models").is_displayed()
     shot(browser, screenshot_dir, "12-models")

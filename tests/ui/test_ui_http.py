@@ -203,6 +203,13 @@ def test_trust_page_actions(client, store):
     assert r.status_code == 303
     page = client.get("/ui/trust").text
     assert store.ids["xss"] in page.split('id="quarantine"', 1)[1]  # a flagged author's memory is held back
+    assert 'href="/ui/trust/explain/mallory"' in page
+    why = client.get("/ui/trust/explain/mallory")
+    assert why.status_code == 200 and "the operator flagged it" in why.text.split('id="evidence"', 1)[1]
+    memory_why = client.get(f"/ui/trust/explain/{store.ids['xss']}")
+    assert memory_why.status_code == 200 and 'id="verdict"' in memory_why.text
+    assert "&lt;script&gt;" in memory_why.text or "<script>" not in memory_why.text  # escaped like every page
+    assert client.get("/ui/trust/explain/nobody-at-all").status_code == 404
     assert post(client, f"/ui/trust/release/{store.ids['xss']}", {"csrf": client.csrf}).status_code == 303
     assert store.ids["xss"] not in client.get("/ui/trust").text.split('id="quarantine"', 1)[1].split("</table>")[0]
     r = post(client, "/ui/agents/add", {"csrf": client.csrf, "name": "erin", "scope_read": "1"})
