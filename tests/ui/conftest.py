@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from memoryd.app import App
+from memoryd.bench.harness import stop  # the one subprocess stopper (the MCP tests use it too)
 from memoryd.config import Settings
 from memoryd.models import NewMemory, Provenance
 
@@ -102,15 +103,6 @@ def start_ui(home: Path, seeded: Seeded, *extra: str) -> Server:
             time.sleep(0.2)
     token = info["url"].split("token=", 1)[1]
     return Server(base, info["url"], token, seeded, proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
