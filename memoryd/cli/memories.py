@@ -188,8 +188,10 @@ def _clip(s: str, n: int) -> str:
 @app.command()
 @handles_errors
 def show(ctx: typer.Context, memory_id: str = typer.Argument(..., help="Memory id."), as_json: bool = JsonOpt) -> None:
-    """Show one memory with its provenance."""
-    m = get_app(ctx).memories.get(memory_id)
+    """Show one memory with its provenance (and the memory that replaced it, if any)."""
+    svc = get_app(ctx).memories
+    m = svc.get(memory_id)
+    newer = svc.superseded_by(m.id)
 
     def human() -> None:
         console.print(f"[bold]{m.id}[/bold]  {m.kind}  ns={m.namespace}  importance={m.importance}")
@@ -197,9 +199,11 @@ def show(ctx: typer.Context, memory_id: str = typer.Argument(..., help="Memory i
                       f" tool={m.provenance.tool} source={m.provenance.source}")
         if m.tags:
             console.print("tags: " + ", ".join(m.tags))
+        if newer:
+            console.print(f"superseded by {newer} (search returns that one)")
         console.print(m.content, markup=False)
 
-    emit(m.to_dict(), as_json, human)
+    emit({**m.to_dict(), "superseded_by": newer}, as_json, human)
 
 
 @app.command("list")

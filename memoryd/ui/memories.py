@@ -50,7 +50,8 @@ def routes(ui: UI) -> list[Route]:
 
     def memory_data(mem_id: str) -> dict:
         m = app.memories.get(mem_id)
-        return {"m": m, "trust": app.trust.memory_trust(m.id), "feedback": app.feedback.counts(m.id),
+        return {"m": m, "superseded_by": app.memories.superseded_by(m.id),
+                "trust": app.trust.memory_trust(m.id), "feedback": app.feedback.counts(m.id),
                 "graph": app.graph.show(m.id, limit=10)}
 
     @ui.page()

@@ -86,6 +86,12 @@ def test_cli_update_supersedes(settings, embedder):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["supersedes"] == old.id and data["namespace"] == "team" and data["provenance"]["tool"] == "cli"
+    shown = runner.invoke(cli, ["--db", str(settings.db_path), "show", old.id, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["superseded_by"] == data["id"]
+    current = runner.invoke(cli, ["--db", str(settings.db_path), "show", data["id"], "--json"])
+    assert json.loads(current.stdout)["superseded_by"] is None
+    human = runner.invoke(cli, ["--db", str(settings.db_path), "show", old.id])
+    assert f"superseded by {data['id']}" in human.stdout
 
 
 def test_explain_and_quarantine_list_say_why_in_words(settings, embedder):

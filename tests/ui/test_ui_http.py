@@ -135,6 +135,27 @@ def test_the_tag_form_replaces_tags_and_refuses_cross_site_posts(client, store):
     assert post(client, f"/ui/memory/{mid}/tags", {"csrf": client.csrf, "tags": "two words"}).status_code == 400
 
 
+def test_supersede_from_the_page_and_the_old_version_points_to_the_new(client, store, embedder):
+    from memoryd.config import Settings
+    from memoryd.models import NewMemory
+
+    other = App(Settings.load(home=store.home, db=store.db, env={}), embedder=embedder)
+    try:
+        old = other.memories.remember(NewMemory("The staging bucket is emptied every Sunday night",
+                                                namespace="ops")).memory
+    finally:
+        other.close()
+    logged_in(client)
+    assert 'id="superseded"' not in client.get(f"/ui/memory/{old.id}").text
+    r = post(client, f"/ui/memory/{old.id}/supersede",
+             {"csrf": client.csrf, "content": "The staging bucket is emptied every Saturday night", "tags": "ops"})
+    assert r.status_code == 303
+    new_id = r.headers["location"].rsplit("/", 1)[1]
+    assert new_id != old.id
+    page = client.get(f"/ui/memory/{old.id}").text
+    assert f'superseded by <a class="mid" href="/ui/memory/{new_id}">' in page
+
+
 def test_erasure_needs_confirmation_and_refuses_a_changed_plan(client, store):
     logged_in(client)
     req = {"csrf": client.csrf, "subjects": SUBJECT, "field_hits": "erase", "ground": ""}

@@ -107,6 +107,19 @@ class MemoryService:
         sim = self._similar(res.memory)
         return replace(res, similar=sim[0], similarity=sim[1]) if sim else res
 
+    def superseded_by(self, mem_id: str, *, caller: Caller = OPERATOR) -> str | None:
+        """Id of the memory that replaced this one (`update`, `remember(supersedes=)`), when the
+        caller may read both; None while it is current."""
+        m = self.get(mem_id, caller=caller)
+        with self.lock:
+            new_id = mstore.superseded_by(self.conn, m.rowid)
+        if new_id is None:
+            return None
+        try:
+            return self.get(new_id, caller=caller).id
+        except (NotFoundError, AuthError):
+            return None
+
     def set_tags(self, mem_id: str, tags: Sequence[str], *, caller: Caller = OPERATOR) -> Memory:
         """Replace a memory's tags, keeping its text, id and history (`memoryd retag`, the web
         page). An agent needs 'write' and may retag only memories it wrote; the operator any."""
