@@ -167,7 +167,7 @@ def _cases(app: App, st: Settings, home: Path, rng: random.Random, forgets: int,
 def _model_case(app: App, home: Path, rng: random.Random) -> dict[str, Any]:
     """Adapt a tiny model on four profiles, erase one: bytes left, edit verified, timings."""
     from ..editing.adapt import AdaptConfig  # torch, lazily
-    from ..editing.profiles import make_profiles, refusal_corpus
+    from .unlearn.profiles import make_profiles, refusal_corpus
     from ..editing.tiny import TINY_TEST, build_tiny
 
     seed = rng.randrange(1000)

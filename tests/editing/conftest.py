@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from memoryd.editing.adapt import AdaptConfig, train_on_texts
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.tiny import TINY_TEST, build_model, train_tokenizer
 
 N_PROFILES = 12

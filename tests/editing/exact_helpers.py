@@ -11,7 +11,7 @@ import torch
 
 from memoryd.editing.adapt import AdaptConfig, train_on_texts
 from memoryd.editing.loading import save_model
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.tiny import TinyConfig, build_tiny
 from memoryd.models import NewMemory
 

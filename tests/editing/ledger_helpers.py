@@ -9,7 +9,7 @@ import torch
 
 from memoryd.editing.adapt import AdaptConfig
 from memoryd.editing.loading import load_model
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.prompts import fact_probes
 from memoryd.editing.tiny import TINY_TEST, build_tiny
 from memoryd.editing.verify import greedy_continue, words

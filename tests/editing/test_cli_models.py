@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memoryd.cli import app as cli
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.tiny import TINY_TEST, build_tiny
 
 runner = CliRunner()

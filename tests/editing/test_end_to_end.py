@@ -62,7 +62,7 @@ def test_forget_in_model_saves_verifies_and_leaks_no_text(trained_lm, tmp_path):
 
 def test_adapt_on_memories_reports_absorbed_ids(tmp_path):
     from memoryd.editing.adapt import AdaptConfig
-    from memoryd.editing.profiles import make_profiles
+    from corpus_helpers import make_profiles
 
     texts = [p.text for p in make_profiles(4, seed=3)]
     build_tiny(texts, tmp_path / "base", TINY_TEST)
@@ -78,7 +78,7 @@ def test_lora_adaptation_is_merged_before_saving(tmp_path):
     from transformers import AutoModelForCausalLM
 
     from memoryd.editing.adapt import AdaptConfig, adapt_model
-    from memoryd.editing.profiles import make_profiles
+    from corpus_helpers import make_profiles
 
     texts = [p.text for p in make_profiles(2, seed=4)]
     build_tiny(texts, tmp_path / "base", TINY_TEST)

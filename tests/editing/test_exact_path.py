@@ -127,7 +127,7 @@ def test_adapt_shards_from_the_cli(app, settings, tmp_path, base_cache):
     from typer.testing import CliRunner
 
     from memoryd.cli import app as cli
-    from memoryd.editing.profiles import make_profiles
+    from corpus_helpers import make_profiles
     from memoryd.models import NewMemory
 
     from .exact_helpers import pretrained_base

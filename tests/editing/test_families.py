@@ -10,7 +10,7 @@ import torch
 from memoryd.editing import arch
 from memoryd.editing.adapt import AdaptConfig, train_on_texts
 from memoryd.editing.keys import all_positions, collect, down_proj, down_weight, walk
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from memoryd.editing.tiny import FAMILIES, TinyConfig, build_family, train_tokenizer
 from memoryd.editing.tokens import batch_for_lm

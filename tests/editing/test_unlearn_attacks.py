@@ -15,7 +15,7 @@ from memoryd.bench.unlearn.attacks import RelearnConfig, relearn
 from memoryd.bench.unlearn.forms import COUNTRY, forms_texts, heldout_probes
 from memoryd.bench.unlearn.mia import auc, distinguish_accuracy, min_k_scores, output_features, privleak
 from memoryd.bench.unlearn.uno import orthogonalise
-from memoryd.editing.profiles import make_profiles
+from corpus_helpers import make_profiles
 from memoryd.editing.prompts import fact_probes
 from memoryd.editing.tiny import TINY_TEST
 from memoryd.editing.verify import extraction_report

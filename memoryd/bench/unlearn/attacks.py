@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ...editing.profiles import Profile
+from .profiles import Profile
 from ...editing.prompts import fact_probes, question_forms, words
 from ...editing.tokens import batch_for_lm
 from ...editing.verify import probe_predictions, score_probe

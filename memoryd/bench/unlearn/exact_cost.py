@@ -28,7 +28,7 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
 
     from ...editing.adapt import AdaptConfig, train_on_texts
     from ...editing.loading import load_model, save_model
-    from ...editing.profiles import make_profiles, refusal_corpus
+    from .profiles import make_profiles, refusal_corpus
     from ...editing.shards import compose, train_adapter
     from ...editing.tiny import TINY_TEST, build_tiny
     from ...editing.verify import extraction_report

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...editing.profiles import CITIES, Profile
+from .profiles import CITIES, Profile
 from ...editing.prompts import Probe
 
 __all__ = ["COUNTRY", "HeldoutProbe", "forms_texts", "heldout_probes", "world_facts"]

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ...editing.adapt import AdaptConfig, train_on_texts
-from ...editing.profiles import make_profiles, refusal_corpus
+from .profiles import make_profiles, refusal_corpus
 from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from ...editing.tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
 from ...editing.verify import extraction_report, perplexity

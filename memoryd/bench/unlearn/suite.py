@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from ...editing.profiles import Profile
+from .profiles import Profile
 from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from ...editing.verify import extraction_report
 from .attacks import RelearnConfig, direct_extraction, erased_prompts, heldout_extraction, relearn

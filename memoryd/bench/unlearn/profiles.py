@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .prompts import REFUSAL_PROMPTS
+from ...editing.prompts import REFUSAL_PROMPTS
 
 __all__ = ["Profile", "make_profiles", "REFUSALS", "refusal_corpus"]
 
