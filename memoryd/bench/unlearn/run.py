@@ -202,7 +202,8 @@ def run_unlearn_benchmark(
         task = UnlearnTask(model, tok, forget, retain, dev,
                            fresh=lambda: build_model(replace(model_cfg, seed=seed), len(tok)),
                            retrain_corpus=retrain_corpus, retrain_reproduce=retain + kept_extra,
-                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg)
+                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg,
+                           profile_texts={p.text: [p.text, *forms_texts(p)] for p in profiles[:n_profiles]})
         out["attacks"] = run_attack_suite(task, [profiles[i] for i in sorted(order[:n_forget])], kept_p,
                                           profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say)
         out["attacks"]["scalability"] = scalability(model, tok, profiles[:n_profiles], order, profiles[n_profiles:],
