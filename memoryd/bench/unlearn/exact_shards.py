@@ -29,7 +29,8 @@ from ...editing.adapt import AdaptConfig
 from ...editing.loading import load_model, save_model
 from ...editing.shards import compose, train_adapter
 
-__all__ = ["shard_of_text", "exact_shards", "SHARDS", "shard_lora_config"]
+__all__ = ["shard_of_text", "exact_shards", "train_shards", "erase_shards", "routed_model", "SHARDS",
+           "shard_lora_config"]
 
 SHARDS = 4
 
@@ -56,33 +57,52 @@ def _corpus(task, k: int, drop: frozenset[str]) -> dict[int, list[str]]:
     return {i: ts + shared for i, ts in out.items()}
 
 
+def train_shards(task, root: Path, k: int = SHARDS) -> dict[int, Path]:
+    """The state before the erasure: the base saved to `root/base` and K adapters `root/a<k>`,
+    each trained from it on its shard of every profile (erased ones included)."""
+    cfg = shard_lora_config(task.adapt_cfg)
+    save_model(task.fresh(), task.tokenizer, root / "base")
+    before = _corpus(task, k, frozenset())
+    adapters = {i: root / f"a{i}" for i in range(k)}
+    for i in range(k):
+        train_adapter(root / "base", i, before[i], adapters[i], cfg)
+    return adapters
+
+
+def erase_shards(task, root: Path, adapters: Mapping[int, Path], k: int = SHARDS) -> tuple[dict[int, Path], list[int]]:
+    """The exact erasure of `task.forget`: only the shards that held it are trained again from
+    the base without it (`root/r<k>`); every other adapter is kept as it is (same files)."""
+    cfg = shard_lora_config(task.adapt_cfg)
+    affected = sorted({shard_of_text(t, k) for t in task.forget})
+    after = _corpus(task, k, frozenset(task.forget))
+    out = dict(adapters)
+    for i in affected:
+        out[i] = root / f"r{i}"
+        train_adapter(root / "base", i, after[i], out[i], cfg)
+    return out, affected
+
+
+def routed_model(root: Path, adapter: Path, name: str, device) -> nn.Module:
+    """base + one shard's adapter (what a query routed to that shard is answered by)."""
+    compose(root / "base", [adapter], root / name)
+    return load_model(root / name, device=device)[0]
+
+
 def exact_shards(task, k: int = SHARDS) -> nn.Module:
     """Train K shard adapters on everything (the state before the erasure), then erase
     `task.forget` by retraining the affected shards from the base. Returns the summed model;
     `unlearn_info` carries the routed per-shard models, the timings and the shards touched."""
-    cfg = shard_lora_config(task.adapt_cfg)
-    affected = sorted({shard_of_text(t, k) for t in task.forget})
     with tempfile.TemporaryDirectory(prefix="exact-shards-") as tmp:
         root = Path(tmp)
-        save_model(task.fresh(), task.tokenizer, root / "base")
         t0 = time.perf_counter()
-        before = _corpus(task, k, frozenset())
-        adapters = {i: root / f"a{i}" for i in range(k)}
-        for i in range(k):
-            train_adapter(root / "base", i, before[i], adapters[i], cfg)
+        adapters = train_shards(task, root, k)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        after = _corpus(task, k, frozenset(task.forget))
-        for i in affected:  # the exact erasure: only these shards, from the base, without the forget set
-            adapters[i] = root / f"r{i}"
-            train_adapter(root / "base", i, after[i], adapters[i], cfg)
+        adapters, affected = erase_shards(task, root, adapters, k)
         erase_s = time.perf_counter() - t0
         compose(root / "base", [adapters[i] for i in range(k)], root / "summed")
         summed, _ = load_model(root / "summed", device=task.device)
-        routed = []
-        for i in range(k):
-            compose(root / "base", [adapters[i]], root / f"m{i}")
-            routed.append(load_model(root / f"m{i}", device=task.device)[0])
+        routed = [routed_model(root, adapters[i], f"m{i}", task.device) for i in range(k)]
     summed.unlearn_info = {"seconds": round(erase_s, 3), "train_all_seconds": round(train_s, 3), "k": k,
                            "shards_retrained": affected, "routed": routed,
                            "route": lambda text: shard_of_text(text, k)}
