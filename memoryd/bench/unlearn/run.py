@@ -12,7 +12,9 @@
 6. with `attacks`: the model also learns each profile in other phrasings (forms.py) and every
    method of methods.METHODS is attacked (suite.py): held-out prompt forms, relearning,
    Min-K% membership inference against the retrained model (PrivLeak), an output classifier
-   telling it from the retrained model; STAMP's scalability and sustainability.
+   telling it from the retrained model; STAMP's scalability and sustainability. The exact
+   path (`exact_shards`: K LoRA shard adapters from the base, the affected shards retrained)
+   is evaluated summed and routed to each profile's shard.
 """
 
 from __future__ import annotations

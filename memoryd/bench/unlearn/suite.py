@@ -5,6 +5,11 @@ an output classifier against the retrained model; STAMP's scalability and sustai
 Targets (issue 20), each method's figure against the retrained model's:
 held-out and relearned extraction ≤ retrain + 0.02; |PrivLeak| ≤ 5%; distinguishability
 ≤ 0.55 (the target is set for the exact path; shown for every method); R-RL ≥ 0.95 of before.
+
+A method's model may carry `unlearn_info`: its own cost (`seconds`, e.g. the exact path's
+shard retraining without the adapters' first training) and, for a sharded method, `routed`
+per-shard models with their `route`: that method is then evaluated twice, as the returned
+(summed) model and as `<name>_routed`, every profile's probes sent to its own shard's model.
 """
 
 from __future__ import annotations
