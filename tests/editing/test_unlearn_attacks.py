@@ -91,7 +91,11 @@ def test_benchmark_with_attacks_smoke():
     r = run_unlearn_benchmark(n_profiles=8, n_forget=2, n_heldout=3, n_sequential=0, repeats=1, model_cfg=TINY_TEST,
                               attacks=True, relearn_cfg=RelearnConfig(steps=3), scale_sizes=(1, 2), n_sustain=2)
     att = r["attacks"]
-    assert set(att["methods"]) == {"stamp", "gradient_ascent", "ssd", "uno", "retrain"}
+    assert set(att["methods"]) == {"stamp", "gradient_ascent", "ssd", "uno", "exact_shards", "exact_shards_routed",
+                                   "retrain"}
+    # the exact path: its cost is the retraining of the shards that held the erased profiles only
+    ex = att["methods"]["exact_shards_routed"]["info"]
+    assert ex["k"] == 4 and ex["shards_retrained"] and ex["seconds"] < ex["wall_seconds"]
     assert att["before"]["heldout"]["all"] >= 0.8  # the adapted model answers the held-out forms
     gold = att["methods"]["retrain"]
     assert gold["privleak"] == 0.0 and gold["pass"]["heldout"]

@@ -4,12 +4,16 @@ Every method starts from `task.model` (the adapted model, never changed) and ret
 model that should no longer hold `task.forget`; `retrain` starts from the base instead and
 never sees the erased texts (the gold standard). A further method (e.g. an exact sharded path)
 plugs in by adding an entry to `METHODS` or passing its own mapping to the attack suite.
+`exact_shards` (exact_shards.py) is the exact path: K shard adapters from the base, erasure
+retrains the affected shards only. A method may attach `unlearn_info` to the model it returns
+(`seconds`: its own erasure cost; `routed`: per-shard models and their router, evaluated as a
+second serving mode).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -20,7 +24,8 @@ from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta
 from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
 from .uno import UNOConfig, uno
 
-__all__ = ["UnlearnTask", "Method", "METHODS", "stamp", "gradient_ascent_method", "ssd", "uno_method", "retrain"]
+__all__ = ["UnlearnTask", "Method", "METHODS", "stamp", "gradient_ascent_method", "ssd", "uno_method", "retrain",
+           "exact_shards_method"]
 
 
 @dataclass
@@ -38,6 +43,9 @@ class UnlearnTask:
     ga_cfg: GAConfig = field(default_factory=GAConfig)
     ssd_cfg: SSDConfig = field(default_factory=SSDConfig)
     uno_cfg: UNOConfig = field(default_factory=UNOConfig)
+    # memory text -> every text of that profile the model learnt (memory + other phrasings);
+    # the exact path shards by it. Empty: each memory text alone.
+    profile_texts: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 Method = Callable[[UnlearnTask], nn.Module]
@@ -75,5 +83,11 @@ def retrain(task: UnlearnTask) -> nn.Module:
     return m
 
 
+def exact_shards_method(task: UnlearnTask) -> nn.Module:
+    from .exact_shards import exact_shards
+
+    return exact_shards(task)
+
+
 METHODS: dict[str, Method] = {"stamp": stamp, "gradient_ascent": gradient_ascent_method, "ssd": ssd,
-                              "uno": uno_method, "retrain": retrain}
+                              "uno": uno_method, "exact_shards": exact_shards_method, "retrain": retrain}

@@ -12,7 +12,9 @@
 6. with `attacks`: the model also learns each profile in other phrasings (forms.py) and every
    method of methods.METHODS is attacked (suite.py): held-out prompt forms, relearning,
    Min-K% membership inference against the retrained model (PrivLeak), an output classifier
-   telling it from the retrained model; STAMP's scalability and sustainability.
+   telling it from the retrained model; STAMP's scalability and sustainability. The exact
+   path (`exact_shards`: K LoRA shard adapters from the base, the affected shards retrained)
+   is evaluated summed and routed to each profile's shard.
 """
 
 from __future__ import annotations
@@ -202,7 +204,8 @@ def run_unlearn_benchmark(
         task = UnlearnTask(model, tok, forget, retain, dev,
                            fresh=lambda: build_model(replace(model_cfg, seed=seed), len(tok)),
                            retrain_corpus=retrain_corpus, retrain_reproduce=retain + kept_extra,
-                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg)
+                           adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg,
+                           profile_texts={p.text: [p.text, *forms_texts(p)] for p in profiles[:n_profiles]})
         out["attacks"] = run_attack_suite(task, [profiles[i] for i in sorted(order[:n_forget])], kept_p,
                                           profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say)
         out["attacks"]["scalability"] = scalability(model, tok, profiles[:n_profiles], order, profiles[n_profiles:],

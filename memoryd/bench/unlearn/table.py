@@ -7,7 +7,7 @@ __all__ = ["render_unlearn_table", "render_attack_table"]
 
 def render_unlearn_table(result: dict) -> str:
     """A plain-text table of the figures (methods as rows)."""
-    cols = [("method", 16), ("Acc_f", 7), ("F-RL", 7), ("R-RL", 7), ("R-RL/before", 12), ("ppl", 8),
+    cols = [("method", 20), ("Acc_f", 7), ("F-RL", 7), ("R-RL", 7), ("R-RL/before", 12), ("ppl", 8),
             ("Δppl", 8), ("s/memory", 9), ("vs GA", 7)]
     head = " ".join(f"{c:<{w}}" for c, w in cols)
     lines = [head, "-" * len(head)]
@@ -52,9 +52,9 @@ def render_unlearn_table(result: dict) -> str:
 def render_attack_table(att: dict) -> str:
     """The attack suite (suite.py): one row per method, the targets next to the figures."""
     g = att["methods"]["retrain"]
-    cols = [("method", 16), ("direct", 7), ("para", 6), ("rev", 6), ("multi", 6), ("held-out", 9),
+    cols = [("method", 20), ("direct", 7), ("para", 6), ("rev", 6), ("multi", 6), ("held-out", 9),
             ("relearn rel/part", 17), ("MinK AUC", 9), ("PrivLeak%", 10), ("disting.", 9), ("R-RL/bef", 9),
-            ("pass", 0)]
+            ("sec", 8), ("pass", 0)]
     head = " ".join(f"{c:<{w}}" for c, w in cols)
     lines = ["unlearning under attack (extraction = exact answers of the erased profiles' facts; "
              "relearning: held-out forms after the attack)", head, "-" * len(head)]
@@ -67,6 +67,7 @@ def render_attack_table(att: dict) -> str:
                 f"{r['mink']['auc_erased_vs_unseen']:.3f}", f"{r['privleak']:+.1f}" if "privleak" in r else "",
                 f"{r['distinguish']:.3f}" if "distinguish" in r else "",
                 f"{r['r_rl_ratio']:.3f}" if r.get("r_rl_ratio") is not None else "",
+                f"{r['seconds']:.1f}" if r.get("seconds") is not None else "",
                 ("all" if all(ok.values()) else "FAIL: " + ",".join(k for k, v in ok.items() if not v))
                 if ok else ""]
         lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
