@@ -15,7 +15,7 @@ from memoryd.bench.unlearn.exact_shards import (erase_shards, routed_model, shar
                                                  train_shards)
 from memoryd.bench.unlearn.methods import METHODS, UnlearnTask
 from memoryd.editing.adapt import AdaptConfig
-from memoryd.editing.profiles import make_profiles, refusal_corpus
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.prompts import fact_probes
 from memoryd.editing.shards import train_adapter
 from memoryd.editing.tiny import TINY_TEST, build_model, train_tokenizer
