@@ -36,16 +36,23 @@ def insert_context_vectors(
     )
 
 
+LOAD_SQL = (
+    "SELECT c.memory_rowid, c.context_rowid, m.namespace, c.dim, c.vector FROM context_vectors c"
+    " CROSS JOIN memories m ON m.rowid = c.memory_rowid WHERE c.model = ? AND c.memory_rowid > ?"
+    " ORDER BY c.memory_rowid"
+)
+
+
 def load_context_rows(
     conn: sqlite3.Connection, model: str, after_rowid: int = 0
 ) -> tuple[list[int], list[int], list[str], np.ndarray]:
-    """(rowids, context rowids, namespaces, vectors) of context vectors of `model`."""
-    rows = conn.execute(
-        "SELECT c.memory_rowid, c.context_rowid, m.namespace, c.dim, c.vector FROM context_vectors c"
-        " JOIN memories m ON m.rowid = c.memory_rowid WHERE c.model = ? AND c.memory_rowid > ?"
-        " ORDER BY c.memory_rowid",
-        (model, after_rowid),
-    ).fetchall()
+    """(rowids, context rowids, namespaces, vectors) of context vectors of `model`.
+
+    CROSS JOIN keeps context_vectors the outer loop: with a plain JOIN the planner carried
+    `memory_rowid > ?` over to memories and walked every memory above it (14.7 ms at 100k
+    memories with no context vector at all, on every search after another process wrote;
+    0.03 ms this way)."""
+    rows = conn.execute(LOAD_SQL, (model, after_rowid)).fetchall()
     if not rows:
         return [], [], [], np.zeros((0, 0), dtype=np.float32)
     dim = rows[0][3]
