@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from memoryd.editing.adapt import AdaptConfig, train_on_texts
 from corpus_helpers import make_profiles, refusal_corpus
+from memoryd.editing.adapt import AdaptConfig, train_on_texts
 from memoryd.editing.tiny import TINY_TEST, build_model, train_tokenizer
 
 N_PROFILES = 12
@@ -60,3 +60,12 @@ def adapted(app, tmp_path):
     from .ledger_helpers import adapt_people
 
     return adapt_people(app, tmp_path)
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: tiny matrices run faster so, far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

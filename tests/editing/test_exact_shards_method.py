@@ -4,37 +4,24 @@ the memory. Real tiny Llama, real adapters on disk, greedy extraction."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
 import torch
 
+from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.bench.unlearn.exact_shards import (erase_shards, routed_model, shard_lora_config, shard_of_text,
                                                  train_shards)
 from memoryd.bench.unlearn.methods import METHODS, UnlearnTask
 from memoryd.editing.adapt import AdaptConfig
-from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.prompts import fact_probes
 from memoryd.editing.shards import train_adapter
 from memoryd.editing.tiny import TINY_TEST, build_model, train_tokenizer
 from memoryd.editing.verify import extraction_report
 
+from .exact_helpers import digests
+
 CPU = torch.device("cpu")
 K = 2
-
-
-def _digests(d: Path) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(d.iterdir()) if f.is_file()}
-
-
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and far faster on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 def test_exact_shards_is_a_registered_method():
@@ -55,7 +42,7 @@ def test_erasing_retrains_only_the_affected_shard_to_the_never_trained_rate(tmp_
                        retrain_corpus=mems[1:] + refusal_corpus(1), retrain_reproduce=mems[1:],
                        adapt_cfg=AdaptConfig(seed=0))
     adapters = train_shards(task, tmp_path, K)
-    before = {i: _digests(adapters[i]) for i in range(K)}
+    before = {i: digests(adapters[i]) for i in range(K)}
     m_before = routed_model(tmp_path, adapters[hit], "before", CPU)
     assert extraction_report(m_before, tok, [victim], device=CPU).exact_rate == 1.0  # the shard held it
 
@@ -64,8 +51,8 @@ def test_erasing_retrains_only_the_affected_shard_to_the_never_trained_rate(tmp_
     # only the shard that held the memory was retrained; the other adapter's files are the same bytes
     assert affected == [hit]
     other = 1 - hit
-    assert after[other] == adapters[other] and _digests(after[other]) == before[other]
-    assert after[hit] != adapters[hit] and _digests(after[hit]) != before[hit]
+    assert after[other] == adapters[other] and digests(after[other]) == before[other]
+    assert after[hit] != adapters[hit] and digests(after[hit]) != before[hit]
     m_after = routed_model(tmp_path, after[hit], "after", CPU)
     rep = extraction_report(m_after, tok, [victim], device=CPU)
     # the never-trained rate: the same retrained shard model on 30 profiles it never saw (guessing)
@@ -79,7 +66,7 @@ def test_erasing_retrains_only_the_affected_shard_to_the_never_trained_rate(tmp_
     # exact: the retrained adapter is the adapter trained from the base on the shard without the victim
     train_adapter(tmp_path / "base", hit, [t for t in mates] + refusal_corpus(1), tmp_path / "never",
                   shard_lora_config(task.adapt_cfg))
-    assert _digests(tmp_path / "never") == _digests(after[hit])
+    assert digests(tmp_path / "never") == digests(after[hit])
     # the shard's other memories are learnt again; the other shard still answers its own
     assert extraction_report(m_after, tok, mates, device=CPU).exact_rate >= 0.9
     m_other = routed_model(tmp_path, after[other], "other", CPU)

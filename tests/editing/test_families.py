@@ -75,14 +75,6 @@ def test_stamp_edits_and_reverts_each_layout(family, texts_tok):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "revert is bit-identical"
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and far faster on a busy machine
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("family", ["gpt2", "phi"])
 def test_stamp_erases_trained_facts_in_non_llama_layouts(family, texts_tok, one_thread):
     """Trained on four profiles, each erased alone. On this 3-layer, 64-wide GPT-2 one probe
