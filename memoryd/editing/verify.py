@@ -18,6 +18,7 @@ from torch import nn
 
 from .decode import greedy_continue, probe_continuations
 from .prompts import Probe, fact_probes, words
+from .routing import RoutedModel, split_by_route
 from .tokens import answer_tokens, batch_for_lm
 
 __all__ = [
@@ -118,6 +119,19 @@ def probe_predictions(
     `score_probe` reads)."""
     per_text_probes = [list(p) for p in probes] if probes is not None else [fact_probes(t) for t in texts]
     flat = [(i, p) for i, ps in enumerate(per_text_probes) for p in ps]
+    if isinstance(model, RoutedModel):  # each probe's prompt answered by the shard it routes to
+        preds: list[str] = [""] * len(flat)
+        for shard, rows in split_by_route(model.route([p.prompt for _, p in flat])).items():
+            texts_i = sorted({flat[j][0] for j in rows})
+            at = {i: n for n, i in enumerate(texts_i)}
+            sub: list[list[Probe]] = [[] for _ in texts_i]
+            for j in rows:
+                sub[at[flat[j][0]]].append(flat[j][1])
+            got = probe_predictions(model.models[shard], tokenizer, [texts[i] for i in texts_i], device=device,
+                                    probes=sub)
+            for (_, _, pred), j in zip(got, rows, strict=True):  # both in (text, probe) order
+                preds[j] = pred
+        return [(i, p, pred) for (i, p), pred in zip(flat, preds)]
     budgets = [len(tokenizer(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for _, p in flat]
     preds = probe_continuations(model, tokenizer, texts, per_text_probes, budgets, device,
                                 settle_words=[len(words(p.answer)) for _, p in flat])
@@ -141,6 +155,14 @@ def perplexity(model: nn.Module, tokenizer, texts: Sequence[str], *, device: tor
     """exp(mean next-token NLL) over `texts` (each as <bos> text <eos>)."""
     if not texts:
         return math.nan
+    if isinstance(model, RoutedModel):  # each text scored by the shard it routes to
+        total, count = 0.0, 0
+        for shard, rows in split_by_route(model.route(texts)).items():
+            sub = [texts[j] for j in rows]
+            n_tok = sum(len(tokenizer(t, add_special_tokens=True)["input_ids"]) for t in sub)
+            total += math.log(perplexity(model.models[shard], tokenizer, sub, device=device)) * n_tok
+            count += n_tok
+        return math.exp(total / max(1, count))
     nll, n = 0.0, 0
     for s in range(0, len(texts), batch_size):
         b = batch_for_lm(tokenizer, texts[s : s + batch_size], device)
