@@ -9,8 +9,8 @@ from dataclasses import replace
 import torch
 
 from corpus_helpers import make_profiles, refusal_corpus
-from memoryd.bench.unlearn.exact_shards import (erase_shards, routed_model, shard_lora_config, shard_of_text,
-                                                 train_shards)
+from memoryd.bench.unlearn.exact_shards import (erase_shards, routed, routed_model, shard_lora_config,
+                                                 shard_of_text, train_shards)
 from memoryd.bench.unlearn.methods import METHODS, UnlearnTask
 from memoryd.editing.adapt import AdaptConfig
 from memoryd.editing.prompts import fact_probes
@@ -71,3 +71,12 @@ def test_erasing_retrains_only_the_affected_shard_to_the_never_trained_rate(tmp_
     assert extraction_report(m_after, tok, mates, device=CPU).exact_rate >= 0.9
     m_other = routed_model(tmp_path, after[other], "other", CPU)
     assert extraction_report(m_other, tok, others, device=CPU).exact_rate >= 0.9
+    # served routed: each question goes to the shard under which it is most likely, with no index
+    # of the memories; the kept memories' questions reach their own shard and are answered there
+    served = routed(task, tmp_path, after, "served")
+    kept_prompts = [(t, pr.prompt) for t in mems[1:] for pr in fact_probes(t)]
+    routes = served.route([q for _, q in kept_prompts])
+    right = sum(r == shard_of_text(t, K) for (t, _), r in zip(kept_prompts, routes))
+    assert right / len(kept_prompts) >= 0.9, (right, len(kept_prompts))
+    assert extraction_report(served, tok, mems[1:], device=CPU).exact_rate >= 0.9
+    assert extraction_report(served, tok, [victim], device=CPU).exact_rate <= guessing + one_probe

@@ -18,6 +18,7 @@ from torch import nn
 
 from .profiles import Profile
 from ...editing.prompts import fact_probes, question_forms, words
+from ...editing.routing import RoutedModel
 from ...editing.tokens import batch_for_lm
 from ...editing.verify import probe_predictions, score_probe
 from .forms import COUNTRY, heldout_probes
@@ -83,7 +84,10 @@ class RelearnConfig:
 
 def relearn(model: nn.Module, tokenizer, texts: Sequence[str], cfg: RelearnConfig, *, device: torch.device
             ) -> nn.Module:
-    """A copy of `model` fine-tuned for `cfg.steps` Adam steps on batches drawn from `texts`."""
+    """A copy of `model` fine-tuned for `cfg.steps` Adam steps on batches drawn from `texts`.
+    A routed model: every shard's model fine-tuned so (the attacker holds all the weights)."""
+    if isinstance(model, RoutedModel):
+        return model.map_models(lambda m: relearn(m, tokenizer, texts, cfg, device=device))
     m = copy.deepcopy(model)
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)

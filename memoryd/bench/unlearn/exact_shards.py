@@ -6,12 +6,15 @@ profiles: a profile's memory text and all its other phrasings go to shard sha256
 the texts nobody erases (world facts, refusal sentences) go to every shard. Erasure retrains
 only the shards that held an erased profile, from the base, without it.
 
-Two serving modes, both evaluated by the suite:
-- **summed** (what `adapt --shards` serves): base + Σ_k ΔW_k merged (`compose`); returned as
-  the method's model;
-- **routed** (the SISA view): every probe goes to the model of the shard its profile hashes to
-  (base + that shard's adapter alone); never-seen profiles are routed by the same hash.
-  Attached to the returned model as `unlearn_info["routed"]` for the suite to evaluate.
+Served routed (editing/routing.py), as `adapt --shards` serves it: K shard models (base + one
+adapter each), every input answered by the shard under which it is most likely. (Summing the
+adapters into one checkpoint was measured at stop 22: the deltas collide and the kept
+profiles are lost, R-RL 0.000; it is not served.)
+
+Its gold standard is its own recipe retrained from scratch: all K adapters trained from the
+base without the erased profiles, from other seeds (`retrain_shards`). The suite measures the
+exact path's membership leak and distinguishability against that, and also shows them against
+the fully fine-tuned retrained model (a different kind of model: LoRA on a random base).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from torch import nn
 
 from ...editing.adapt import AdaptConfig
 from ...editing.loading import load_model, save_model
+from ...editing.routing import RoutedModel
 from ...editing.shards import compose, train_adapter
 
-__all__ = ["shard_of_text", "exact_shards", "train_shards", "erase_shards", "routed_model", "SHARDS",
-           "shard_lora_config"]
+__all__ = ["shard_of_text", "exact_shards", "train_shards", "erase_shards", "retrain_shards", "routed_model",
+           "routed", "SHARDS", "shard_lora_config"]
 
 SHARDS = 4
 
@@ -88,10 +92,30 @@ def routed_model(root: Path, adapter: Path, name: str, device) -> nn.Module:
     return load_model(root / name, device=device)[0]
 
 
-def exact_shards(task, k: int = SHARDS) -> nn.Module:
+def routed(task, root: Path, adapters: Mapping[int, Path], prefix: str) -> RoutedModel:
+    """The served model of the exact path: the K shard models, each input routed by likelihood."""
+    return RoutedModel([routed_model(root, adapters[i], f"{prefix}{i}", task.device) for i in sorted(adapters)],
+                       task.tokenizer, device=task.device)
+
+
+def retrain_shards(task, root: Path, k: int = SHARDS, *, seed_offset: int = 1000) -> dict[int, Path]:
+    """The exact path's own gold standard: all K adapters trained from the base on the corpus
+    without `task.forget`, from other random seeds (a retraining is a fresh draw, not a replay)."""
+    cfg = shard_lora_config(task.adapt_cfg)
+    cfg = replace(cfg, seed=cfg.seed + seed_offset)
+    after = _corpus(task, k, frozenset(task.forget))
+    out = {i: root / f"g{i}" for i in range(k)}
+    for i in range(k):
+        train_adapter(root / "base", i, after[i], out[i], cfg)
+    return out
+
+
+def exact_shards(task, k: int = SHARDS, *, gold: bool = True) -> RoutedModel:
     """Train K shard adapters on everything (the state before the erasure), then erase
-    `task.forget` by retraining the affected shards from the base. Returns the summed model;
-    `unlearn_info` carries the routed per-shard models, the timings and the shards touched."""
+    `task.forget` by retraining the affected shards from the base. Returns the routed model
+    (what `adapt --shards` serves); `unlearn_info` carries the timings, the shards touched and,
+    with `gold`, the same recipe retrained from scratch without the erased profiles (other
+    seeds), which the suite compares the exact path with."""
     with tempfile.TemporaryDirectory(prefix="exact-shards-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
@@ -100,10 +124,12 @@ def exact_shards(task, k: int = SHARDS) -> nn.Module:
         t0 = time.perf_counter()
         adapters, affected = erase_shards(task, root, adapters, k)
         erase_s = time.perf_counter() - t0
-        compose(root / "base", [adapters[i] for i in range(k)], root / "summed")
-        summed, _ = load_model(root / "summed", device=task.device)
-        routed = [routed_model(root, adapters[i], f"m{i}", task.device) for i in range(k)]
-    summed.unlearn_info = {"seconds": round(erase_s, 3), "train_all_seconds": round(train_s, 3), "k": k,
-                           "shards_retrained": affected, "routed": routed,
-                           "route": lambda text: shard_of_text(text, k)}
-    return summed
+        model = routed(task, root, adapters, "m")
+        info = {"seconds": round(erase_s, 3), "train_all_seconds": round(train_s, 3), "k": k,
+                "shards_retrained": affected}
+        if gold:
+            t0 = time.perf_counter()
+            info["gold"] = routed(task, root, retrain_shards(task, root, k), "gm")
+            info["gold_seconds"] = round(time.perf_counter() - t0, 3)
+    model.unlearn_info = info
+    return model

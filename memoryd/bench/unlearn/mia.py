@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ...editing.prompts import REFUSAL_PROMPTS
+from ...editing.routing import RoutedModel, split_by_route
 from ...editing.tokens import batch_for_lm, encode, left_pad
 
 __all__ = ["min_k_scores", "auc", "privleak", "output_features", "distinguish_accuracy"]
@@ -27,7 +28,11 @@ __all__ = ["min_k_scores", "auc", "privleak", "output_features", "distinguish_ac
 @torch.no_grad()
 def min_k_scores(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device, k: float = 0.2,
                  batch_size: int = 32) -> list[float]:
-    """Per text: mean log p of its ceil(k·n) lowest-probability tokens (n tokens after <bos>)."""
+    """Per text: mean log p of its ceil(k·n) lowest-probability tokens (n tokens after <bos>).
+    A routed model scores each text with the shard the text routes to."""
+    if isinstance(model, RoutedModel):
+        return _routed(model, texts, lambda m, idx: min_k_scores(m, tokenizer, [texts[j] for j in idx],
+                                                                 device=device, k=k, batch_size=batch_size))
     out: list[float] = []
     for s in range(0, len(texts), batch_size):
         b = batch_for_lm(tokenizer, texts[s : s + batch_size], device)
@@ -39,6 +44,15 @@ def min_k_scores(model: nn.Module, tokenizer, texts: Sequence[str], *, device: t
             vals = tok_lp[row][tgt[row] != -100]
             n = max(1, math.ceil(k * vals.numel()))
             out.append(float(vals.sort().values[:n].mean()))
+    return out
+
+
+def _routed(model: RoutedModel, texts: Sequence[str], score) -> list:
+    """score(shard model, positions) for each shard's share of `texts`, reassembled in order."""
+    out: list = [None] * len(texts)
+    for shard, idx in split_by_route(model.route(list(texts))).items():
+        for j, v in zip(idx, score(model.models[shard], idx), strict=True):
+            out[j] = v
     return out
 
 
@@ -60,6 +74,11 @@ def output_features(model: nn.Module, tokenizer, prompts: Sequence[str], answers
                     device: torch.device, batch_size: int = 64) -> np.ndarray:
     """(n, 4) per prompt, from the next-token distribution after it: top-1 probability, entropy,
     probability of the refusal sentences' first tokens, log-probability of the answer's first token."""
+    if isinstance(model, RoutedModel):  # each prompt answered by the shard it routes to
+        rows_by = _routed(model, prompts, lambda m, idx: list(output_features(
+            m, tokenizer, [prompts[j] for j in idx], [answers[j] for j in idx], device=device,
+            batch_size=batch_size)))
+        return np.asarray(rows_by, dtype=np.float64)
     refusal_ids = sorted({encode(tokenizer, r)[1] for r in REFUSAL_PROMPTS})
     rows: list[list[float]] = []
     for s in range(0, len(prompts), batch_size):

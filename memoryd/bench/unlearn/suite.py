@@ -7,9 +7,11 @@ held-out and relearned extraction ≤ retrain + 0.02; |PrivLeak| ≤ 5%; disting
 ≤ 0.55 (the target is set for the exact path; shown for every method); R-RL ≥ 0.95 of before.
 
 A method's model may carry `unlearn_info`: its own cost (`seconds`, e.g. the exact path's
-shard retraining without the adapters' first training) and, for a sharded method, `routed`
-per-shard models with their `route`: that method is then evaluated twice, as the returned
-(summed) model and as `<name>_routed`, every profile's probes sent to its own shard's model.
+shard retraining without the adapters' first training) and a `gold`: its own recipe retrained
+from scratch without the erased profiles (the exact path: K shard adapters from other seeds),
+which it is then judged against (and shown against the fully retrained model too). A routed
+model (editing/routing.py) is attacked like any other: every probe, membership text and
+classifier prompt goes to the shard it routes to; relearning fine-tunes every shard.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 
 import torch
 from torch import nn
@@ -86,7 +87,10 @@ def run_attack_suite(task: UnlearnTask, erased: Sequence[Profile], kept: Sequenc
                      retrained: nn.Module | None = None, rcfg: RelearnConfig = RelearnConfig(),
                      say: Log | None = None) -> dict:
     """Run every method of `methods` on `task`, attack each result, and compare with retraining
-    (`retrained`, if already built, stands in for methods["retrain"])."""
+    (`retrained`, if already built, stands in for methods["retrain"]). A method whose model
+    carries `unlearn_info["gold"]` (its own recipe retrained without the erased profiles) is
+    judged against that gold, evaluated as the row `<name>_gold`; against the fully retrained
+    model as well (`pass_vs_retrain`)."""
     say = say or (lambda msg: None)
     if "retrain" not in methods and retrained is None:
         raise ValueError("the attack suite compares with retraining: give methods['retrain'] or `retrained`")
@@ -95,8 +99,16 @@ def run_attack_suite(task: UnlearnTask, erased: Sequence[Profile], kept: Sequenc
     prompts, answers = erased_prompts(erased)
     rows: dict[str, dict] = {}
     feats = {}
+    golds: dict[str, str] = {}  # method -> the row it is judged against
     before = _evaluate(task.model, task, erased, kept, unseen, rcfg, r_rl_before)
     before.pop("_scores")
+
+    def attack(name: str, model, secs, info: dict) -> None:
+        rows[name] = {**_evaluate(model, task, erased, kept, unseen, rcfg, r_rl_before), "seconds": secs,
+                      **({"info": info} if info else {})}
+        rows[name].pop("_scores")
+        feats[name] = output_features(model, tok, prompts, answers, device=dev)
+
     for name, method in methods.items():
         if name == "retrain" and retrained is not None:
             model, secs = retrained, None
@@ -106,103 +118,34 @@ def run_attack_suite(task: UnlearnTask, erased: Sequence[Profile], kept: Sequenc
             model = method(task)
             secs = round(time.perf_counter() - t0, 3)
         info = model.__dict__.pop("unlearn_info", None) or {}
-        routed = info.pop("routed", None)
-        route = info.pop("route", None)
+        gold = info.pop("gold", None)
         if info:
             info["wall_seconds"] = secs  # the method's own cost (`seconds`) excludes e.g. training before the erasure
             secs = info.get("seconds", secs)
-        rows[name] = {**_evaluate(model, task, erased, kept, unseen, rcfg, r_rl_before), "seconds": secs,
-                      **({"info": info} if info else {})}
-        rows[name].pop("_scores")
-        feats[name] = output_features(model, tok, prompts, answers, device=dev)
-        if routed is not None:
-            say(f"attacks: {name} (routed to each profile's shard)")
-            rows[f"{name}_routed"], feats[f"{name}_routed"] = _evaluate_routed(
-                routed, route, task, erased, kept, unseen, rcfg, r_rl_before)
-            rows[f"{name}_routed"].update(seconds=secs, info=info)
-            del routed
+        attack(name, model, secs, info)
         if model is not retrained:
             del model
-    gold = rows["retrain"]
+        if gold is not None:
+            say(f"attacks: {name}'s own recipe retrained from scratch (its gold standard)")
+            attack(f"{name}_gold", gold, info.get("gold_seconds"), {})
+            golds[name] = f"{name}_gold"
+            del gold
+    full = rows["retrain"]
     for name, row in rows.items():
-        row["privleak"] = round(privleak(row["mink"]["auc_erased_vs_unseen"], gold["mink"]["auc_erased_vs_unseen"]), 2)
-        row["distinguish"] = 0.5 if name == "retrain" else round(distinguish_accuracy(feats[name], feats["retrain"]), 4)
-        row["pass"] = _passes(row, gold)
+        ref_name = golds.get(name, "retrain")
+        ref = rows[ref_name]
+        row["gold"] = ref_name
+        row["privleak"] = round(privleak(row["mink"]["auc_erased_vs_unseen"], ref["mink"]["auc_erased_vs_unseen"]), 2)
+        row["distinguish"] = 0.5 if name == ref_name or name == "retrain" else round(
+            distinguish_accuracy(feats[name], feats[ref_name]), 4)
+        row["pass"] = _passes(row, ref)
+        if ref_name != "retrain":  # the same figures against the fully retrained model
+            row["vs_retrain"] = {
+                "privleak": round(privleak(row["mink"]["auc_erased_vs_unseen"], full["mink"]["auc_erased_vs_unseen"]), 2),
+                "distinguish": round(distinguish_accuracy(feats[name], feats["retrain"]), 4)}
+            row["pass_vs_retrain"] = _passes({**row, **row["vs_retrain"]}, full)
     return {"before": before, "methods": rows, "n_erased_prompts": len(prompts), "relearn": vars(rcfg).copy(),
             "targets": TARGETS}
-
-
-def _evaluate_routed(models: Sequence[nn.Module], route: Callable[[str], int], task: UnlearnTask,
-                     erased: Sequence[Profile], kept: Sequence[Profile], unseen: Sequence[Profile],
-                     rcfg: RelearnConfig, r_rl_before: float) -> tuple[dict, object]:
-    """The per-shard mixture (SISA's "route to the shard"): every profile's probes, its
-    membership texts and its relearning go to the model of the shard it hashes to (never-seen
-    profiles by the same hash); rates are pooled over the shards, weighted by their profiles,
-    Min-K% AUCs over the pooled scores, output features concatenated."""
-    import numpy as np
-
-    def split(ps: Sequence[Profile]) -> dict[int, list[Profile]]:
-        out: dict[int, list[Profile]] = {}
-        for p in ps:
-            out.setdefault(route(p.text), []).append(p)
-        return out
-
-    e, k, u = split(erased), split(kept), split(unseen)
-    parts, feats = [], []
-    for i, m in enumerate(models):
-        if i not in e and i not in k:
-            continue
-        sub = replace(task, model=m, forget=[p.text for p in e.get(i, [])], retain=[p.text for p in k.get(i, [])])
-        row = _evaluate_shard(m, sub, e.get(i, []), k.get(i, []), u.get(i, []), rcfg, r_rl_before, kept)
-        parts.append((row, len(e.get(i, [])), len(k.get(i, []))))
-        if e.get(i):
-            prompts, answers = erased_prompts(e[i])
-            feats.append(output_features(m, task.tokenizer, prompts, answers, device=task.device))
-    return _pool(parts), np.vstack(feats)
-
-
-def _evaluate_shard(m, sub, e, k, u, rcfg, r_rl_before, all_kept) -> dict:
-    """`_evaluate` on one shard's model and profiles, tolerating shards without erased or kept ones."""
-    tok, dev = sub.tokenizer, sub.device
-    if e and k and u:
-        return _evaluate(m, sub, e, k, u, rcfg, r_rl_before, related_kept=all_kept)
-    row: dict = {}
-    if k:
-        r = extraction_report(m, tok, sub.retain, device=dev)
-        row["r_rl_ratio"] = round(r.rouge_l / r_rl_before, 4) if r_rl_before else None
-    scores = ([], [], [])
-    if e:  # no kept profile in this shard (or no never-seen one routed here): the attacks alone
-        full = _evaluate(m, sub if k else replace(sub, retain=sub.forget), e, k or e, u or e, rcfg, r_rl_before,
-                         related_kept=all_kept)
-        row.update({x: full[x] for x in ("direct", "heldout", "relearn_related", "relearn_part")})
-        scores = (full["_scores"][0], [], [])
-    row["_scores"] = (scores[0], min_k_scores(m, tok, _texts(u), device=dev) if u else [],
-                      min_k_scores(m, tok, _texts(k), device=dev) if k else [])
-    return row
-
-
-def _pool(parts: list[tuple[dict, int, int]]) -> dict:
-    def avg(get, weight_of) -> float | dict:
-        items = [(get(r), weight_of(ne, nk)) for r, ne, nk in parts if weight_of(ne, nk)]
-        tot = sum(w for _, w in items)
-        if any(v is None for v, _ in items):
-            return None
-        if isinstance(items[0][0], dict):
-            return {key: round(sum(v[key] * w for v, w in items) / tot, 4) for key in items[0][0]}
-        return round(sum(v * w for v, w in items) / tot, 4)
-
-    on_e, on_k = (lambda ne, nk: ne), (lambda ne, nk: nk)
-    row = {"direct": avg(lambda r: r["direct"], on_e), "heldout": avg(lambda r: r["heldout"], on_e),
-           "r_rl_ratio": avg(lambda r: r["r_rl_ratio"], on_k),
-           "relearn_related": avg(lambda r: r["relearn_related"], on_e),
-           "relearn_part": avg(lambda r: r["relearn_part"], on_e)}
-    s_e = [x for r, _, _ in parts for x in r["_scores"][0]]
-    s_u = [x for r, _, _ in parts for x in r["_scores"][1]]
-    s_k = [x for r, _, _ in parts for x in r["_scores"][2]]
-    row["mink"] = {"auc_erased_vs_unseen": round(auc(s_e, s_u), 4), "auc_retained_vs_unseen": round(auc(s_k, s_u), 4),
-                   "mean_erased": round(sum(s_e) / len(s_e), 3), "mean_unseen": round(sum(s_u) / len(s_u), 3),
-                   "mean_retained": round(sum(s_k) / len(s_k), 3)}
-    return row
 
 
 def _passes(row: dict, gold: dict) -> dict:

@@ -71,6 +71,13 @@ def render_attack_table(att: dict) -> str:
                 ("all" if all(ok.values()) else "FAIL: " + ",".join(k for k, v in ok.items() if not v))
                 if ok else ""]
         lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
+    for name, r in att["methods"].items():
+        if "vs_retrain" in r:
+            v, ok = r["vs_retrain"], r["pass_vs_retrain"]
+            lines.append(f"{name} is judged against {r['gold']} (its own recipe retrained from scratch, other seeds); "
+                         f"against the fully retrained model: PrivLeak {v['privleak']:+.1f}%, distinguishability "
+                         f"{v['distinguish']:.3f}, " + ("all targets met" if all(ok.values()) else
+                                                         "FAIL: " + ",".join(k for k, x in ok.items() if not x)))
     t = att["targets"]
     lines.append(f"targets: held-out {t['heldout']} ({g['heldout']['all'] + 0.02:.3f}); relearning {t['relearn']} "
                  f"({g['relearn_related']['heldout'] + 0.02:.2f}/{g['relearn_part']['heldout'] + 0.02:.2f}, and on "
