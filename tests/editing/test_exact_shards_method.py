@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from corpus_helpers import make_profiles, refusal_corpus
+from memoryd.bench.unlearn.exact_cost import run_exact_cost
 from memoryd.bench.unlearn.exact_shards import (erase_shards, routed, routed_model, shard_lora_config,
                                                  shard_of_text, train_shards)
 from memoryd.bench.unlearn.methods import METHODS, UnlearnTask
@@ -80,3 +82,15 @@ def test_erasing_retrains_only_the_affected_shard_to_the_never_trained_rate(tmp_
     assert right / len(kept_prompts) >= 0.9, (right, len(kept_prompts))
     assert extraction_report(served, tok, mems[1:], device=CPU).exact_rate >= 0.9
     assert extraction_report(served, tok, [victim], device=CPU).exact_rate <= guessing + one_probe
+
+
+@pytest.mark.slow  # pretrains a tiny base and trains 2 x 2 adapters
+def test_bench_exact_serves_the_routed_model(one_thread):
+    """`memoryd bench exact`: the routed model (what `adapt --shards` serves) answers the kept
+    memories before and after the erasure, sends their questions to their own shard, and
+    answers the erased one no better than never-seen profiles; the summed checkpoint is shown
+    for contrast only."""
+    r = run_exact_cost(12, 2, n_heldout=4)
+    assert r["victim_exact_before"] == 1.0 and r["routed_exact_all_before"] >= 0.9
+    assert r["routed_kept_exact_after"] >= 0.9 and r["routed_kept_probes_to_own_shard"] >= 0.9
+    assert r["routed_victim_exact_after"] <= r["routed_heldout_exact_guessing"] + 1 / 3  # one probe of three

@@ -7,8 +7,11 @@ trained from it, one per shard of `n` profile memories. One memory is erased: it
 adapter is retrained without it (the exact path) and, for comparison, every adapter is
 retrained (full retraining without it). Reported: wall times, and extraction rates measured on
 base + the erased memory's shard adapter (the shard that held it) for the erased memory, the
-shard's retained memories and never-seen profiles (the guessing rate), plus what the summed
-model (all adapters merged, what `adapt --shards` serves) reproduces.
+shard's retained memories and never-seen profiles (the guessing rate); the routed model
+(editing/routing.py: every shard model, each probe answered by the shard it is most likely
+under; what `adapt --shards` serves) before and after the erasure, and how often a kept
+memory's probe reaches its own shard; and, for contrast, what the summed model (all adapters
+merged into one checkpoint) reproduces.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
     from .profiles import make_profiles, refusal_corpus
     from ...editing.shards import compose, train_adapter
     from ...editing.tiny import TINY_TEST, build_tiny
+    from ...editing.prompts import fact_probes
+    from ...editing.routing import RoutedModel
     from ...editing.verify import extraction_report
 
     torch.set_num_threads(threads)
@@ -82,6 +87,22 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
         guessing = rates([root / "exact"], heldout, "c4")
         never = rates([], [victim], "c5")  # the base alone: the erased memory never trained
         summed = rates(list(first.values()), mems, "c6")
+
+        def served(adapters: dict[int, Path], tag: str) -> RoutedModel:  # what `adapt --shards` serves
+            models = []
+            for i in sorted(adapters):
+                compose(root / "base", [adapters[i]], root / f"{tag}{i}")
+                models.append(load_model(root / f"{tag}{i}")[0])
+            return RoutedModel(models, tok, device=cpu)
+
+        routed_before = served(first, "rb")
+        routed_all = extraction_report(routed_before, tok, mems, device=cpu).exact_rate
+        routed_after = served({**first, hit: root / "exact"}, "ra")
+        routed_kept = extraction_report(routed_after, tok, [x for x in mems if x != victim], device=cpu).exact_rate
+        routed_victim = extraction_report(routed_after, tok, [victim], device=cpu).exact_rate
+        routed_guess = extraction_report(routed_after, tok, heldout, device=cpu).exact_rate
+        kept_routes = routed_after.route([pr.prompt for x in mems if x != victim for pr in fact_probes(x)])
+        owner = [i for x in mems if x != victim for i, ts in shards.items() if x in ts for _ in fact_probes(x)]
     return {
         "n_memories": n, "k": k, "per_shard": n // k,
         "train_all_seconds": round(sum(first_secs.values()), 2),
@@ -91,4 +112,7 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
         "victim_exact_never_trained": never, "heldout_exact_guessing": guessing,
         "shard_retained_exact_before": before_mates, "shard_retained_exact_after": after_mates,
         "summed_model_exact_all": summed,
+        "routed_exact_all_before": routed_all, "routed_kept_exact_after": routed_kept,
+        "routed_victim_exact_after": routed_victim, "routed_heldout_exact_guessing": routed_guess,
+        "routed_kept_probes_to_own_shard": round(sum(a == b for a, b in zip(kept_routes, owner)) / len(owner), 4),
     }
