@@ -280,6 +280,8 @@ def bench_unlearn(
     relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
     scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
     sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
+    methods: str = typer.Option("", "--methods", help="With --attacks: the methods to attack (comma-separated; default "
+                                "all: stamp, gradient_ascent, ssd, uno, exact_shards, retrain_reseeded; retrain always)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs UNO vs retraining: forgetting, retain
@@ -294,15 +296,19 @@ def bench_unlearn(
         scale_sizes = tuple(int(x) for x in scale.split(",") if x.strip())
     except ValueError:
         raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] or None
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
         err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
 
-    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
-                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
-                                 n_sustain=sustain)
+    try:
+        data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
+                                     repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
+                                     relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
+                                     n_sustain=sustain, attack_methods=chosen)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
 
 

@@ -93,7 +93,7 @@ def test_benchmark_with_attacks_smoke():
                               attacks=True, relearn_cfg=RelearnConfig(steps=3), scale_sizes=(1, 2), n_sustain=2)
     att = r["attacks"]
     assert set(att["methods"]) == {"stamp", "gradient_ascent", "ssd", "uno", "exact_shards", "exact_shards_gold",
-                                   "retrain"}
+                                   "retrain_reseeded", "retrain"}
     # the exact path: its cost is the retraining of the shards that held the erased profiles only
     ex = att["methods"]["exact_shards"]["info"]
     assert ex["k"] == 4 and ex["shards_retrained"] and ex["seconds"] < ex["wall_seconds"]

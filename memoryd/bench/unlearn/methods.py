@@ -2,7 +2,8 @@
 
 Every method starts from `task.model` (the adapted model, never changed) and returns a new
 model that should no longer hold `task.forget`; `retrain` starts from the base instead and
-never sees the erased texts (the gold standard). A further method (e.g. an exact sharded path)
+never sees the erased texts (the gold standard); `retrain_reseeded` does so again with another
+seed, a second draw whose distance from `retrain` is the noise floor. A further method (e.g. an exact sharded path)
 plugs in by adding an entry to `METHODS` or passing its own mapping to the attack suite.
 `exact_shards` (exact_shards.py) is the exact path: K shard adapters from the base, erasure
 retrains the affected shards only. A method may attach `unlearn_info` to the model it returns
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ from .baselines import GAConfig, SSDConfig, gradient_ascent, selective_synaptic_
 from .uno import UNOConfig, uno
 
 __all__ = ["UnlearnTask", "Method", "METHODS", "stamp", "gradient_ascent_method", "ssd", "uno_method", "retrain",
-           "exact_shards_method"]
+           "retrain_reseeded", "exact_shards_method"]
 
 
 @dataclass
@@ -83,6 +84,15 @@ def retrain(task: UnlearnTask) -> nn.Module:
     return m
 
 
+def retrain_reseeded(task: UnlearnTask) -> nn.Module:
+    """Retraining again, with another data-order seed: a second draw of the gold standard. How
+    far it is from `retrain` is the resolution of the suite's comparisons (the noise floor)."""
+    m = task.fresh().to(task.device)
+    cfg = replace(task.adapt_cfg, seed=task.adapt_cfg.seed + 1000)
+    train_on_texts(m, task.tokenizer, task.retrain_corpus, cfg, must_reproduce=task.retrain_reproduce)
+    return m
+
+
 def exact_shards_method(task: UnlearnTask) -> nn.Module:
     from .exact_shards import exact_shards
 
@@ -90,4 +100,5 @@ def exact_shards_method(task: UnlearnTask) -> nn.Module:
 
 
 METHODS: dict[str, Method] = {"stamp": stamp, "gradient_ascent": gradient_ascent_method, "ssd": ssd,
-                              "uno": uno_method, "exact_shards": exact_shards_method, "retrain": retrain}
+                              "uno": uno_method, "exact_shards": exact_shards_method,
+                              "retrain_reseeded": retrain_reseeded, "retrain": retrain}

@@ -24,7 +24,7 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import torch
@@ -38,7 +38,7 @@ from ...editing.verify import extraction_report, perplexity
 from .attacks import RelearnConfig
 from .baselines import BaselineResult, GAConfig, SSDConfig, gradient_ascent, selective_synaptic_dampening
 from .forms import forms_texts, world_facts
-from .methods import UnlearnTask
+from .methods import METHODS, UnlearnTask
 from .suite import run_attack_suite, scalability, sustainability
 from .uno import UNOConfig, uno
 
@@ -69,7 +69,7 @@ def run_unlearn_benchmark(
     adapt_cfg: AdaptConfig | None = None, stamp_cfg: StampConfig | None = None,
     ga_cfg: GAConfig = GAConfig(), ssd_cfg: SSDConfig = SSDConfig(), uno_cfg: UNOConfig = UNOConfig(),
     attacks: bool = False, relearn_cfg: RelearnConfig = RelearnConfig(), scale_sizes: tuple[int, ...] = (1, 8, 32),
-    n_sustain: int = 10,
+    n_sustain: int = 10, attack_methods: Sequence[str] | None = None,
 ) -> dict:
     """Run the whole benchmark; returns a JSON-serialisable dict of figures.
 
@@ -79,6 +79,9 @@ def run_unlearn_benchmark(
     the retained memories only, which never saw the erased ones (what it gets right of them
     is guessed)."""
     say = log or (lambda msg: None)
+    unknown = sorted(set(attack_methods or ()) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown unlearning method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
     if not 0 < n_forget < n_profiles:
         raise ValueError("need 0 < n_forget < n_profiles")
     if repeats < 1:
@@ -207,7 +210,9 @@ def run_unlearn_benchmark(
                            adapt_cfg=adapt_cfg, stamp_cfg=stamp_cfg, ga_cfg=ga_cfg, ssd_cfg=ssd_cfg, uno_cfg=uno_cfg,
                            profile_texts={p.text: [p.text, *forms_texts(p)] for p in profiles[:n_profiles]})
         out["attacks"] = run_attack_suite(task, [profiles[i] for i in sorted(order[:n_forget])], kept_p,
-                                          profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say)
+                                          profiles[n_profiles:], retrained=retrained, rcfg=relearn_cfg, say=say,
+                                          methods={k: m for k, m in METHODS.items()
+                                                   if attack_methods is None or k in attack_methods or k == "retrain"})
         out["attacks"]["scalability"] = scalability(model, tok, profiles[:n_profiles], order, profiles[n_profiles:],
                                                     stamp_cfg, dev, scale_sizes, say)
         if n_sustain:
