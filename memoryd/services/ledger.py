@@ -274,12 +274,12 @@ class ModelLedgerService:
         does not know is used as it is."""
         with self.lock:
             v = lstore.get_version(self.conn, target)
-            named = [x for x in lstore.list_versions(self.conn, name=target) if x.status == "active"]
+            named = lstore.list_versions(self.conn, name=target)
             p = Path(target).expanduser().resolve()
             claimed = [x for x in lstore.list_versions(self.conn) if x.path == str(p)]
             at_path = lstore.active_at_path(self.conn, str(p))
-        if v is None and named:
-            v = named[-1]
+        if v is None and named:  # the newest active one; else the newest says why it is not loadable
+            v = next((x for x in reversed(named) if x.status == "active"), named[-1])
         if v is None and claimed:
             if at_path is None:
                 raise EditingError(f"the model at {p} is not loadable (its ledger versions are "

@@ -20,6 +20,7 @@ from memoryd.editing.prompts import fact_probes, words
 from memoryd.editing.routing import is_routed, shard_dir
 from memoryd.editing.shards import compose, reproduced
 from memoryd.erasure.models import ErasureRequest
+from memoryd.errors import EditingError
 from memoryd.services.model_shards import shard_of
 
 from .exact_helpers import LORA, adapt_sharded, digests, shard_tensors
@@ -81,6 +82,13 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
         seen["victim"] = completes(out, victim.content)
         seen["kept"] = [all(completes(out, m.content)) for m in kept]
 
+    def at_edit(vid: str) -> None:  # the erasure committed, STAMP not yet run: the model is not served
+        try:
+            app.models.complete("people-lm", "x")
+        except EditingError as exc:
+            seen["refused"] = str(exc)
+
+    app.models.jobs.before_edit = at_edit
     app.models.exact.before_retrain = at_stamp
     receipt = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
     assert app.models.wait_for_edits(600)
@@ -94,18 +102,24 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     for i in range(K2):
         assert (seen["digests"][i] == before[i]) == (not own[i])
     assert not any(seen["victim"])
+    assert "not loadable" in seen["refused"]
     with capsys.disabled():
         print(f"after STAMP on the routed model (shards edited {[i for i in range(K2) if own[i]]}): kept memories "
               f"completed {sum(seen['kept'])}/{len(kept)}")
-    assert sum(seen["kept"]) >= len(kept) - 2
+    n_kept = sum(m.id in absorbed for m in kept)  # kept memories the routed model reproduced before
+    assert sum(seen["kept"]) >= n_kept - 1
 
     # after the retrain: exactly the routed model adapt builds from scratch without the memory
     assert [v["method"] for v in app.models.list() if v["status"] == "active"] == ["shard-retrain"]
     assert not any(completes(out, victim.content))
     kept_after = [all(completes(out, m.content)) for m in kept]
+    lost = [m for m, ok in zip(kept, kept_after) if not ok]
+    by_own = [all(completes(shard_dir(out, shard_of(m.id, K2)), m.content)) for m in lost]
     with capsys.disabled():
-        print(f"after the retrain: kept memories completed {sum(kept_after)}/{len(kept)}")
-    assert sum(kept_after) >= len(kept) - 1  # a retrained shard can lose a near-tie (seen: 1 in 5 runs)
+        print(f"after the retrain: kept memories completed {sum(kept_after)}/{len(kept)}; of those lost, completed "
+              f"by their own shard (a routing miss): {sum(by_own)}/{len(lost)}; in the retrained shard: "
+              f"{sum(shard_of(m.id, K2) == shard_of(victim.id, K2) for m in lost)}")
+    assert sum(kept_after) >= n_kept - 1  # a retrained shard may miss one in training (none seen in 8 runs)
     cfg = replace(LORA, lora=True, device="cpu")
     scratch = tmp_path / "scratch" / "people-lm"
     _in_thread(lambda: app.models.exact.train(base.resolve(), scratch, kept, K2, cfg))
@@ -119,7 +133,7 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
 
     # query the served (routed) model and a plain one from the CLI
     app.close()
-    probe = fact_probes(kept[0].content)[0]
+    probe = fact_probes(next(m for m, ok in zip(kept, kept_after) if ok).content)[0]
     run = ["--home", str(settings.home), "--db", str(settings.db_path), "models", "complete"]
     res = CliRunner().invoke(cli, [*run, "people-lm", probe.prompt, "--max-tokens", "12", "--json"])
     assert res.exit_code == 0, res.output
