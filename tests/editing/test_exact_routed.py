@@ -147,3 +147,16 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     assert plain["routed"] is False and plain["shard"] is None and plain["max_tokens"] == 5
     res = CliRunner().invoke(cli, [*run, str(tmp_path / "nowhere"), "x", "--json"])
     assert res.exit_code != 0
+
+
+def test_the_services_torch_free_marker_matches_the_routed_format(tmp_path):
+    """services/model_jobs.has_weights (no torch) recognises what editing/routing.py writes."""
+    from memoryd.editing.routing import ROUTING_FILE, write_routing
+    from memoryd.editing.tiny import TINY_TEST, build_tiny
+    from memoryd.services import model_jobs
+
+    assert model_jobs.ROUTING_FILE == ROUTING_FILE
+    _, tok = build_tiny(["Ada lives in Oslo.", "Bo works at Acme."], tmp_path / "plain", TINY_TEST)
+    assert model_jobs.has_weights(tmp_path / "plain") and not model_jobs.has_weights(tmp_path / "empty")
+    write_routing(tmp_path / "routed", 2, tok)
+    assert model_jobs.has_weights(tmp_path / "routed") and is_routed(tmp_path / "routed")
