@@ -98,7 +98,12 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     # STAMP edited exactly the shards whose own model completed the erased memory
     stamp = next(v for v in app.models.list() if v["method"] == "stamp")
     assert stamp["metrics"]["verification"]["shards_edited"] == [i for i in range(K2) if own[i]]
-    assert stamp["metrics"]["verification"]["erased"] is True
+    ver = stamp["metrics"]["verification"]
+    assert ver["erased"] is True and ver["forget_exact_after"] == 0.0 < ver["forget_exact_before"]
+    with capsys.disabled():
+        print("STAMP on the routed model: " + ", ".join(f"{k} {ver[k]}" for k in (
+            "forget_exact_before", "forget_exact_after", "retain_exact_before", "retain_exact_after", "retain_ratio",
+            "perplexity_before", "perplexity_after", "edit_seconds", "shards_edited")))
     for i in range(K2):
         assert (seen["digests"][i] == before[i]) == (not own[i])
     assert not any(seen["victim"])
