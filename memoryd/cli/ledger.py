@@ -58,7 +58,8 @@ def adapt(
         if "sharding" in data:
             sh = data["sharding"]
             console.print(f"shards: {sh['k']} adapters, memories per shard "
-                          f"{', '.join(str(s['members']) for s in sh['shards'])}")
+                          f"{', '.join(str(s['members']) for s in sh['shards'])}; served as a routed model "
+                          f"(query it: memoryd models complete {data['name']} PROMPT)")
 
     emit(data, as_json, human)
 

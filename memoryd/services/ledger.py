@@ -269,24 +269,26 @@ class ModelLedgerService:
 
     def resolve(self, target: str) -> Path:
         """The weights a user means by `target`: a version id, a model name (its newest active
-        version) or a directory. Refused (EditingError) when the ledger holds that model but it is
-        not loadable now (an erasure's edit pending, withdrawn, deleted); a directory the ledger
-        does not know is used as it is."""
+        version) or a directory. Refused (EditingError) when the ledger holds that model (or the
+        directory lies inside one of its models, e.g. a routed model's shard) but it is not
+        loadable now (an erasure's edit pending, withdrawn, deleted); a directory the ledger does
+        not know is used as it is."""
+        p = Path(target).expanduser().resolve()
         with self.lock:
             v = lstore.get_version(self.conn, target)
             named = lstore.list_versions(self.conn, name=target)
-            p = Path(target).expanduser().resolve()
-            claimed = [x for x in lstore.list_versions(self.conn) if x.path == str(p)]
-            at_path = lstore.active_at_path(self.conn, str(p))
+            versions = lstore.list_versions(self.conn)
+            owner = next((Path(x.path) for x in versions if Path(x.path) == p or Path(x.path) in p.parents), None)
+            at_owner = lstore.active_at_path(self.conn, str(owner)) if owner is not None else None
         if v is None and named:  # the newest active one; else the newest says why it is not loadable
             v = next((x for x in reversed(named) if x.status == "active"), named[-1])
-        if v is None and claimed:
-            if at_path is None:
-                raise EditingError(f"the model at {p} is not loadable (its ledger versions are "
-                                   f"{', '.join(sorted({x.status for x in claimed}))})")
-            v = at_path
         if v is not None:
             return self.loadable_path(v.id)
+        if owner is not None:
+            if at_owner is None:
+                states = sorted({x.status for x in versions if Path(x.path) == owner})
+                raise EditingError(f"the model at {owner} is not loadable (its ledger versions are {', '.join(states)})")
+            self.loadable_path(at_owner.id)  # refused while an erasure's edit of it is pending
         if not has_weights(p):
             raise NotFoundError(f"no model version, model name or local model directory {target!r}")
         return p

@@ -83,10 +83,11 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
         seen["kept"] = [all(completes(out, m.content)) for m in kept]
 
     def at_edit(vid: str) -> None:  # the erasure committed, STAMP not yet run: the model is not served
-        try:
-            app.models.complete("people-lm", "x")
-        except EditingError as exc:
-            seen["refused"] = str(exc)
+        for target in ("people-lm", str(out), str(shard_dir(out, 0))):
+            try:
+                app.models.complete(target, "x")
+            except EditingError as exc:
+                seen.setdefault("refused", []).append(str(exc))
 
     app.models.jobs.before_edit = at_edit
     app.models.exact.before_retrain = at_stamp
@@ -107,7 +108,7 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     for i in range(K2):
         assert (seen["digests"][i] == before[i]) == (not own[i])
     assert not any(seen["victim"])
-    assert "not loadable" in seen["refused"]
+    assert len(seen["refused"]) == 3 and all("not loadable" in r for r in seen["refused"])
     with capsys.disabled():
         print(f"after STAMP on the routed model (shards edited {[i for i in range(K2) if own[i]]}): kept memories "
               f"completed {sum(seen['kept'])}/{len(kept)}")
@@ -145,6 +146,11 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     got = json.loads(res.stdout)
     assert got["routed"] is True and got["k"] == K2 and got["shard"] in range(K2)
     assert got["model"] == str(out.resolve())
+    res = CliRunner().invoke(cli, [*run, str(shard_dir(out, got["shard"])), probe.prompt, "--max-tokens", "12",
+                                   "--json"])  # one shard of it, as a plain model: the same answer
+    assert res.exit_code == 0, res.output
+    one = json.loads(res.stdout)
+    assert one["routed"] is False and one["completion"] == got["completion"]
     assert words(got["completion"])[: len(words(probe.answer))] == words(probe.answer)
     res = CliRunner().invoke(cli, [*run, str(base), probe.prompt, "--max-tokens", "5", "--json"])
     assert res.exit_code == 0, res.output
