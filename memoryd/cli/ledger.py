@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import app
 from ._common import JsonOpt, console, emit, fmt_time, get_app, handles_errors, progress_bars
 
-models_app = typer.Typer(help="Local models adapted on memories: the ledger of versions and erasure edits.",
+models_app = typer.Typer(help="Local models adapted on memories: the ledger of versions and erasure edits "
+                              "(list, show, resume), and `complete` to query a served model (plain or routed).",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -32,7 +34,8 @@ def adapt(
     lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters (peft), merged into the weights before saving."),
     lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank."),
     shards: int = typer.Option(0, "--shards", help="Exact path: K LoRA adapters, one per shard of the memories, "
-                               "summed; an erasure retrains only the shards that held the erased memories."),
+                               "served as a routed model (each prompt answered by the shard it is most likely "
+                               "under); an erasure retrains only the shards that held the erased memories."),
     device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -55,7 +58,8 @@ def adapt(
         if "sharding" in data:
             sh = data["sharding"]
             console.print(f"shards: {sh['k']} adapters, memories per shard "
-                          f"{', '.join(str(s['members']) for s in sh['shards'])}")
+                          f"{', '.join(str(s['members']) for s in sh['shards'])}; served as a routed model "
+                          f"(query it: memoryd models complete {data['name']} PROMPT)")
 
     emit(data, as_json, human)
 
@@ -95,8 +99,9 @@ def models_show(
 
     def human() -> None:
         console.print(f"{data['id']}  {data['name']}  [{data['status']}]  {data['method']}")
+        routed = f"; routed over {data['routed']} shards" if data.get("routed") else ""
         console.print(f"path: {data['path']} (weights {'present' if data['weights_present'] else 'absent'}; "
-                      f"{'loadable' if data['loadable'] else 'not loadable'})")
+                      f"{'loadable' if data['loadable'] else 'not loadable'}{routed})")
         for j in data["edit_jobs"]:
             if j["state"] == "pending":
                 console.print(f"edit job {j['id']}: pending ({j['n_memories']} erased memories), receipt "
@@ -120,6 +125,28 @@ def models_show(
                               f"F-RL {r['forget_rouge_l_before']:.3f} -> {r['forget_rouge_l_after']:.3f}, "
                               f"R-RL {r['retain_rouge_l_before']:.3f} -> {r['retain_rouge_l_after']:.3f}, "
                               f"ppl {r['perplexity_before']:.2f} -> {r['perplexity_after']:.2f}")
+
+    emit(data, as_json, human)
+
+
+@models_app.command("complete")
+@handles_errors
+def models_complete(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model version id, model name (its newest active version) or a local "
+                                "model directory."),
+    prompt: str = typer.Argument(..., help="Text to continue."),
+    max_tokens: int = typer.Option(32, "--max-tokens", help="Most new tokens to generate."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Greedy continuation of PROMPT by a served model; a routed model (`adapt --shards`) answers with
+    the shard the prompt routes to, and says which. Refused while an erasure's edit of it is pending."""
+    data = get_app(ctx).models.complete(model, prompt, max_tokens=max_tokens)
+
+    def human() -> None:
+        if data["routed"]:
+            console.print(f"[dim]{data['model']}: shard {data['shard']} of {data['k']} answered[/dim]")
+        console.print(f"{escape(data['prompt'])}[bold]{escape(data['completion'])}[/bold]")
 
     emit(data, as_json, human)
 

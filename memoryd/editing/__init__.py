@@ -8,7 +8,8 @@ besides the embedder and the unlearning bench, memoryd/bench/unlearn).
     extraction_report / rouge_l_f1 / perplexity
     build_tiny / TinyConfig             small Llama + BPE tokenizer built locally (tests, bench)
     arch (layout table)                 the MLP out projection per family: Llama/Qwen2/Mistral, GPT-2, Phi
-    shards (train_adapter / compose)    the exact path: one LoRA adapter per shard, summed
+    shards (train_adapter / compose_routed)  the exact path: one LoRA adapter per shard, served routed
+    routing / routed_edit / query       a routed model (one shard per input), STAMP on it, querying it
 
 Import is cheap to reason about but not free: this package imports torch and transformers.
 """

@@ -37,7 +37,7 @@ from ..errors import EditingError
 from .tokens import encode, right_pad
 
 __all__ = ["RoutedModel", "ROUTING_FILE", "is_routed", "shard_dir", "write_routing", "load_routed",
-           "mean_nll", "split_by_route"]
+           "mean_nll", "split_by_route", "extraction_target"]
 
 ROUTING_FILE = "routing.json"
 ROUTING_FORMAT = 1
@@ -143,3 +143,15 @@ def load_routed(model_dir: Path, *, device: str | torch.device = "cpu",
         models.append(m)
         tok = tok or t
     return RoutedModel(models, tok, device=device)
+
+
+def extraction_target(model_dir: Path, *, device: str | torch.device = "cpu",
+                      dtype: torch.dtype = torch.float32) -> tuple[nn.Module | RoutedModel, object]:
+    """(model, tokenizer) to query: the routed model when `model_dir` is one, else the plain
+    checkpoint (what `probe_predictions` / `extraction_report` / `perplexity` accept)."""
+    from .loading import load_model
+
+    if is_routed(model_dir):
+        rm = load_routed(model_dir, device=device, dtype=dtype)
+        return rm, rm.tokenizer
+    return load_model(model_dir, device=device, dtype=dtype)

@@ -1,7 +1,7 @@
 """What the erasure and adaptation services call: paths in, metrics out (torch only, no SQL).
 
-`forget_in_model` loads a local checkpoint, computes and applies a STAMP edit, saves the edited
-model and verifies it. The returned report holds metrics only, never the erased text.
+`forget_in_model` loads a local checkpoint (or a routed model: routed_edit.py), computes and
+applies a STAMP edit, saves the edited model and verifies it. The returned report holds metrics only, never the erased text.
 `adapt_on_memories` fine-tunes on memories and says which ones the model absorbed; the
 ledger that records this lives in the store layer.
 """
@@ -19,6 +19,7 @@ import torch
 from ..errors import EditingError
 from .adapt import AdaptConfig, adapt_model
 from .loading import load_model, save_model
+from .routing import is_routed
 from .stamp import StampConfig, apply_delta, compute_stamp_delta
 from .verify import extraction_report, perplexity
 
@@ -51,6 +52,7 @@ class ForgetReport:
     perplexity_before: float
     perplexity_after: float
     layer_stats: list[dict] = field(default_factory=list)
+    shards_edited: list[int] = field(default_factory=list)  # a routed model: the shards STAMP edited
 
     @property
     def erased(self) -> bool:
@@ -76,13 +78,19 @@ def forget_in_model(
 ) -> ForgetReport:
     """Erase `forget_texts` from the model at `model_dir` with STAMP and save it to `out_dir`.
 
-    Perplexity is measured on `heldout_texts` (default: the retain texts).
+    Perplexity is measured on `heldout_texts` (default: the retain texts). A routed model
+    (routing.py) is edited shard by shard: routed_edit.forget_in_routed.
     Raises EditingError when the model cannot be loaded or there is nothing to forget.
     """
     if not forget_texts:
         raise EditingError("nothing to forget: no texts")
     if Path(out_dir).resolve() == Path(model_dir).resolve():
         raise EditingError("out_dir must differ from model_dir (the original stays until the edit is verified)")
+    if is_routed(model_dir):
+        from .routed_edit import forget_in_routed
+
+        return forget_in_routed(model_dir, out_dir, forget_texts, retain_texts, cfg, heldout_texts=heldout_texts,
+                                device=device, dtype=dtype)
     cfg = cfg or StampConfig()
     t0 = time.perf_counter()
     device = torch.device(device)

@@ -2,19 +2,22 @@
 "Towards Scalable Exact Machine Unlearning Using Parameter-Efficient Fine-Tuning").
 
 The memories are split into K disjoint shards; each shard gets its own LoRA adapter, trained
-from the *base* model on that shard's memories only. The served model is
+from the *base* model on that shard's memories only. The served model is a routed model
+(routing.py): K plain checkpoints kept apart,
 
-    W_served = W_base + Σ_k ΔW_k        ΔW_k = (α/r) B_k A_k    (summed LoRA deltas, merged)
+    model_k = W_base + ΔW_k        ΔW_k = (α/r) B_k A_k    (one merged checkpoint per shard)
 
-so it is a plain checkpoint (STAMP edits it like any other) and adapter k depends on nothing
-but the base and shard k. Erasing a memory of shard k: retrain adapter k from the base without
-it, re-sum: the result is exactly the model that would have been built had the memory never
-been there, at the cost of one shard's training instead of all of them.
+and each input is answered by the shard under which it is most likely (`compose_routed`).
+Adapter k depends on nothing but the base and shard k, and the router on nothing but the shard
+models. Erasing a memory of shard k: retrain adapter k from the base without it and recompose:
+the result is exactly the routed model that would have been built had the memory never been
+there, at the cost of one shard's training instead of all of them.
 
-Summed, not averaged: an average scales every shard's delta by 1/K and the facts stop being
-reproduced; a sum keeps each delta whole and relies on the shards' deltas interfering little
-(they are low-rank and trained on disjoint texts). `compose` reports which memories the summed
-model reproduces; the ledger records it.
+Routed, not summed: `compose(base, all adapters)` (W_base + Σ_k ΔW_k, one checkpoint) makes
+the shards' deltas collide (each fires on the other shards' prompts) and the summed model loses
+the memories it was trained on; an average (1/K each) loses them too. `compose` stays for one
+adapter (a shard's model) and for the bench's comparison. `reproduced` reports which memories
+the served (routed or plain) model completes; the ledger records it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ import torch
 from ..errors import EditingError
 from .adapt import AdaptConfig, _with_lora, train_on_texts
 from .loading import load_model, save_model
+from .routing import extraction_target, shard_dir, write_routing
 
-__all__ = ["ShardResult", "train_adapter", "compose", "shard_texts", "reproduced"]
+__all__ = ["ShardResult", "train_adapter", "compose", "compose_routed", "shard_texts", "reproduced"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,23 @@ def compose(base_dir: Path, adapter_dirs: Sequence[Path], out_dir: Path, *, devi
     return save_model(model, tok, out_dir)
 
 
+def compose_routed(base_dir: Path, adapter_dirs: Sequence[Path], out_dir: Path, *, device: str = "cpu") -> Path:
+    """The routed model of these adapters at `out_dir`: shard i = base + adapter i merged, saved to
+    `shard_dir(out_dir, i)` (an empty shard's adapter directory gives the base itself), and
+    routing.json + the tokenizer at the top. Deterministic: the same base and adapters give
+    the same shard weights."""
+    from transformers import AutoTokenizer
+
+    if not adapter_dirs:
+        raise EditingError("a routed model needs at least one shard")
+    out = Path(out_dir)
+    for i, d in enumerate(adapter_dirs):
+        compose(base_dir, [d], shard_dir(out, i), device=device)
+    tok = AutoTokenizer.from_pretrained(str(shard_dir(out, 0)), local_files_only=True)
+    write_routing(out, len(adapter_dirs), tok)
+    return out
+
+
 def shard_texts(memories: Mapping[str, str], shards: Mapping[str, int], k: int) -> dict[int, list[str]]:
     """shard -> its memories' texts (in id order)."""
     out: dict[int, list[str]] = {i: [] for i in range(k)}
@@ -90,10 +111,11 @@ def shard_texts(memories: Mapping[str, str], shards: Mapping[str, int], k: int) 
 
 
 def reproduced(model_dir: Path, texts: Sequence[str], *, device: str = "cpu") -> list[bool]:
-    """Per text: the model at `model_dir` completes every fact greedily."""
+    """Per text: the model at `model_dir` (routed: each probe answered by its shard) completes every
+    fact greedily."""
     from .verify import extraction_report
 
     if not texts:
         return []
-    model, tok = load_model(model_dir, device=device)
+    model, tok = extraction_target(model_dir, device=device)
     return [t.extracted_all for t in extraction_report(model, tok, list(texts), device=torch.device(device)).per_text]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import threading
@@ -44,7 +45,7 @@ from ..store import memories as mstore
 from ..store import ledger as lstore
 from ..store import shards as sstore
 from ..trust.chain import derive_key
-from .model_jobs import MAX_HELDOUT, MAX_RETAIN, STAGING_MARK, EditJobs
+from .model_jobs import MAX_HELDOUT, MAX_RETAIN, ROUTING_FILE, STAGING_MARK, EditJobs, has_weights
 from .ledger_adapt import Adaptation
 from .model_shards import RETRAIN_MARK, ShardedModels
 
@@ -148,6 +149,7 @@ class ModelLedgerService:
         sharded = self.exact.describe(v.path)
         return {**v.to_dict(), **({"sharding": sharded} if sharded else {}),
                 "weights_present": Path(v.path).is_dir() and v.status != "weights_deleted",
+                "routed": _routed_k(Path(v.path)),
                 "loadable": v.status == "active" and not v.staging_path and not editing,
                 "absorbed": absorbed, "edits": [e.to_dict() for e in edits], "edit_jobs": [j.to_dict() for j in jobs]}
 
@@ -265,6 +267,42 @@ class ModelLedgerService:
                 "versions_promoted": promoted,
                 "weights_deleted": deleted, "old_weight_files_remaining": remaining}
 
+    def resolve(self, target: str) -> Path:
+        """The weights a user means by `target`: a version id, a model name (its newest active
+        version) or a directory. Refused (EditingError) when the ledger holds that model (or the
+        directory lies inside one of its models, e.g. a routed model's shard) but it is not
+        loadable now (an erasure's edit pending, withdrawn, deleted); a directory the ledger does
+        not know is used as it is."""
+        p = Path(target).expanduser().resolve()
+        with self.lock:
+            v = lstore.get_version(self.conn, target)
+            named = lstore.list_versions(self.conn, name=target)
+            versions = lstore.list_versions(self.conn)
+            owner = next((Path(x.path) for x in versions if Path(x.path) == p or Path(x.path) in p.parents), None)
+            at_owner = lstore.active_at_path(self.conn, str(owner)) if owner is not None else None
+        if v is None and named:  # the newest active one; else the newest says why it is not loadable
+            v = next((x for x in reversed(named) if x.status == "active"), named[-1])
+        if v is not None:
+            return self.loadable_path(v.id)
+        if owner is not None:
+            if at_owner is None:
+                states = sorted({x.status for x in versions if Path(x.path) == owner})
+                raise EditingError(f"the model at {owner} is not loadable (its ledger versions are {', '.join(states)})")
+            self.loadable_path(at_owner.id)  # refused while an erasure's edit of it is pending
+        if not has_weights(p):
+            raise NotFoundError(f"no model version, model name or local model directory {target!r}")
+        return p
+
+    def complete(self, target: str, prompt: str, *, max_tokens: int = 32) -> dict[str, Any]:
+        """The greedy continuation of `prompt` by the model `target` names (resolve); a routed
+        model (the exact path) answers with the shard the prompt routes to, named in the result."""
+        if max_tokens < 1 or max_tokens > 4096:
+            raise ValidationError("--max-tokens must be between 1 and 4096")
+        path = self.resolve(target)
+        from ..editing.query import complete  # torch, lazily
+
+        return {"model": str(path), **complete(path, prompt, max_tokens=max_tokens, device=self.device).to_dict()}
+
     def loadable_path(self, version_id: str) -> Path:
         """Where to load a version's weights from; refused while an erasure's edit of it is
         pending (the weights still hold erased memories) or once it is superseded/deleted."""
@@ -340,6 +378,14 @@ class ModelLedgerService:
         dirs += self.exact.adapter_dirs()
         out = {f for d in dirs if d.is_dir() for f in d.rglob("*") if f.is_file() and f.name not in TOKENIZER_FILES}
         return sorted(out | set(self.jobs.files()))  # job files hold erased text until shredded
+
+
+def _routed_k(p: Path) -> int | None:
+    """K when the weights at `p` are a routed model (editing/routing.py), else None."""
+    try:
+        return int(json.loads((p / ROUTING_FILE).read_text(encoding="utf-8"))["k"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _siblings(p: Path, mark: str) -> list[Path]:

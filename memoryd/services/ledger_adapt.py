@@ -74,7 +74,7 @@ class Adaptation:
     ) -> dict[str, Any]:
         """Fine-tune the local model at `model` on the selected memories, save it to `out` and
         record the version and what it absorbed. Never downloads: `model` is a directory.
-        `shards` K > 0: the exact path, one LoRA adapter per shard, summed (model_shards.py)."""
+        `shards` K > 0: the exact path, one LoRA adapter per shard, served routed (model_shards.py)."""
         if shards < 0 or shards > 256:
             raise ValidationError("--shards must be between 0 and 256")
         src, dst = Path(model).expanduser().resolve(), Path(out).expanduser().resolve()

@@ -44,7 +44,8 @@ from ..models import Memory, SearchFilters
 from ..store import memories as mstore
 from ..store import ledger as lstore
 
-__all__ = ["EditJobs", "STAGING_MARK", "JOB_DIR", "MAX_RETAIN", "MAX_HELDOUT", "figures"]
+__all__ = ["EditJobs", "STAGING_MARK", "JOB_DIR", "MAX_RETAIN", "MAX_HELDOUT", "figures", "has_weights",
+           "ROUTING_FILE"]
 
 log = logging.getLogger("memoryd.services.ledger")
 
@@ -53,6 +54,13 @@ MAX_HELDOUT = 32  # memories the model never saw, for the perplexity check
 STAGING_MARK = ".stamp-"  # <path>.stamp-<new version id>: edited weights awaiting promotion
 JOB_DIR = "jobs"  # under the home: job files with the texts STAMP needs, shredded when done
 JOB_FORMAT = 1
+ROUTING_FILE = "routing.json"  # a routed model's marker (editing/routing.py; torch-free copy here)
+
+
+def has_weights(model_dir: Path | str) -> bool:
+    """A plain checkpoint (config.json) or a routed model (routing.json + shard-<k>/) is there."""
+    p = Path(model_dir)
+    return (p / "config.json").is_file() or (p / ROUTING_FILE).is_file()
 
 
 class EditJobs:
@@ -189,7 +197,7 @@ class EditJobs:
             new_id = str(ULID())
             src, staging = Path(v.path), Path(f"{v.path}{STAGING_MARK}{new_id}")
             report, reason = None, "weights not found at the recorded path"
-            if (src / "config.json").is_file():
+            if has_weights(src):
                 if forget is None:
                     reason = "a job file was lost: the erased texts are gone, the model cannot be edited"
                 else:
@@ -222,7 +230,7 @@ class EditJobs:
                     report: Any, reason: str) -> None:
         now = self.clock()
         ok = report is not None and report.erased
-        missing = report is None and not (Path(v.path) / "config.json").is_file()
+        missing = report is None and not has_weights(v.path)
         if ok:
             figs = figures(report)
             lstore.insert_version(self.conn, lstore.VersionRow(

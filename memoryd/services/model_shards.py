@@ -5,16 +5,21 @@ torch side is memoryd/editing/shards.py (docs/editing.md, "Exact unlearning").
 
   adapt(..., shards=K)   memory -> shard by a keyed-free hash of its id (sha256 mod K, stable);
                          adapter k trained from the base on shard k only, into
-                         <out>.shards/<k>-<ulid>/; the served model <out> = base + Σ_k ΔW_k;
-                         the ledger records the version, the shards and which shard absorbed
-                         which memory.
+                         <out>.shards/<k>-<ulid>/; the served model <out> is a routed model
+                         (editing/routing.py): <out>/shard-<k>/ = base + ΔW_k merged, one per
+                         shard, and routing.json; each input is answered by the shard under
+                         which it is most likely. The ledger records the version, the shards
+                         and which shard absorbed which memory (what the routed model
+                         reproduces).
   inside an erasure's delete transaction (`record`): the erased memories' shard rows go, and
                          one retrain job per model names the shards that held them. The STAMP
                          edit job (model_jobs.py) is recorded alongside and runs first, so the
                          served model stops answering as soon as it can.
   after the commit (`run_pending`, on the edit thread after the STAMP jobs, or `models resume`):
                          retrain the named shards from the base on their remaining memories
-                         (no lock held), re-sum into a staging directory, then in one short
+                         (no lock held), recompose every shard (base + its new or kept
+                         adapter: a STAMP-edited shard is replaced too) into a staging routed
+                         model, then in one short
                          transaction record the new version (method 'shard-retrain', parent
                          the STAMP-edited version, now 'superseded') and close the jobs; the
                          ledger's promotion renames the staging directory into place and
@@ -50,7 +55,7 @@ __all__ = ["ShardedModels", "shard_of", "RETRAIN_MARK", "ADAPTERS_MARK"]
 
 log = logging.getLogger("memoryd.services.ledger")
 
-RETRAIN_MARK = ".retrain-"  # <path>.retrain-<new version id>: re-summed weights awaiting promotion
+RETRAIN_MARK = ".retrain-"  # <path>.retrain-<new version id>: the recomposed routed model awaiting promotion
 ADAPTERS_MARK = ".shards"  # <path>.shards/<k>-<ulid>/: the adapters
 
 
@@ -75,9 +80,9 @@ class ShardedModels:
     # ---- adaptation ------------------------------------------------------------------------
     def train(self, src: Path, dst: Path, mems: Sequence[Memory], k: int, cfg: Any,
               progress: Callable[[str, int, int], None] | None = None) -> tuple[dict[int, tuple[Path, Any]], set[str]]:
-        """Train the K adapters and write the summed model to `dst` (no lock, no SQL).
-        Returns shard -> (adapter dir, ShardResult) and the ids the summed model reproduces."""
-        from ..editing.shards import compose, reproduced, train_adapter  # torch, lazily
+        """Train the K adapters and write the routed model to `dst` (no lock, no SQL).
+        Returns shard -> (adapter dir, ShardResult) and the ids the routed model reproduces."""
+        from ..editing.shards import compose_routed, reproduced, train_adapter  # torch, lazily
 
         by_shard: dict[int, list[Memory]] = {i: [] for i in range(k)}
         for m in sorted(mems, key=lambda m: m.id):
@@ -88,7 +93,7 @@ class ShardedModels:
             adapters[i] = (d, train_adapter(src, i, [m.content for m in by_shard[i]], d, cfg))
             if progress:
                 progress("shards", i + 1, k)
-        compose(src, [d for d, _ in adapters.values()], dst, device=cfg.device)
+        compose_routed(src, [adapters[i][0] for i in range(k)], dst, device=cfg.device)
         ok = reproduced(dst, [m.content for m in mems], device=cfg.device)
         return adapters, {m.id for m, r in zip(mems, ok) if r}
 
@@ -131,7 +136,7 @@ class ShardedModels:
 
     def _run_model(self, path: str) -> int:
         from ..editing.adapt import AdaptConfig
-        from ..editing.shards import compose, train_adapter  # torch, lazily
+        from ..editing.shards import compose_routed, train_adapter  # torch, lazily
 
         while True:
             self._promote()
@@ -161,7 +166,7 @@ class ShardedModels:
                     fresh[i] = (d, train_adapter(Path(s.base), i, texts[i], d, cfg))
                 adapters = [fresh[i][0] if i in fresh else Path(s.adapter_path) for i, s in sorted(shards.items())]
                 any_base = next(iter(shards.values())).base
-                compose(Path(any_base), adapters, staging, device=self.device)
+                compose_routed(Path(any_base), adapters, staging, device=self.device)
             except Exception:
                 for d, _ in fresh.values():
                     shred_tree(d)

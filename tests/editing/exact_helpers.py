@@ -35,14 +35,22 @@ def pretrained_base(root: Path) -> Path:
     return out
 
 
-def adapt_sharded(app, tmp_path: Path, base_cache: Path, n: int = 8):
+def adapt_sharded(app, tmp_path: Path, base_cache: Path, n: int = 8, k: int = K):
     base = tmp_path / "base"
     shutil.copytree(pretrained_base(base_cache), base)
     texts = [p.text for p in make_profiles(n, seed=11)]
     mems = [app.memories.remember(NewMemory(content=t, namespace="people")).memory for t in texts]
     out = tmp_path / "models" / "people-lm"
-    data = app.models.adapt(base, out, namespace="people", config=LORA, shards=K)
+    data = app.models.adapt(base, out, namespace="people", config=LORA, shards=k)
     return data, mems, out
+
+
+def shard_tensors(model_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """Every shard checkpoint's tensors of a routed model: shard dir name -> {tensor name: tensor}."""
+    from safetensors.torch import load_file
+
+    return {d.name: {n: t for f in sorted(d.glob("*.safetensors")) for n, t in load_file(str(f)).items()}
+            for d in sorted(model_dir.glob("shard-*"))}
 
 
 def digests(root: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from memoryd.editing.adapt import AdaptConfig
-from memoryd.editing.loading import load_model
+from memoryd.editing.routing import RoutedModel, extraction_target
 from corpus_helpers import make_profiles, refusal_corpus
 from memoryd.editing.prompts import fact_probes
 from memoryd.editing.tiny import TINY_TEST, build_tiny
@@ -20,10 +20,17 @@ ADAPT = AdaptConfig(max_epochs=200, lr=3e-3, batch_size=4, check_every=5, settle
 
 
 def completes(model_dir: Path, text: str) -> list[bool]:
-    model, tok = load_model(model_dir)
+    """Per fact probe of `text`: the model at `model_dir` completes it greedily (a routed model:
+    each probe answered by the shard its prompt routes to)."""
+    model, tok = extraction_target(model_dir)
     probes = fact_probes(text)
     budgets = [len(tok(" " + p.answer, add_special_tokens=False)["input_ids"]) + 2 for p in probes]
-    preds = greedy_continue(model, tok, [p.prompt for p in probes], budgets, CPU)
+    if isinstance(model, RoutedModel):
+        routes = model.route([p.prompt for p in probes])
+        preds = [greedy_continue(model.models[r], tok, [p.prompt], [b], CPU)[0]
+                 for p, b, r in zip(probes, budgets, routes)]
+    else:
+        preds = greedy_continue(model, tok, [p.prompt for p in probes], budgets, CPU)
     return [words(pred)[: len(words(p.answer))] == words(p.answer) for p, pred in zip(probes, preds)]
 
 

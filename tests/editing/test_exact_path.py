@@ -146,4 +146,4 @@ def test_adapt_shards_from_the_cli(app, settings, tmp_path, base_cache):
     assert data["method"] == "adapt-sharded" and data["sharding"]["k"] == 2
     assert sum(s["members"] for s in data["sharding"]["shards"]) == 4
     assert all(Path(s["adapter_path"]).parent == Path(f"{out}.shards") for s in data["sharding"]["shards"])
-    assert (out / "config.json").is_file()
+    assert (out / "routing.json").is_file() and all((out / f"shard-{i}" / "config.json").is_file() for i in range(2))
