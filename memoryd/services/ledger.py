@@ -192,8 +192,8 @@ class ModelLedgerService:
 
     def _sweep_orphans(self, conn: sqlite3.Connection) -> int:
         """Staging directories no version points to (an edit interrupted by a crash: edited
-        weights nothing refers to) and job files no pending job points to (a rolled-back
-        delete transaction's: they hold erased text)."""
+        weights nothing refers to), adapter directories no shard row points to, and job files
+        no pending job points to (a rolled-back delete transaction's: they hold erased text)."""
         versions = lstore.list_versions(conn)
         staged = ({v.staging_path for v in versions if v.staging_path} | self.jobs.running_staging()
                   | self.exact.running_staging())
@@ -203,6 +203,9 @@ class ModelLedgerService:
                 if str(q) not in staged:
                     shred_tree(q)
                     n += 1
+        for d in self.exact.orphan_adapters(conn):  # adapters a crash left unrecorded
+            shred_tree(d)
+            n += 1
         return n
 
     # ---- erasure hook: after the commit ----------------------------------------------------

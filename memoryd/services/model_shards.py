@@ -74,7 +74,7 @@ class ShardedModels:
         self.device = device
         self._promote = promote  # ledger.finish_pending
         self._run_lock = threading.Lock()
-        self._running: set[str] = set()  # staging directories being written now (never swept)
+        self._running: set[str] = set()  # staging and adapter directories being written now (never swept)
         self.before_retrain: Callable[[str], None] | None = None  # test seam: called (model path) before training
 
     # ---- adaptation ------------------------------------------------------------------------
@@ -157,12 +157,16 @@ class ShardedModels:
             new_id = str(ULID())
             staging = Path(f"{path}{RETRAIN_MARK}{new_id}")
             fresh: dict[int, tuple[Path, Any]] = {}
+            # the staging directory and the new adapters are never swept until the ledger refers to them
+            running = {str(staging)}
             self._running.add(str(staging))
             try:
                 for i in todo:
                     s = shards[i]
                     cfg = AdaptConfig(**{**_config(s.config), "device": self.device})
                     d = _adapters_root(Path(path)) / f"{i}-{ULID()}"
+                    running.add(str(d))
+                    self._running.add(str(d))
                     fresh[i] = (d, train_adapter(Path(s.base), i, texts[i], d, cfg))
                 adapters = [fresh[i][0] if i in fresh else Path(s.adapter_path) for i, s in sorted(shards.items())]
                 any_base = next(iter(shards.values())).base
@@ -171,16 +175,18 @@ class ShardedModels:
                 for d, _ in fresh.values():
                     shred_tree(d)
                 shred_tree(staging)
+                self._running.difference_update(running)
                 raise
-            finally:
-                self._running.discard(str(staging))
             seconds = time.perf_counter() - t0
-            with self.lock:
-                with transaction(self.conn):
-                    now_jobs = sstore.list_retrain_jobs(self.conn, state="pending", model_path=path)
-                    ok = {j.id for j in now_jobs} == {j.id for j in jobs} and not _stamp_pending(self.conn, path)
-                    if ok:
-                        self._close(path, jobs, shards, fresh, staging, new_id, seconds)
+            try:
+                with self.lock:
+                    with transaction(self.conn):
+                        now_jobs = sstore.list_retrain_jobs(self.conn, state="pending", model_path=path)
+                        ok = {j.id for j in now_jobs} == {j.id for j in jobs} and not _stamp_pending(self.conn, path)
+                        if ok:
+                            self._close(path, jobs, shards, fresh, staging, new_id, seconds)
+            finally:
+                self._running.difference_update(running)
             if not ok:  # another erasure arrived meanwhile: its memories must go too; redo
                 for d, _ in fresh.values():
                     shred_tree(d)
@@ -239,6 +245,22 @@ class ShardedModels:
 
     def running_staging(self) -> set[str]:
         return set(self._running)
+
+    def orphan_adapters(self, conn: sqlite3.Connection) -> list[Path]:
+        """Adapter directories of sharded models that no shard row refers to and no running
+        retrain is writing: left by a crash between training and the ledger transaction (or a
+        retrain whose old adapter's shredding was interrupted). Call under the lock."""
+        out: list[Path] = []
+        busy = set(self._running)
+        for path in sstore.sharded_paths(conn):
+            root = _adapters_root(Path(path))
+            known = {s.adapter_path for s in sstore.shards_of(conn, path)}
+            try:
+                entries = sorted(root.iterdir())
+            except OSError:
+                continue
+            out += [d for d in entries if str(d) not in known and str(d) not in busy]
+        return out
 
     def adapter_dirs(self) -> list[Path]:
         """Every adapter directory of every sharded model (the forensic scan reads them)."""

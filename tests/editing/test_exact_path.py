@@ -94,12 +94,18 @@ def test_erasure_stamps_then_retrains_only_the_affected_shard(app, sharded, sett
     assert not all(_with_adapter(out, now[hit], victim.content, tmp_path / "after"))
     # (a fresh LoRA training on a tiny base: it may miss one memory the first training held)
     mates_after = sum(all(_with_adapter(out, now[hit], m.content, tmp_path / f"m{i}")) for i, m in enumerate(mates))
-    assert mates_after >= max(1, mates_before - 1), (mates_after, mates_before, len(mates))
+    assert mates_after >= min(mates_before, max(1, mates_before - 1)), (mates_after, mates_before, len(mates))
 
 
 def test_a_retrain_left_pending_by_a_crash_is_resumed(app, sharded, settings, embedder):
     data, mems, out = sharded
     victim = mems[0]
+    # what a crash between training an adapter and the ledger transaction leaves: an adapter
+    # directory no shard row refers to; the next erasure's sweep shreds it, never a live one
+    orphan = _adapters(out) / "0-01ORPHANEDBYACRASH0000000"
+    orphan.mkdir()
+    (orphan / "adapter_model.safetensors").write_bytes(b"weights of a crashed training")
+    live = [Path(s.adapter_path) for s in sstore.shards_of(app.conn, str(out))]
 
     def crash(path: str) -> None:
         raise RuntimeError("simulated crash before the retrain")
@@ -108,6 +114,7 @@ def test_a_retrain_left_pending_by_a_crash_is_resumed(app, sharded, settings, em
     first = app.erasure.execute(ErasureRequest(memory_ids=(victim.id,)), confirm=True)
     assert app.models.wait_for_edits(600)
     assert app.erasure.receipts()[0]["status"] == "incomplete"
+    assert not orphan.exists() and all(p.is_dir() for p in live)
     (job,) = sstore.list_retrain_jobs(app.conn)
     assert job.state == "pending" and job.request_id == first.id and job.shards == (shard_of(victim.id, K),)
     stamped = [v for v in app.models.list() if v["status"] == "active"]
