@@ -91,8 +91,10 @@ class Tools:
 
     def memory_data(self, mem_id: str) -> dict[str, Any]:
         """One memory the caller may read, rendered (used by get and memory://{id})."""
-        m = self.app.memories.get(mem_id, caller=self._caller())
-        return {**render_memory(m), "feedback": self.app.feedback.counts(m.id)}
+        caller = self._caller()
+        m = self.app.memories.get(mem_id, caller=caller)
+        return {**render_memory(m), "feedback": self.app.feedback.counts(m.id),
+                "superseded_by": self.app.memories.superseded_by(m.id, caller=caller)}
 
     # ---- tools -----------------------------------------------------------------------------
     def remember(
@@ -179,7 +181,8 @@ class Tools:
         return self._run(go)
 
     def get(self, id: MemoryId) -> dict[str, Any]:
-        """Fetch one memory by id, with its provenance and the feedback it has received."""
+        """Fetch one memory by id, with its provenance, the feedback it has received and, if a
+        newer version replaced it, that version's id (`superseded_by`)."""
 
         return self._run(lambda: self.memory_data(id))
 

@@ -67,12 +67,15 @@ def test_remember_names_a_near_duplicate_and_mcp_suggests_superseding(app):
         upd = await call(c, "remember", {"content": "The export job of delta-vault runs nightly at 04:00 UTC.",
                                          "supersedes": b["id"]})
         err = await fail(c, "remember", {"content": "x y z", "supersedes": "01H0000000000000000000000Z"})
-        return a, b, c2, upd, err
+        old, new = await call(c, "get", {"id": b["id"]}), await call(c, "get", {"id": upd["id"]})
+        return a, b, c2, upd, err, old, new
 
-    a, b, c2, upd, err = run_client(server, go)
+    a, b, c2, upd, err, old, new = run_client(server, go)
     assert b["similar"]["id"] == a["id"] and "supersedes=" in b["similar"]["hint"]
     assert "similar" not in c2
     assert upd["supersedes"] == b["id"] and "no memory" in err
+    # `get` of the old version names the one that replaced it; the current one names none
+    assert old["superseded_by"] == upd["id"] and new["superseded_by"] is None
 
 
 def test_cli_update_supersedes(settings, embedder):
