@@ -99,7 +99,10 @@ def test_benchmark_with_attacks_smoke():
     assert ex["k"] == 4 and ex["shards_retrained"] and ex["seconds"] < ex["wall_seconds"]
     # judged against its own recipe retrained from scratch, and shown against the full retrain too
     row = att["methods"]["exact_shards"]
-    assert row["gold"] == "exact_shards_gold" and att["methods"]["exact_shards_gold"]["privleak"] == 0.0
+    own = att["methods"]["exact_shards_gold"]
+    assert row["gold"] == "exact_shards_gold" and own["gold"] == "retrain"  # the gold row itself: vs the full retrain
+    auc_of = lambda r: r["mink"]["auc_erased_vs_unseen"]  # noqa: E731
+    assert row["privleak"] == round((auc_of(row) - auc_of(own)) / auc_of(own) * 100, 2)
     assert set(row["vs_retrain"]) == {"privleak", "distinguish"} and set(row["pass_vs_retrain"]) == set(att["targets"])
     assert att["methods"]["stamp"]["gold"] == "retrain"
     assert att["before"]["heldout"]["all"] >= 0.8  # the adapted model answers the held-out forms
