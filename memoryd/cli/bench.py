@@ -275,8 +275,8 @@ def bench_unlearn(
     attacks: bool = typer.Option(False, "--attacks/--no-attacks",
                                  help="Also attack every method: held-out prompt forms, relearning, Min-K% membership "
                                       "inference (PrivLeak), an output classifier vs the retrained model; STAMP "
-                                      "scalability and sustainability (retrains once); the exact path (4 shard adapters) "
-                                      "summed and routed to each shard."),
+                                      "scalability and sustainability (retrains once); the exact path (4 shard adapters, "
+                                      "served routed) against its own recipe retrained with other seeds."),
     relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
     scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
     sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
