@@ -34,7 +34,6 @@ import torch
 from torch import nn
 
 from ..errors import EditingError
-from .tokens import encode, right_pad
 
 __all__ = ["RoutedModel", "ROUTING_FILE", "is_routed", "shard_dir", "write_routing", "load_routed",
            "mean_nll", "split_by_route", "extraction_target"]
@@ -43,23 +42,14 @@ ROUTING_FILE = "routing.json"
 ROUTING_FORMAT = 1
 
 
-@torch.no_grad()
 def mean_nll(model: nn.Module, tokenizer, texts: Sequence[str], *, device: torch.device,
              batch_size: int = 64) -> list[float]:
     """Per text: mean next-token NLL of its tokens after <bos> (no <eos>: a prompt is open)."""
-    out: list[float] = []
-    for s in range(0, len(texts), batch_size):
-        seqs = [encode(tokenizer, t) for t in texts[s : s + batch_size]]
-        ids, mask = right_pad(seqs, tokenizer.pad_token_id, device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # (b, t-1, vocab)
-        lp = torch.log_softmax(logits.double(), dim=-1)
-        tgt = ids[:, 1:]  # (b, t-1)
-        keep = mask[:, 1:].bool()
-        tok = lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)  # (b, t-1)
-        for row in range(tgt.shape[0]):
-            vals = tok[row][keep[row]]
-            out.append(float(-vals.mean()) if vals.numel() else 0.0)
-    return out
+    from .logprob import token_logprobs
+
+    return [float(-v.mean()) if v.numel() else 0.0
+            for v in token_logprobs(model, tokenizer, texts, device=device, eos=False, max_length=None,
+                                    batch_size=batch_size)]
 
 
 class RoutedModel:
@@ -88,14 +78,6 @@ class RoutedModel:
     def map_models(self, fn: Callable[[nn.Module], nn.Module]) -> RoutedModel:
         """A routed model whose shard models are fn(each) (e.g. a fine-tuned copy of each)."""
         return RoutedModel([fn(m) for m in self.models], self.tokenizer, device=self.device)
-
-    def parameters(self):  # what callers use to find the device and dtype
-        return self.models[0].parameters()
-
-    def eval(self) -> RoutedModel:
-        for m in self.models:
-            m.eval()
-        return self
 
 
 def split_by_route(routes: Sequence[int]) -> dict[int, list[int]]:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .decode import greedy_continue, probe_continuations
+from .logprob import token_logprobs
 from .prompts import Probe, fact_probes, words
 from .routing import RoutedModel, split_by_route
 from .tokens import answer_tokens, batch_for_lm
@@ -156,23 +157,13 @@ def perplexity(model: nn.Module, tokenizer, texts: Sequence[str], *, device: tor
     if not texts:
         return math.nan
     if isinstance(model, RoutedModel):  # each text scored by the shard it routes to
-        total, count = 0.0, 0
-        for shard, rows in split_by_route(model.route(texts)).items():
-            sub = [texts[j] for j in rows]
-            n_tok = sum(len(tokenizer(t, add_special_tokens=True)["input_ids"]) for t in sub)
-            total += math.log(perplexity(model.models[shard], tokenizer, sub, device=device)) * n_tok
-            count += n_tok
-        return math.exp(total / max(1, count))
-    nll, n = 0.0, 0
-    for s in range(0, len(texts), batch_size):
-        b = batch_for_lm(tokenizer, texts[s : s + batch_size], device)
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits  # (b, t, vocab)
-        tgt = b.labels[:, 1:]  # (b, t-1)
-        lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)  # (b, t-1, vocab)
-        keep = tgt != -100
-        nll -= float(lp.gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1)[keep].sum())
-        n += int(keep.sum())
-    return math.exp(nll / max(1, n))
+        lps = [v for shard, rows in split_by_route(model.route(texts)).items()
+               for v in token_logprobs(model.models[shard], tokenizer, [texts[j] for j in rows], device=device,
+                                       batch_size=batch_size)]
+    else:
+        lps = token_logprobs(model, tokenizer, texts, device=device, batch_size=batch_size)
+    n = sum(v.numel() for v in lps)
+    return math.exp(-float(sum(v.sum() for v in lps)) / max(1, n))
 
 
 def _probe_results(model: nn.Module, tokenizer, texts: Sequence[str], device: torch.device,

@@ -20,7 +20,8 @@ from torch import nn
 
 from ...editing.prompts import REFUSAL_PROMPTS
 from ...editing.routing import RoutedModel, split_by_route
-from ...editing.tokens import batch_for_lm, encode, left_pad
+from ...editing.logprob import token_logprobs
+from ...editing.tokens import encode, left_pad
 
 __all__ = ["min_k_scores", "auc", "privleak", "output_features", "distinguish_accuracy"]
 
@@ -34,16 +35,9 @@ def min_k_scores(model: nn.Module, tokenizer, texts: Sequence[str], *, device: t
         return _routed(model, texts, lambda m, idx: min_k_scores(m, tokenizer, [texts[j] for j in idx],
                                                                  device=device, k=k, batch_size=batch_size))
     out: list[float] = []
-    for s in range(0, len(texts), batch_size):
-        b = batch_for_lm(tokenizer, texts[s : s + batch_size], device)
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits  # (b, t, vocab)
-        lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)  # (b, t-1, vocab)
-        tgt = b.labels[:, 1:]  # (b, t-1)
-        tok_lp = lp.gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (b, t-1)
-        for row in range(tgt.shape[0]):
-            vals = tok_lp[row][tgt[row] != -100]
-            n = max(1, math.ceil(k * vals.numel()))
-            out.append(float(vals.sort().values[:n].mean()))
+    for vals in token_logprobs(model, tokenizer, texts, device=device, batch_size=batch_size):
+        n = max(1, math.ceil(k * vals.numel()))
+        out.append(float(vals.sort().values[:n].mean()))
     return out
 
 
