@@ -32,10 +32,10 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
     from ...editing.adapt import AdaptConfig, train_on_texts
     from ...editing.loading import load_model, save_model
     from .profiles import make_profiles, refusal_corpus
-    from ...editing.shards import compose, train_adapter
+    from ...editing.shards import compose, compose_routed, train_adapter
     from ...editing.tiny import TINY_TEST, build_tiny
     from ...editing.prompts import fact_probes
-    from ...editing.routing import RoutedModel
+    from ...editing.routing import RoutedModel, load_routed
     from ...editing.verify import extraction_report
 
     torch.set_num_threads(threads)
@@ -89,11 +89,8 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
         summed = rates(list(first.values()), mems, "c6")
 
         def served(adapters: dict[int, Path], tag: str) -> RoutedModel:  # what `adapt --shards` serves
-            models = []
-            for i in sorted(adapters):
-                compose(root / "base", [adapters[i]], root / f"{tag}{i}")
-                models.append(load_model(root / f"{tag}{i}")[0])
-            return RoutedModel(models, tok, device=cpu)
+            compose_routed(root / "base", [adapters[i] for i in sorted(adapters)], root / tag)
+            return load_routed(root / tag, device=cpu)
 
         routed_before = served(first, "rb")
         routed_all = extraction_report(routed_before, tok, mems, device=cpu).exact_rate

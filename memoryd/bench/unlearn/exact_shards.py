@@ -30,8 +30,8 @@ from torch import nn
 
 from ...editing.adapt import AdaptConfig
 from ...editing.loading import load_model, save_model
-from ...editing.routing import RoutedModel
-from ...editing.shards import compose, train_adapter
+from ...editing.routing import RoutedModel, load_routed
+from ...editing.shards import compose, compose_routed, train_adapter
 
 __all__ = ["shard_of_text", "exact_shards", "train_shards", "erase_shards", "retrain_shards", "routed_model",
            "routed", "SHARDS", "shard_lora_config"]
@@ -92,10 +92,11 @@ def routed_model(root: Path, adapter: Path, name: str, device) -> nn.Module:
     return load_model(root / name, device=device)[0]
 
 
-def routed(task, root: Path, adapters: Mapping[int, Path], prefix: str) -> RoutedModel:
-    """The served model of the exact path: the K shard models, each input routed by likelihood."""
-    return RoutedModel([routed_model(root, adapters[i], f"{prefix}{i}", task.device) for i in sorted(adapters)],
-                       task.tokenizer, device=task.device)
+def routed(task, root: Path, adapters: Mapping[int, Path], name: str) -> RoutedModel:
+    """The served model of the exact path, as `adapt --shards` builds it (`compose_routed`): the K
+    shard models, each input routed by likelihood."""
+    compose_routed(root / "base", [adapters[i] for i in sorted(adapters)], root / name)
+    return load_routed(root / name, device=task.device)
 
 
 def retrain_shards(task, root: Path, k: int = SHARDS, *, seed_offset: int = 1000) -> dict[int, Path]:
