@@ -302,13 +302,10 @@ def bench_unlearn(
     def say(msg: str) -> None:
         err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
 
-    try:
-        data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                     repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
-                                     relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
-                                     n_sustain=sustain, attack_methods=chosen)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
+                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
+                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
+                                 n_sustain=sustain, attack_methods=chosen)
     emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
 
 

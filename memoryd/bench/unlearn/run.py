@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ...editing.adapt import AdaptConfig, train_on_texts
+from ...errors import ValidationError
 from .profiles import make_profiles, refusal_corpus
 from ...editing.stamp import StampConfig, apply_delta, compute_stamp_delta, revert_delta
 from ...editing.tiny import TINY_BENCH, TinyConfig, build_model, train_tokenizer
@@ -81,7 +82,7 @@ def run_unlearn_benchmark(
     say = log or (lambda msg: None)
     unknown = sorted(set(attack_methods or ()) - set(METHODS))
     if unknown:
-        raise ValueError(f"unknown unlearning method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+        raise ValidationError(f"unknown unlearning method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
     if not 0 < n_forget < n_profiles:
         raise ValueError("need 0 < n_forget < n_profiles")
     if repeats < 1:
