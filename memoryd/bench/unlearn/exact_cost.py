@@ -12,6 +12,10 @@ shard's retained memories and never-seen profiles (the guessing rate); the route
 under; what `adapt --shards` serves) before and after the erasure, and how often a kept
 memory's probe reaches its own shard; and, for contrast, what the summed model (all adapters
 merged into one checkpoint) reproduces.
+
+Routing's price: answering every probe through the routed model (K scoring passes to route,
+then decoding by one shard) against answering the same probes with one shard model directly
+(decoding only), as milliseconds per probe, best of 3; and the routing (scoring) alone.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
         routed_victim = extraction_report(routed_after, tok, [victim], device=cpu).exact_rate
         routed_guess = extraction_report(routed_after, tok, heldout, device=cpu).exact_rate
         kept_routes = routed_after.route([pr.prompt for x in mems if x != victim for pr in fact_probes(x)])
+        cost = _routing_cost(routed_after, tok, mems, cpu)
         owner = [i for x in mems if x != victim for i, ts in shards.items() if x in ts for _ in fact_probes(x)]
     return {
         "n_memories": n, "k": k, "per_shard": n // k,
@@ -112,4 +117,26 @@ def run_exact_cost(n: int = 40, k: int = 4, *, seed: int = 0, n_heldout: int = 8
         "routed_exact_all_before": routed_all, "routed_kept_exact_after": routed_kept,
         "routed_victim_exact_after": routed_victim, "routed_heldout_exact_guessing": routed_guess,
         "routed_kept_probes_to_own_shard": round(sum(a == b for a, b in zip(kept_routes, owner)) / len(owner), 4),
+        **cost,
     }
+
+
+def _routing_cost(routed, tok, texts: list[str], device) -> dict[str, float]:
+    """ms per probe: routed answering (route + decode), one shard answering (decode), routing alone."""
+    from ...editing.prompts import fact_probes
+    from ...editing.verify import probe_predictions
+
+    prompts = [pr.prompt for x in texts for pr in fact_probes(x)]
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return round(1000 * min(times) / max(1, len(prompts)), 3)
+
+    return {"probes_timed": len(prompts), "k_forward_passes_to_route": routed.k,
+            "routed_ms_per_probe": best(lambda: probe_predictions(routed, tok, texts, device=device)),
+            "one_shard_ms_per_probe": best(lambda: probe_predictions(routed.models[0], tok, texts, device=device)),
+            "routing_only_ms_per_probe": best(lambda: routed.route(prompts))}
