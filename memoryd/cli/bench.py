@@ -282,6 +282,9 @@ def bench_unlearn(
     sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
     methods: str = typer.Option("", "--methods", help="With --attacks: the methods to attack (comma-separated; default "
                                 "all: stamp, gradient_ascent, ssd, uno, exact_shards, retrain_reseeded; retrain always)."),
+    seeds: str = typer.Option("", "--seeds", help="With --attacks: run the whole benchmark once per seed "
+                              "(comma-separated, e.g. 0,1,2; replaces --seed) and judge the targets on the means "
+                              "over the seeds, showing each figure's range and how often a target failed alone."),
     as_json: bool = JsonOpt,
 ) -> None:
     """STAMP (full, low-rank, no repair) vs gradient ascent vs SSD vs UNO vs retraining: forgetting, retain
@@ -296,17 +299,39 @@ def bench_unlearn(
         scale_sizes = tuple(int(x) for x in scale.split(",") if x.strip())
     except ValueError:
         raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
+    try:
+        seed_list = list(dict.fromkeys(int(x) for x in seeds.split(",") if x.strip()))
+    except ValueError:
+        raise typer.BadParameter("--seeds takes comma-separated integers, e.g. 0,1,2") from None
+    if seed_list and not attacks:
+        raise typer.BadParameter("--seeds pools the attack suite: add --attacks")
     chosen = [m.strip() for m in methods.split(",") if m.strip()] or None
     t0 = time.perf_counter()
+    tag = ""
 
     def say(msg: str) -> None:
-        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {msg}", markup=False, highlight=False)
+        err_console.print(f"[{time.perf_counter() - t0:6.0f}s] {tag}{msg}", markup=False, highlight=False)
 
-    data = run_unlearn_benchmark(profiles, forget, seed, device, say, n_heldout=heldout, n_sequential=sequential,
-                                 repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
-                                 relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
-                                 n_sustain=sustain, attack_methods=chosen)
-    emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
+    def one(s: int) -> dict:
+        return run_unlearn_benchmark(profiles, forget, s, device, say, n_heldout=heldout, n_sequential=sequential,
+                                     repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
+                                     relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
+                                     n_sustain=sustain, attack_methods=chosen)
+
+    if not seed_list:
+        data = one(seed)
+        emit(data, as_json, lambda: console.print(render_unlearn_table(data), markup=False, highlight=False))
+        return
+    from ..bench.unlearn.pooled import pool_attack_runs
+    from ..bench.unlearn.table import render_pooled_table
+
+    runs = []
+    for s in seed_list:
+        tag = f"seed {s}: "
+        runs.append(one(s))
+    pooled = pool_attack_runs(runs)
+    emit({"runs": runs, "pooled": pooled}, as_json,
+         lambda: console.print(render_pooled_table(pooled), markup=False, highlight=False))
 
 
 @bench_command("exact")

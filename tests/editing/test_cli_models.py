@@ -55,6 +55,13 @@ def test_bench_unlearn_sizes():
     assert 25e6 < n < 30e6  # the top of the 10-30M range
 
 
+def test_bench_unlearn_seeds_needs_the_attack_suite_and_integers():
+    bad = runner.invoke(cli, ["bench", "unlearn", "--seeds", "0,1", "--json"])
+    assert bad.exit_code == 2 and "--attacks" in bad.stderr
+    bad = runner.invoke(cli, ["bench", "unlearn", "--attacks", "--seeds", "0,x", "--json"])
+    assert bad.exit_code == 2 and "comma-separated integers" in bad.stderr
+
+
 @pytest.mark.slow  # bench-sized: `memoryd bench unlearn` end to end
 def test_bench_unlearn_smoke():
     r = _json(runner.invoke(cli, ["bench", "unlearn", "--size", "test", "--profiles", "6", "--forget", "1",

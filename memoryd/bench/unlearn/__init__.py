@@ -9,6 +9,7 @@ Llama, on the probes the edit saw and under attack (torch; imported only by that
     attacks.py    held-out-form extraction, relearning
     mia.py        Min-K% membership inference, PrivLeak, the output classifier
     suite.py      the attack suite, scalability and sustainability
+    pooled.py     the attack suite over several seeds (--seeds): targets on the means
     table.py      plain-text tables of the results
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["render_unlearn_table", "render_attack_table"]
+__all__ = ["render_unlearn_table", "render_attack_table", "render_pooled_table"]
 
 
 def render_unlearn_table(result: dict) -> str:
@@ -97,4 +97,33 @@ def render_attack_table(att: dict) -> str:
         lines.append(f"sustainability (STAMP, {q['requests']} sequential requests): direct {q['direct']:.2f}, "
                      f"held-out {q['heldout']:.3f} (never-seen {q['unseen_heldout']:.3f}), R-RL/bef "
                      f"{q['r_rl_ratio']:.3f}, {q['seconds_per_request']:.2f}s per request")
+    return "\n".join(lines)
+
+
+def render_pooled_table(pooled: dict) -> str:
+    """The attack suite over several seeds (pooled.py): means with their range, the targets on
+    the means, and in how many seeds each target failed alone."""
+    cols = [("method", 20), ("held-out", 19), ("relearn (a)", 19), ("relearn (b)", 19), ("PrivLeak%", 21),
+            ("disting.", 19), ("R-RL/bef", 19), ("on the means", 0)]
+    head = " ".join(f"{c:<{w}}" for c, w in cols)
+    lines = [f"unlearning under attack over {pooled['n_seeds']} seeds {pooled['seeds']}: mean [min, max]; "
+             "targets judged on the means", head, "-" * len(head)]
+
+    def cell(m: dict, fig: str, fmt: str) -> str:
+        s = m["figures"].get(fig)
+        if s is None:
+            return ""
+        return f"{s['mean']:{fmt}} [{s['min']:{fmt}},{s['max']:{fmt}}]"
+
+    for name, m in pooled["methods"].items():
+        ok = m.get("pass")
+        verdict = "" if ok is None else ("all" if all(ok.values()) else
+                                         "FAIL: " + ",".join(k for k, v in ok.items() if not v))
+        alone = {k: n for k, n in m["fails"].items() if n}
+        if alone:
+            verdict += " (failed alone: " + ", ".join(f"{k} {n}/{m['seeds']}" for k, n in alone.items()) + ")"
+        vals = [name, cell(m, "heldout", ".3f"), cell(m, "relearn_related", ".3f"), cell(m, "relearn_part", ".3f"),
+                cell(m, "privleak", "+.1f"), cell(m, "distinguish", ".3f"), cell(m, "r_rl_ratio", ".3f"),
+                verdict + (f" vs {m['gold']}" if ok is not None and m["gold"] != "retrain" else "")]
+        lines.append(" ".join(f"{v:<{w}}" for v, (_, w) in zip(vals, cols)))
     return "\n".join(lines)
