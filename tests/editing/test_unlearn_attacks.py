@@ -108,8 +108,10 @@ def test_benchmark_with_attacks_smoke():
     assert att["before"]["heldout"]["all"] >= 0.8  # the adapted model answers the held-out forms
     gold = att["methods"]["retrain"]
     assert gold["privleak"] == 0.0 and gold["pass"]["heldout"]
-    for row in att["methods"].values():
-        assert 0.0 <= row["distinguish"] <= 1.0 and set(row["pass"]) == set(att["targets"])
+    assert "pass" not in own  # a reference, not a method: no verdict of its own
+    for name, row in att["methods"].items():
+        assert 0.0 <= row["distinguish"] <= 1.0
+        assert name == "exact_shards_gold" or set(row["pass"]) == set(att["targets"])
     assert [x["n"] for x in att["scalability"]["sizes"]] == [1, 2] and att["sustainability"]["requests"] == 2
     assert "uno" in r["methods"] and "unlearning under attack" in render_unlearn_table(r)
     json.dumps(r)
