@@ -110,3 +110,20 @@ def test_export_subject_is_an_access_request(run, tmp_path):
     assert json.loads(out.read_text())["memories"][0]["id"] == about["id"]
     bad = run("export", "-s", "Ingrid Kowalczyk", "-n", "default")
     assert bad.exit_code != 0 and "--subject" in bad.output
+
+
+def test_invalid_utf8_in_argv_is_a_clear_error_not_a_traceback(tmp_path):
+    """A real `memoryd` process: bytes that are not UTF-8 in a tag or --source reach Python as
+    lone surrogates; they are refused like invalid content (exit 2, one line on stderr)."""
+    import subprocess
+    import sys
+
+    from memoryd.bench.harness import CLI, child_env
+
+    db = tmp_path / "argv.db"
+    for extra in ([b"-t", b"ops\xed\xa0\x80"], [b"--source", b"notes\xff.md"]):
+        res = subprocess.run([sys.executable, "-c", CLI, "--db", str(db), "add", "argv bytes", *extra, "--json"],
+                             env=child_env(tmp_path), capture_output=True, timeout=60)
+        err = res.stderr.decode("utf-8", "replace")
+        assert res.returncode == 2, err
+        assert "Traceback" not in err and ("tag" in err or "source" in err), err
