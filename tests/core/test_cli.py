@@ -127,3 +127,15 @@ def test_invalid_utf8_in_argv_is_a_clear_error_not_a_traceback(tmp_path):
         err = res.stderr.decode("utf-8", "replace")
         assert res.returncode == 2, err
         assert "Traceback" not in err and ("tag" in err or "source" in err), err
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "ARG"], ["list", "--agent", "ARG"], ["list", "--tag", "ARG"], ["erase", "--subject", "ARG"],
+    ["subject", "export", "-s", "ARG"], ["trust", "explain", "ARG"],
+])
+def test_invalid_utf8_in_any_text_argument_is_exit_2(run, args):
+    """Python decodes argv bytes that are not UTF-8 as lone surrogates (what the runner passes
+    here); every command refuses such a text argument by name instead of a traceback."""
+    res = run(*[("q\udced\udca0\udc80" if a == "ARG" else a) for a in args], "--json")
+    assert res.exit_code == 2, (res.exception, res.output)
+    assert "not valid UTF-8" in res.stderr and "Traceback" not in res.output
