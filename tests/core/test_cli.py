@@ -139,3 +139,25 @@ def test_invalid_utf8_in_any_text_argument_is_exit_2(run, args):
     res = run(*[("q\udced\udca0\udc80" if a == "ARG" else a) for a in args], "--json")
     assert res.exit_code == 2, (res.exception, res.output)
     assert "not valid UTF-8" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_file_that_cannot_be_opened_as_the_store_is_a_clear_error(tmp_path):
+    """Real `memoryd` processes: a --db that is not a SQLite file, or whose WAL cannot be
+    created (a read-only directory, here a directory in the WAL file's place), fails while
+    the connection's pragmas are set: exit 3 with the path, not a driver traceback."""
+    import subprocess
+    import sys
+
+    from memoryd.bench.harness import CLI, child_env
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, just notes that someone passed to --db by mistake\n" * 4)
+    blocked = tmp_path / "blocked.db"
+    subprocess.run([sys.executable, "-c", CLI, "--db", str(blocked), "stats", "--json"],
+                   env=child_env(tmp_path), capture_output=True, timeout=60, check=True)
+    (tmp_path / "blocked.db-wal").mkdir()
+    for db in (text, blocked):
+        res = subprocess.run([sys.executable, "-c", CLI, "--db", str(db), "stats", "--json"],
+                             env=child_env(tmp_path), capture_output=True, text=True, timeout=60)
+        assert res.returncode == 3, res.stderr
+        assert "Traceback" not in res.stderr and "cannot open database" in res.stderr and str(db) in res.stderr
