@@ -6,6 +6,7 @@ Pure: no clock (``now`` is passed in), no I/O. A value it cannot read is a
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 
@@ -17,6 +18,13 @@ _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def _finite(t: float, what: str, value: str) -> float:
+    """inf and nan read as numbers but bound nothing (SQLite binds NaN as NULL)."""
+    if not math.isfinite(t):
+        raise ValidationError(f"{what} {value!r} is not a finite time: use ISO 8601, POSIX seconds or an age like 7d")
+    return t
+
+
 def parse_time(value: str | None, *, now: float, what: str = "time") -> float | None:
     """POSIX seconds for an ISO 8601 date/time (UTC when it names no zone, ``Z`` accepted),
     POSIX seconds, or an age such as 30m, 12h, 7d, 2w (that long before ``now``).
@@ -26,9 +34,9 @@ def parse_time(value: str | None, *, now: float, what: str = "time") -> float | 
     v = value.strip()
     m = _AGE.match(v)
     if m:
-        return now - float(m.group(1)) * _UNIT[m.group(2)]
+        return _finite(now - float(m.group(1)) * _UNIT[m.group(2)], what, value)
     try:
-        return float(v)
+        return _finite(float(v), what, value)
     except ValueError:
         pass
     try:

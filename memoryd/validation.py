@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 from .errors import ValidationError
 from .models import NewMemory
@@ -25,14 +26,29 @@ def decode_utf8(data: bytes, what: str = "input") -> str:
         ) from exc
 
 
+def _check_text(value: str, what: str, *, controls: bool) -> None:
+    """Text that is stored must encode as UTF-8 (no lone surrogate: what Python makes of
+    invalid UTF-8 in argv, or of a JSON ``\\udXXX`` escape) and hold no NUL; with
+    ``controls=False`` no control character at all (tags are single words)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{what} is not valid Unicode (lone surrogate; invalid UTF-8?)") from exc
+    if "\x00" in value:
+        raise ValidationError(f"{what} contains a NUL character")
+    if not controls and any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError(f"{what} contains a control character")
+
+
 def validate_tags(values) -> tuple[str, ...]:
-    """Tags as stored: stripped, no whitespace inside, at most MAX_TAG_CHARS each and MAX_TAGS
-    in all, duplicates dropped (first kept)."""
+    """Tags as stored: stripped, no whitespace or control character inside, valid Unicode, at
+    most MAX_TAG_CHARS each and MAX_TAGS in all, duplicates dropped (first kept)."""
     tags: list[str] = []
     for t in values:
         if not isinstance(t, str) or not t.strip():
             raise ValidationError(f"invalid tag {t!r}")
         t = t.strip()
+        _check_text(t, f"tag {t!r}", controls=False)
         if len(t) > MAX_TAG_CHARS or any(c.isspace() for c in t):
             raise ValidationError(f"invalid tag {t!r}: no whitespace, at most {MAX_TAG_CHARS} chars")
         if t not in tags:
@@ -67,6 +83,10 @@ def validate_new(new: NewMemory, max_bytes: int) -> NewMemory:
     ):
         raise ValidationError(f"importance must be a number in [0, 1], got {new.importance!r}")
     tags = validate_tags(new.tags)
+    if new.provenance.source is not None:
+        _check_text(new.provenance.source, "source", controls=True)
+    if new.provenance.session_id is not None:
+        _check_text(new.provenance.session_id, "session", controls=True)
     if new.created_at is not None and (not math.isfinite(new.created_at) or new.created_at < 0):
         raise ValidationError("created_at must be a POSIX timestamp")
     return NewMemory(

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..app import App
 from ..config import Settings
-from ..errors import MemorydError
+from ..errors import MemorydError, ValidationError
 
 __all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
            "print_figures"]
@@ -61,12 +61,26 @@ def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
+def _check_utf8_args(kwargs: dict[str, Any]) -> None:
+    """Argv bytes that are not UTF-8 reach Python as lone surrogates; a text argument holding
+    one cannot be searched, stored or compared, so it is refused here by name (paths are
+    `Path`s and keep their bytes)."""
+    for name, value in kwargs.items():
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(v, str):
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(f"{name.replace('_', '-')} is not valid UTF-8: {v!r}") from None
+
+
 def handles_errors(fn: Callable) -> Callable:
     """Domain errors become one line on stderr and a non-zero exit (never a traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            _check_utf8_args(kwargs)
             return fn(*args, **kwargs)
         except MemorydError as exc:
             err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)

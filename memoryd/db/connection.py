@@ -95,10 +95,18 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {p}: {exc}") from exc
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    for name, value in PRAGMAS.items():
-        conn.execute(f"PRAGMA {name}={value}")
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    try:  # the first statements read the file: not a database, or no room for its WAL
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        for name, value in PRAGMAS.items():
+            conn.execute(f"PRAGMA {name}={value}")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    except StoreBusy:
+        conn.close()
+        raise
+    except driver.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open database {p}: {exc} (is it a memoryd database, on a writable "
+                         "file system? WAL needs to create files next to it)") from exc
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:

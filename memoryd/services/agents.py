@@ -29,7 +29,7 @@ from ..db.driver import sqlite3
 from ..db import transaction
 from ..errors import AuthError, NotFoundError, ValidationError
 from ..store import agents as astore
-from .authority import DEFAULT_MAX_DESTRUCTIVE, DEFAULT_SCOPES, Caller, parse_scopes
+from .authority import DEFAULT_MAX_DESTRUCTIVE, DEFAULT_SCOPES, OPERATOR_AGENT, Caller, parse_scopes
 
 __all__ = [
     "Agent",
@@ -51,10 +51,14 @@ _DUMMY_SALT = "00" * 16
 
 
 def validate_agent_name(name: str) -> str:
+    """A name for a new agent identity (token, or an unverified stdio server)."""
     if not isinstance(name, str) or not _AGENT.match(name):
         raise ValidationError(
             f"invalid agent name {name!r}: letters, digits, '_' and '-' (max 64), starting alphanumeric"
         )
+    if name.lower() == OPERATOR_AGENT:
+        raise ValidationError(f"the agent name {name!r} is reserved: it names the operator in the "
+                              "provenance of what the CLI writes; choose another")
     return name
 
 

@@ -32,11 +32,13 @@ __all__ = [
     "DEFAULT_SCOPES",
     "DEFAULT_MAX_DESTRUCTIVE",
     "parse_scopes",
+    "OPERATOR_AGENT",
 ]
 
 SCOPES = ("read", "write", "forget", "erase")
 DEFAULT_SCOPES = ("read", "write", "forget")
 DEFAULT_MAX_DESTRUCTIVE = 50  # memories one MCP call may delete; more: the operator, from the CLI
+OPERATOR_AGENT = "cli"  # provenance.agent_id of what the operator writes: reserved, no agent owns it
 
 
 def parse_scopes(scopes: Iterable[str] | str) -> tuple[str, ...]:
@@ -96,14 +98,20 @@ class Caller:
         self.require("read", "read memories")
         return self.filters(base)
 
-    # ---- destruction --------------------------------------------------------------------------
+    # ---- ownership and destruction -------------------------------------------------------------
+    def owns(self, author: str) -> bool:
+        """Whether this agent wrote what `author` (a provenance agent_id) wrote. The operator's
+        name is never an agent's (services/agents.py refuses it), and an agent caller that
+        carries it anyway (a store from before) owns nothing the operator wrote."""
+        return not self.operator and author == self.agent_id and author != OPERATOR_AGENT
+
     def may_delete(self, memory: Memory) -> bool:
         """Forget/erase one readable memory: its own with 'forget', any readable with 'erase'."""
         if self.operator:
             return True
         if not self.can_use(memory.namespace):
             return False
-        return self.has("erase") or (self.has("forget") and memory.provenance.agent_id == self.agent_id)
+        return self.has("erase") or (self.has("forget") and self.owns(memory.provenance.agent_id))
 
     def check_size(self, n: int, what: str) -> None:
         if self.operator or self.max_destructive is None or n <= self.max_destructive:
@@ -114,4 +122,4 @@ class Caller:
             "(memoryd erase ..., dry run first)")
 
 
-OPERATOR = Caller(agent_id="cli", scopes=frozenset(SCOPES), operator=True, max_destructive=None)
+OPERATOR = Caller(agent_id=OPERATOR_AGENT, scopes=frozenset(SCOPES), operator=True, max_destructive=None)

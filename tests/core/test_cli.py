@@ -110,3 +110,54 @@ def test_export_subject_is_an_access_request(run, tmp_path):
     assert json.loads(out.read_text())["memories"][0]["id"] == about["id"]
     bad = run("export", "-s", "Ingrid Kowalczyk", "-n", "default")
     assert bad.exit_code != 0 and "--subject" in bad.output
+
+
+def test_invalid_utf8_in_argv_is_a_clear_error_not_a_traceback(tmp_path):
+    """A real `memoryd` process: bytes that are not UTF-8 in a tag or --source reach Python as
+    lone surrogates; they are refused like invalid content (exit 2, one line on stderr)."""
+    import subprocess
+    import sys
+
+    from memoryd.bench.harness import CLI, child_env
+
+    db = tmp_path / "argv.db"
+    for extra in ([b"-t", b"ops\xed\xa0\x80"], [b"--source", b"notes\xff.md"]):
+        res = subprocess.run([sys.executable, "-c", CLI, "--db", str(db), "add", "argv bytes", *extra, "--json"],
+                             env=child_env(tmp_path), capture_output=True, timeout=60)
+        err = res.stderr.decode("utf-8", "replace")
+        assert res.returncode == 2, err
+        assert "Traceback" not in err and ("tag" in err or "source" in err), err
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "ARG"], ["list", "--agent", "ARG"], ["list", "--tag", "ARG"], ["erase", "--subject", "ARG"],
+    ["subject", "export", "-s", "ARG"], ["trust", "explain", "ARG"],
+])
+def test_invalid_utf8_in_any_text_argument_is_exit_2(run, args):
+    """Python decodes argv bytes that are not UTF-8 as lone surrogates (what the runner passes
+    here); every command refuses such a text argument by name instead of a traceback."""
+    res = run(*[("q\udced\udca0\udc80" if a == "ARG" else a) for a in args], "--json")
+    assert res.exit_code == 2, (res.exception, res.output)
+    assert "not valid UTF-8" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_file_that_cannot_be_opened_as_the_store_is_a_clear_error(tmp_path):
+    """Real `memoryd` processes: a --db that is not a SQLite file, or whose WAL cannot be
+    created (a read-only directory, here a directory in the WAL file's place), fails while
+    the connection's pragmas are set: exit 3 with the path, not a driver traceback."""
+    import subprocess
+    import sys
+
+    from memoryd.bench.harness import CLI, child_env
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, just notes that someone passed to --db by mistake\n" * 4)
+    blocked = tmp_path / "blocked.db"
+    subprocess.run([sys.executable, "-c", CLI, "--db", str(blocked), "stats", "--json"],
+                   env=child_env(tmp_path), capture_output=True, timeout=60, check=True)
+    (tmp_path / "blocked.db-wal").mkdir()
+    for db in (text, blocked):
+        res = subprocess.run([sys.executable, "-c", CLI, "--db", str(db), "stats", "--json"],
+                             env=child_env(tmp_path), capture_output=True, text=True, timeout=60)
+        assert res.returncode == 3, res.stderr
+        assert "Traceback" not in res.stderr and "cannot open database" in res.stderr and str(db) in res.stderr

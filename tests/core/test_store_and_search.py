@@ -217,3 +217,27 @@ def test_store_sql_helpers_chunk_and_guard_the_state_tables(app):
     assert _sql.state_get(app.conn, "graph_state", "k") is None  # one table per family
     with pytest.raises(ValueError, match="not a state table"):
         _sql.state_get(app.conn, "memories; DROP TABLE memories", "k")
+
+
+def test_every_text_field_of_a_memory_is_validated(app):
+    """Tags, source and session are stored text like the content: a lone surrogate (what
+    Python makes of invalid UTF-8 in argv or a JSON import's escapes) or a control character
+    is a ValidationError naming the field, never a UnicodeEncodeError from the driver, and
+    nothing is stored."""
+    from memoryd.models import Provenance
+
+    bad = [
+        NewMemory("ok one", tags=("\udced\udca0\udc80",)),
+        NewMemory("ok two", tags=("a\x00b",)),
+        NewMemory("ok three", tags=("bell\x07",)),
+        NewMemory("ok four", provenance=Provenance(source="s\udc80")),
+        NewMemory("ok five", provenance=Provenance(source="s\x00")),
+        NewMemory("ok six", provenance=Provenance(session_id="s\ud800")),
+    ]
+    for new in bad:
+        with pytest.raises(ValidationError) as err:
+            app.memories.remember(new)
+        assert any(w in str(err.value) for w in ("tag", "source", "session")), str(err.value)
+    with pytest.raises(ValidationError):
+        app.memories.set_tags(_add(app, ["retag me"])[0].id, ["x\udc80"])
+    assert [m.content for m in app.memories.list()] == ["retag me"]

@@ -23,3 +23,11 @@ def test_reads_ages_seconds_and_iso(text, expected):
 def test_an_unreadable_time_is_a_validation_error_naming_the_field():
     with pytest.raises(ValidationError, match="cannot read since 'last tuesday'"):
         parse_time("last tuesday", now=NOW, what="since")
+
+
+@pytest.mark.parametrize("text", ["1e400", "-1e400", "inf", "nan", "-Infinity", "9" * 400 + "d"])
+def test_a_time_that_is_not_finite_is_a_validation_error(text):
+    """float() reads these; as a filter bound they silently matched nothing (inf, nan: SQLite
+    binds NaN as NULL) or everything, so a typo looked like an empty store."""
+    with pytest.raises(ValidationError, match="until"):
+        parse_time(text, now=NOW, what="until")

@@ -154,3 +154,29 @@ def test_stdio_identity_without_a_token_reads_no_private_namespace(app, agents, 
     assert "no longer valid" in run_client(with_token, lambda c: fail(c, "get", {"id": written["private"]}))
     with pytest.raises(AuthError, match="not valid"):
         create_server(app, token=agents["alice"][:-4] + "AAAA")
+
+
+def test_no_agent_owns_what_the_operator_wrote(app, written):
+    """The operator's memories carry agent_id 'cli' in their provenance. An agent by that name
+    (an unverified `serve --agent cli`, or `agents add cli`) owned them all and could forget,
+    supersede, retag and erase them with the default scopes: the name is reserved, and an
+    agent caller named so (a store from before) still owns none of them."""
+    from memoryd.services.authority import Caller
+
+    with pytest.raises(ValidationError, match="reserved"):
+        create_server(app, agent_id="cli")
+    with pytest.raises(ValidationError, match="reserved"):
+        app.agents.add("cli")
+    ops = written["ops"]
+    squatter = Caller(agent_id="cli")  # an agent, default scopes: read, write, forget
+    with pytest.raises(AuthError):
+        app.forgetting.forget([ops], caller=squatter)
+    with pytest.raises(AuthError):
+        app.memories.set_tags(ops, ["pwned"], caller=squatter)
+    with pytest.raises(AuthError):
+        app.memories.remember(NewMemory("the deploy pipeline is unowned now", namespace="ops",
+                                        provenance=Provenance(agent_id="cli", tool="mcp")),
+                              caller=squatter, supersedes=ops)
+    plan = app.erasure.plan(ErasureRequest(memory_ids=(ops,)), caller=squatter)
+    assert plan.items == ()
+    assert _exists(app, ops) and app.memories.get(ops).tags == ()

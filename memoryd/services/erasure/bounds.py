@@ -20,7 +20,7 @@ __all__ = ["bound_plan"]
 def _reachable(caller: Caller, item: PlanItem) -> bool:
     if not caller.can_use(item.namespace):
         return False
-    return caller.has("erase") or item.agent_id == caller.agent_id
+    return caller.has("erase") or caller.owns(item.agent_id)
 
 
 def bound_plan(plan: ErasurePlan, caller: Caller) -> ErasurePlan:

@@ -126,7 +126,7 @@ class MemoryService:
         caller.require("write", "edit tags")
         clean = validate_tags(tags)
         m = self.get(mem_id, caller=caller)
-        if not caller.operator and m.provenance.agent_id != caller.agent_id:
+        if not caller.operator and not caller.owns(m.provenance.agent_id):
             raise AuthError(f"memory {mem_id} was written by another agent: an agent may retag only its own memories")
         with self.lock, transaction(self.conn):
             mstore.set_tags(self.conn, m.rowid, clean, self.clock())
@@ -136,7 +136,7 @@ class MemoryService:
 
     def _supersedable(self, old_id: str, new: NewMemory, caller: Caller) -> Memory:
         old = self.get(old_id, caller=caller)
-        mine = old.provenance.agent_id == (new.provenance.agent_id if caller.operator else caller.agent_id)
+        mine = (old.provenance.agent_id == new.provenance.agent_id) if caller.operator else caller.owns(old.provenance.agent_id)
         if not mine and not (caller.operator and new.provenance.by_operator):
             raise AuthError(f"memory {old_id} was written by another agent: an agent may supersede only its own memories")
         with self.lock:
