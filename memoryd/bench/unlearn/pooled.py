@@ -88,8 +88,12 @@ def pool_attack_runs(runs: Sequence[dict]) -> dict:
                 fails[target] = fails.get(target, 0) + (not ok)
         methods[name] = {"seeds": len(rows), "gold": rows[0].get("gold", "retrain"), "figures": figures,
                          "fails": fails}
+    references = {m["gold"] for n, m in methods.items() if m["gold"] != n}
     for name, m in methods.items():
         gold = m["gold"]
+        if name in references - {"retrain"}:  # a recipe's own retraining: a reference, no verdict
+            m["fails"] = {}
+            continue
         if gold == name or gold not in methods:
             continue
         own = _mean_row([r["attacks"]["methods"][name] for r in runs if name in r["attacks"]["methods"]])
