@@ -58,9 +58,11 @@ class ErasurePlanner:
 
         wanted = set(erase) | {r for fb in found_by for r in fb} | set(field_hits)
         with self.lock:
+            versions = mstore.version_links(self.conn, wanted)  # earlier versions go with a memory
+            wanted |= {r for link in versions for r in link}
             rows = mstore.get_by_rowids(self.conn, sorted(wanted))
         return assemble_plan(request, matchers, rows, erase, found_by, cosine, field_hits,
-                             redactable=fstore.REDACTABLE, notes=notes, now=self.clock())
+                             redactable=fstore.REDACTABLE, notes=notes, now=self.clock(), versions=versions)
 
     def _exact(self, request: ErasureRequest, erase: dict[int, list[str]], notes: list[str]) -> None:
         """Ids, agents and namespaces: selected exactly."""
