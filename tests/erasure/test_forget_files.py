@@ -46,3 +46,30 @@ def test_forget_without_registered_files_writes_none(app, tmp_path):
     mid = app.memories.remember(NewMemory(GONE)).memory.id
     app.forgetting.forget([mid])
     assert list(tmp_path.rglob("*.jsonl")) == []
+
+
+def test_forget_from_the_web_ui_rewrites_them_too(app, tmp_path):
+    """The UI's forget is the same use case (ForgetService), not a delete of its own."""
+    from starlette.testclient import TestClient
+
+    from memoryd.ui import create_ui_app, load_or_create_token
+    from memoryd.ui.auth import UIAuth
+
+    app.memories.remember(NewMemory(KEPT))
+    gone = app.memories.remember(NewMemory(GONE)).memory.id
+    export = tmp_path / "all.jsonl"
+    export_jsonl(app, export)
+    assert gone.encode() in export.read_bytes()
+
+    base = "http://127.0.0.1:8766"
+    token = load_or_create_token(app.settings.home)
+    c = TestClient(create_ui_app(app, token), base_url=base)
+    r = c.get(f"/ui/?token={token}", follow_redirects=False)
+    c.cookies.set("memoryd_ui", r.cookies["memoryd_ui"], path="/ui")
+    r = c.post(f"/ui/memory/{gone}/forget", data={"confirm": "yes", "csrf": UIAuth(token).csrf},
+               headers={"origin": base}, follow_redirects=False)
+    assert r.status_code == 200 and "Forgotten" in r.text, r.text
+
+    raw = export.read_bytes()
+    assert gone.encode() not in raw and b"FGTEXP3131" not in raw
+    assert b"pgbouncer" in raw
