@@ -153,7 +153,8 @@ class App:
         """`forget`, the same use case for the CLI and MCP (services/forget.py)."""
         if getattr(self, "_forgetting", None) is None:
             self._forgetting = ForgetService(memories=lambda: self.memories, trust=lambda: self.trust,
-                                             guard=lambda ids: self.models.guard_forget(ids))
+                                             guard=lambda ids: self.models.guard_forget(ids),
+                                             files=lambda mems: self.erasure.scrub_files(mems))
         return self._forgetting
 
     @property

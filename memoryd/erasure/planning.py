@@ -53,10 +53,12 @@ def assemble_plan(
     redactable: Collection[str],
     notes: list[str],
     now: float,
+    versions: Collection[tuple[int, int]] = (),
 ) -> ErasurePlan:
     """The plan from what the look-ups found: `erase` (rowid -> reasons) holds the exact
     selections (ids, agents, namespaces), `found_by`/`cosine` each subject's candidates,
-    `field_hits` the metadata hits, `rows` every candidate's memory."""
+    `field_hits` the metadata hits, `rows` every candidate's memory (and every version of
+    it), `versions` the (old, new) supersede links of their version chains."""
     near: dict[int, list[str]] = defaultdict(list)
     for i, mt in enumerate(matchers):
         _match_subject(i, mt, {r: rows[r] for r in found_by[i] if r in rows}, found_by[i], cosine[i], erase, near, notes)
@@ -68,6 +70,7 @@ def assemble_plan(
             m = rows.get(r)
             if m is not None and m.id in excluded:
                 near[r] = ["excluded by the request: kept", *sel.pop(r)]
+    _add_versions(versions, rows, erase, near, excluded)
     for r in erase:
         near.pop(r, None)
         redact.pop(r, None)
@@ -81,6 +84,37 @@ def assemble_plan(
 
     fields = {r: tuple(sorted({(f, v) for f, v, _, strong in hits if strong})) for r, hits in field_hits.items()}
     return ErasurePlan(request, items(erase), items(near), now, tuple(notes), redactions=items(redact))
+
+
+def _add_versions(
+    links: Collection[tuple[int, int]], rows: Mapping[int, Memory], erase: dict[int, list[str]],
+    near: dict[int, list[str]], excluded: Collection[str],
+) -> None:
+    """An erased memory's earlier versions are erased with it: they are its history, hold
+    its earlier text and come back into search once it is deleted. Its newer versions are
+    other texts: listed, kept. An excluded version is kept (and stops the walk there)."""
+    older: dict[int, list[int]] = defaultdict(list)
+    newer: dict[int, list[int]] = defaultdict(list)
+    for old, new in links:
+        older[new].append(old)
+        newer[old].append(new)
+    todo = list(erase)
+    while todo:
+        r = todo.pop()
+        for o in older.get(r, ()):
+            if o in erase or o not in rows:
+                continue
+            why = f"an earlier version of {rows[r].id} (superseded by it; back in search once it is deleted)"
+            if rows[o].id in excluded:
+                near[o] = near.get(o) or ["excluded by the request: kept"]
+                near[o].append(why)
+                continue
+            erase[o].append(why)
+            todo.append(o)
+    for r in list(erase):
+        for n in newer.get(r, ()):
+            if n not in erase and n in rows:
+                near[n].append(f"a newer version of {rows[r].id}: another text, kept (select it by id to erase it too)")
 
 
 def match_field_values(matchers: Sequence[SubjectMatcher], values: Mapping[str, Sequence[str]]) -> list[ValueHits]:

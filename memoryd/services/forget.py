@@ -13,7 +13,10 @@ For every caller, in this order:
     is checked there: an agent forgets only its own memories unless it holds 'erase', at
     most `caller.max_destructive` per call; the operator anything. The delete is secure
     (secure_delete, FTS 'delete'), logged in the deletion log, and the WAL is scrubbed
-    after the commit.
+    after the commit;
+ 4. the files memoryd wrote with memory content (registered exports: `export --out`,
+    `subject export`, `graph export`, plots) are rewritten without them
+    (ErasureService.scrub_files), as an erasure does.
 
 No receipt: a receipt is what `erase` (GDPR Art. 17) adds.
 """
@@ -31,10 +34,12 @@ __all__ = ["ForgetService"]
 
 class ForgetService:
     def __init__(self, *, memories: Callable[[], Any], trust: Callable[[], Any],
-                 guard: Callable[[Sequence[str]], None]):
+                 guard: Callable[[Sequence[str]], None],
+                 files: Callable[[Sequence[Memory]], Any] | None = None):
         self._memories = memories  # () -> MemoryService
         self._trust = trust  # () -> TrustService (its forget records who deleted)
         self._guard = guard  # (ids) -> None or ValidationError: refuses memories a model absorbed
+        self._files = files  # (memories) -> rewrites the registered files without them (ErasureService.scrub_files)
 
     def forget(self, memory_ids: Iterable[str], *, caller: Caller = OPERATOR) -> list[Memory]:
         """Delete these memories for good, within what `caller` may delete."""
@@ -43,4 +48,7 @@ class ForgetService:
         caller.require("forget", "forget memories")
         caller.check_size(len(found), "forget")
         self._guard([m.id for m in found])
-        return self._trust().forget([m.id for m in found], caller=caller)
+        gone = self._trust().forget([m.id for m in found], caller=caller)
+        if self._files is not None:
+            self._files(gone)
+        return gone

@@ -36,6 +36,7 @@ __all__ = [
     "supersede",
     "superseded_among",
     "superseded_by",
+    "version_links",
 ]
 
 _COLS = (
@@ -338,3 +339,24 @@ def superseded_by(conn: sqlite3.Connection, old_rowid: int) -> str | None:
         (old_rowid,),
     ).fetchone()
     return str(r[0]) if r else None
+
+
+def version_links(conn: sqlite3.Connection, rowids: Iterable[int]) -> set[tuple[int, int]]:
+    """Every (old_rowid, new_rowid) link of the version chains these rowids belong to,
+    followed both ways to the ends (the erasure planner takes a memory's earlier versions)."""
+    links: set[tuple[int, int]] = set()
+    seen: set[int] = set()
+    frontier = set(rowids)
+    while frontier:
+        seen |= frontier
+        ids = sorted(frontier)
+        frontier = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            q = (f"SELECT old_rowid, new_rowid FROM memory_supersedes"
+                 f" WHERE old_rowid IN ({marks}) OR new_rowid IN ({marks})")
+            for old, new in conn.execute(q, [*chunk, *chunk]):
+                links.add((int(old), int(new)))
+                frontier |= {int(old), int(new)} - seen
+    return links

@@ -105,11 +105,9 @@ def routes(ui: UI) -> list[Route]:
         if form.get("confirm") != "yes":
             return ui.redirect(f"/memory/{mem_id}/forget")
 
-        def run():
-            app.models.guard_forget([mem_id])
-            return app.memories.forget_many([mem_id])
-
-        gone = await ui.call(run)
+        # the one forget use case (services/forget.py), as the CLI and MCP: the model guard,
+        # the delete, and the registered exports rewritten without the memory
+        gone = await ui.call(app.forgetting.forget, [mem_id])
         return ui.render(request, "done.html", title="Forgotten",
                          message=f"forgot {len(gone)} memory: {', '.join(m.id for m in gone)}",
                          back=("/memories", "back to Memories"))

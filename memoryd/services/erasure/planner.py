@@ -8,9 +8,11 @@ index are built on first use) and the clock."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any
 
 from ...db.driver import sqlite3
@@ -45,6 +47,8 @@ class ErasurePlanner:
             for i, mt in enumerate(matchers):
                 self._text_candidates(mt, found_by[i])
             field_hits = self._field_hits(matchers) if matchers else {}
+            files = [path for path, _ in estore.registered_exports(self.conn)] if matchers else []
+        notes += _named_files(matchers, files)
 
         if any(mt.embed_text for mt in matchers):
             svc = self._memories()
@@ -58,9 +62,11 @@ class ErasurePlanner:
 
         wanted = set(erase) | {r for fb in found_by for r in fb} | set(field_hits)
         with self.lock:
+            versions = mstore.version_links(self.conn, wanted)  # earlier versions go with a memory
+            wanted |= {r for link in versions for r in link}
             rows = mstore.get_by_rowids(self.conn, sorted(wanted))
         return assemble_plan(request, matchers, rows, erase, found_by, cosine, field_hits,
-                             redactable=fstore.REDACTABLE, notes=notes, now=self.clock())
+                             redactable=fstore.REDACTABLE, notes=notes, now=self.clock(), versions=versions)
 
     def _exact(self, request: ErasureRequest, erase: dict[int, list[str]], notes: list[str]) -> None:
         """Ids, agents and namespaces: selected exactly."""
@@ -99,3 +105,21 @@ class ErasurePlanner:
             for field, hit_vals in per_field.items():
                 collect_field_hits(field, hit_vals, fstore.rowids_for_values(self.conn, field, list(hit_vals)), out)
         return out
+
+
+def _named_files(matchers: list[SubjectMatcher], paths: list[str]) -> list[str]:
+    """Notes on registered files (exports memoryd rewrites at every erasure) whose *name*
+    names a subject: the registry keeps the path, so the name stays in the database while
+    the file exists (docs/erasure.md, "Every file"). The notes never quote the path."""
+    notes = []
+    for i, mt in enumerate(matchers):
+        n = 0
+        for p in paths:
+            name = PurePath(p).name
+            if any(h.strong for t in (name, re.sub(r"[-_.]+", " ", name)) for h in mt.match(t)):
+                n += 1
+        if n:
+            notes.append(f"subject {i + 1}: {n} registered file(s) (exports memoryd rewrites) are named after the "
+                         "subject; their content is rewritten, but the path stays recorded while the file exists: "
+                         "rename or delete the file (docs/erasure.md, 'Every file')")
+    return notes

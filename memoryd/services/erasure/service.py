@@ -361,6 +361,27 @@ class ErasureService:
         """Art. 15 / Art. 20: every memory about the subject (ErasureExports.subject_export)."""
         return self.exports.subject_export(subjects, out)
 
+    def scrub_files(self, memories: Sequence[Memory]) -> dict[str, int]:
+        """After a delete that is not an erasure (`forget`, services/forget.py): rewrite every
+        registered file without these memories, as step 4 of an erasure does (by id; parts
+        that do not parse, by their text), and move the epoch so that an export being written
+        meanwhile writes itself again. No receipt, no hooks. Returns the counts."""
+        if not memories:
+            return {}
+        with self.lock:
+            entries = estore.registered_exports(self.conn)
+            if not entries:
+                return {}
+            with transaction(self.conn):
+                estore.bump_epoch(self.conn)
+            ids = {m.id for m in memories}
+            needles = self.verifier.needles_for(self.conn, [m.content for m in memories], sorted(ids), [], [])
+        try:
+            return self.exports.rewrite(entries, ids.__contains__, needles)
+        except OSError as exc:
+            raise ErasureError(f"the memories were deleted, but a file memoryd wrote with them could not be "
+                               f"rewritten ({exc}); erase them by id to finish: memoryd erase --id ... --yes") from exc
+
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 1)
