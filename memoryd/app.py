@@ -16,6 +16,7 @@ from .config import Settings, default_cache_dir
 from .db import connect, migrate, optimize
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import StoreError
 from .models import Stats
 from .services.agents import AgentService
 from .services.authority import OPERATOR, Caller
@@ -31,9 +32,15 @@ from .store import shards as shstore
 from .store import vectors as vstore
 from .trust.chain import load_or_create_key
 
-__all__ = ["App", "open_app"]
+__all__ = ["App", "open_app", "missing_store_message"]
 
 log = logging.getLogger(__name__)
+
+def missing_store_message(db: Path) -> str:
+    where = f"{db.parent} does not exist" if not db.parent.is_dir() else "no such file"
+    return (f"no memoryd store at {db} ({where}): check --db, --home, MEMORYD_DB and MEMORYD_HOME; "
+            f"a command that writes creates it (memoryd --db {db} add TEXT, or import FILE)")
+
 
 _shared_embedders: dict[tuple, SentenceTransformerEmbedder] = {}
 _shared_lock = threading.Lock()
@@ -54,8 +61,13 @@ def shared_embedder(path: Path, max_seq_length: int = 256, *, backend: str = "au
 
 class App:
     def __init__(
-        self, settings: Settings, *, embedder: Embedder | None = None, clock: Callable[[], float] = time.time
+        self, settings: Settings, *, embedder: Embedder | None = None, clock: Callable[[], float] = time.time,
+        create: bool = True,
     ):
+        """``create=False``: the store must exist already (read-only commands on a path the
+        user gave: a typo there must not look like an empty store)."""
+        if not create and not settings.db_path.exists():
+            raise StoreError(missing_store_message(settings.db_path))
         self.settings = settings
         self.clock = clock  # every service's time (benchmarks simulate days passing)
         self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms)

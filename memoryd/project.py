@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-__all__ = ["SHARED_NAMESPACES", "ProjectScope", "project_namespace", "find_git_root", "resolve_project"]
+__all__ = ["SHARED_NAMESPACES", "PROJECT_PREFIX", "ProjectScope", "project_namespace", "find_git_root", "resolve_project"]
 
 SHARED_NAMESPACES = ("default", "shared")  # read from every project
+PROJECT_PREFIX = "project:"  # a project's namespace: only agents working in that project write it
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")
 
 
@@ -47,7 +48,7 @@ def project_namespace(root: Path) -> str:
     if not name[0].isalnum():
         name = "p" + name
     digest = hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:6]
-    return f"project:{name}-{digest}"
+    return f"{PROJECT_PREFIX}{name}-{digest}"
 
 
 def find_git_root(start: Path) -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,12 +33,18 @@ def get_settings(ctx: typer.Context) -> Settings:
     return Settings.load(home=obj.get("home"), db=obj.get("db"), model=obj.get("model"))
 
 
-def get_app(ctx: typer.Context) -> App:
+def get_app(ctx: typer.Context, *, read_only: bool = False) -> App:
+    """The App of this command. ``read_only``: a command that only reads (search, list, show,
+    stats, export, context, the hooks) does not create a store at a path the user gave
+    (--db, --home, MEMORYD_DB, MEMORYD_HOME): a typo there fails with StoreError (exit 3)
+    instead of answering from a new empty store. The default home is created as before, so a
+    fresh install answers every command."""
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}
     root.obj = obj
     if "app" not in obj:
-        obj["app"] = App(get_settings(ctx))
+        explicit = bool(obj.get("db") or obj.get("home") or os.environ.get("MEMORYD_DB") or os.environ.get("MEMORYD_HOME"))
+        obj["app"] = App(get_settings(ctx), create=not (read_only and explicit))
         root.call_on_close(obj["app"].close)
     return obj["app"]
 

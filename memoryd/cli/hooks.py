@@ -43,7 +43,7 @@ def context(
     from ..services.context import build_context
 
     scope = project_scope(project)
-    res = build_context(get_app(ctx), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
+    res = build_context(get_app(ctx, read_only=True), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
                         budget_tokens=budget, limit=limit, where=_where(scope))
     emit({**res.to_dict(), "project": scope.namespace if scope else None}, as_json,
          lambda: sys.stdout.write(res.text or "") if res.text else err_console.print("no relevant memories", markup=False))
@@ -75,7 +75,7 @@ def _run_hook(ctx: typer.Context, event: str, budget: int, limit: int, project: 
             scope = resolve_project(env, Path(cwd))
         else:
             scope = project_scope(project, env)
-        res = build_context(get_app(ctx), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
+        res = build_context(get_app(ctx, read_only=True), prompt=prompt, namespaces=scope.read_namespaces if scope else None,
                             budget_tokens=budget, limit=limit, where=_where(scope))
     except (MemorydError, ValueError, OSError) as exc:
         err_console.print(f"memoryd hook: {exc}", markup=False)

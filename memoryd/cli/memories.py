@@ -164,7 +164,7 @@ def search(
     as_json: bool = JsonOpt,
 ) -> None:
     """Hybrid search (BM25 + vectors, fused by reciprocal rank)."""
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     opts = SearchOptions(limit=limit, legs=tuple(x.strip() for x in legs.split(",") if x.strip()),
                          include_quarantined=include_quarantined, expand=expand)
     hits = app_.memories.search(query, _filters(namespace, tag, agent, kind, since, until), opts)
@@ -189,7 +189,7 @@ def _clip(s: str, n: int) -> str:
 @handles_errors
 def show(ctx: typer.Context, memory_id: str = typer.Argument(..., help="Memory id."), as_json: bool = JsonOpt) -> None:
     """Show one memory with its provenance (and the memory that replaced it, if any)."""
-    svc = get_app(ctx).memories
+    svc = get_app(ctx, read_only=True).memories
     m = svc.get(memory_id)
     newer = svc.superseded_by(m.id)
 
@@ -221,7 +221,7 @@ def list_(
     as_json: bool = JsonOpt,
 ) -> None:
     """List memories, newest first."""
-    mems = get_app(ctx).memories.list(_filters(namespace, tag, agent, kind, since, until), limit, offset)
+    mems = get_app(ctx, read_only=True).memories.list(_filters(namespace, tag, agent, kind, since, until), limit, offset)
 
     def human() -> None:
         t = Table("id", "created", "ns", "agent", "memory")
@@ -245,7 +245,7 @@ def forget(ctx: typer.Context, memory_id: list[str] = typer.Argument(..., help="
 @handles_errors
 def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Counts per namespace and agent, database size."""
-    s = get_app(ctx).stats()
+    s = get_app(ctx, read_only=True).stats()
 
     def human() -> None:
         console.print(f"memories: {s.memories}   vectors: {s.vectors}   schema: v{s.schema_version}")
@@ -352,7 +352,7 @@ def export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export memories as JSONL (one memory per line), or a data subject's memories as JSON."""
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     if subject:
         if namespace:
             raise ValidationError("--subject exports everything about the subject; drop --namespace")

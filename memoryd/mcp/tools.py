@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 from fastmcp.exceptions import ToolError
@@ -74,7 +75,9 @@ class Tools:
 
     # ---- plumbing --------------------------------------------------------------------------
     def _caller(self) -> Caller:
-        return self.identity.caller()
+        """The agent of this call, with the client's project (the services decide what a
+        project allows: Caller.check_write)."""
+        return replace(self.identity.caller(), project=self.scope.namespace if self.scope else None)
 
     @staticmethod
     def _run(fn: Callable[[], T]) -> T:

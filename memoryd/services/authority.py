@@ -8,6 +8,11 @@ Every service use case that reads or changes memories takes a ``Caller``:
   A stdio server without a token runs as an *unverified* agent: default scopes and every
   private namespace denied.
 
+An agent caller also carries its client's ``project`` namespace (project.py), when the
+server knows one: it may write into that ``project:`` namespace and into every namespace
+that is not a project's, never into another project's (whose session-start hook would hand
+what it wrote to that project's sessions).
+
 Scopes: ``read`` (recall, get, list, graph, stats), ``write`` (remember, feedback),
 ``forget`` (delete memories the agent itself wrote), ``erase`` (GDPR erasure of any memory
 the agent can read, and forget of those too). Destructive calls by an agent above
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import AuthError, NotFoundError, ValidationError
 from ..models import Memory, SearchFilters
+from ..project import PROJECT_PREFIX
 
 __all__ = [
     "Caller",
@@ -61,6 +67,7 @@ class Caller:
     operator: bool = False
     verified: bool = True  # False: a stdio agent without a token (a name, not a proof)
     max_destructive: int | None = DEFAULT_MAX_DESTRUCTIVE  # None: no bound (the operator)
+    project: str | None = None  # the client's project namespace (MCP); None: the server knows none
 
     # ---- scopes ------------------------------------------------------------------------------
     def has(self, scope: str) -> bool:
@@ -78,6 +85,20 @@ class Caller:
     def check_namespace(self, namespace: str) -> None:
         if not self.can_use(namespace):
             raise AuthError(f"namespace {namespace!r} is private to another agent")
+
+    def check_write(self, namespace: str) -> None:
+        """May this caller store memories in `namespace`? Not in another agent's private one,
+        and an agent not in a ``project:`` namespace other than its own project's: the
+        Claude Code hooks inject a project's namespace into every session of that project,
+        so a write there from elsewhere would plant text in another repository's sessions."""
+        self.check_namespace(namespace)
+        if self.operator or not namespace.startswith(PROJECT_PREFIX) or namespace == self.project:
+            return
+        mine = (f"its own project's namespace ({self.project})" if self.project
+                else "no project namespace (this server knows no project)")
+        raise AuthError(f"namespace {namespace!r} belongs to another project: an agent may write {mine} and "
+                        "namespaces that are not a project's (default, shared, a topic); the user can store it "
+                        f"from the CLI: memoryd add --namespace {namespace} ...")
 
     def check_memory(self, memory: Memory) -> Memory:
         """A memory in a denied namespace looks exactly like an unknown id."""

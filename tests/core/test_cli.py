@@ -153,8 +153,8 @@ def test_a_file_that_cannot_be_opened_as_the_store_is_a_clear_error(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a database, just notes that someone passed to --db by mistake\n" * 4)
     blocked = tmp_path / "blocked.db"
-    subprocess.run([sys.executable, "-c", CLI, "--db", str(blocked), "stats", "--json"],
-                   env=child_env(tmp_path), capture_output=True, timeout=60, check=True)
+    subprocess.run([sys.executable, "-c", CLI, "--db", str(blocked), "agents", "add", "probe", "--json"],
+                   env=child_env(tmp_path), capture_output=True, timeout=60, check=True)  # a write creates the store
     (tmp_path / "blocked.db-wal").mkdir()
     for db in (text, blocked):
         res = subprocess.run([sys.executable, "-c", CLI, "--db", str(db), "stats", "--json"],

@@ -91,7 +91,8 @@ class MemoryService:
         """Store one memory. ``supersedes``: id of a memory this one replaces; the old one stays
         stored but leaves search. An agent may supersede only memories it wrote; the operator
         (provenance.by_operator) any. Without it, a nearly identical memory of the namespace is
-        returned as ``similar`` so that the caller can supersede it instead of piling up copies."""
+        returned as ``similar`` so that the caller can supersede it instead of piling up copies
+        (only one recall would show it: never a quarantined one)."""
         old = self._supersedable(supersedes, new, caller) if supersedes is not None else None
         res = self.remember_many([new], caller=caller)[0]
         if old is not None:
@@ -104,7 +105,7 @@ class MemoryService:
             return replace(res, supersedes=old.id)
         if res.duplicate:
             return res
-        sim = self._similar(res.memory)
+        sim = self._similar(res.memory, caller)
         return replace(res, similar=sim[0], similarity=sim[1]) if sim else res
 
     def superseded_by(self, mem_id: str, *, caller: Caller = OPERATOR) -> str | None:
@@ -144,8 +145,10 @@ class MemoryService:
                 raise ValidationError(f"memory {old_id} was already superseded by {mstore.superseded_by(self.conn, old.rowid)}")
         return old
 
-    def _similar(self, m: Memory) -> tuple[Memory, float] | None:
-        """The closest other memory of m's namespace, when at least SIMILAR_COSINE alike."""
+    def _similar(self, m: Memory, caller: Caller) -> tuple[Memory, float] | None:
+        """The closest other memory of m's namespace, when at least SIMILAR_COSINE alike and
+        recall would show it: readable by the caller, not superseded, and not quarantined
+        (the read policy decides, as at recall: the hint quotes its text to the agent)."""
         with self.lock:
             index = self.index
             vec = index.vector(m.rowid)
@@ -157,8 +160,13 @@ class MemoryService:
             hits = [h for h in hits if h.rowid not in gone]
             if not hits:
                 return None
-            other = mstore.get_by_rowids(self.conn, [hits[0].rowid]).get(hits[0].rowid)
-        return (other, round(float(hits[0].score), 4)) if other is not None else None
+            mems = mstore.get_by_rowids(self.conn, [h.rowid for h in hits])
+        found = [SearchHit(mems[h.rowid], float(h.score), {"vector": i + 1}, "")
+                 for i, h in enumerate(hits) if h.rowid in mems and caller.can_use(mems[h.rowid].namespace)]
+        if found and self.read_policy is not None:
+            shown = {h.memory.id for h in self.read_policy.apply(found, m.content, False, self.clock(), None)}
+            found = [h for h in found if h.memory.id in shown]
+        return (found[0].memory, round(found[0].score, 4)) if found else None
 
     def remember_many(
         self, items: Sequence[NewMemory], progress: Callable[[int], None] | None = None, *,

@@ -62,11 +62,11 @@ class MemoryWriter:
     ) -> list[RememberResult]:
         """Validate all first (nothing is written if any item is invalid), embed in batches,
         then insert in chunks of INSERT_CHUNK per transaction. An agent needs 'write' and
-        may not write into another agent's private namespace."""
+        may not write into another agent's private namespace nor another project's (Caller.check_write)."""
         caller.require("write", "store memories")
         clean = [validate_new(n, self.max_bytes) for n in items]
         for n in clean:
-            caller.check_namespace(n.namespace)
+            caller.check_write(n.namespace)
         late = self.clock() + FUTURE_SKEW_S
         if any(n.created_at is not None and n.created_at > late for n in clean):
             raise ValidationError("created_at is in the future: give when it happened, at most 5 minutes ahead of now")
