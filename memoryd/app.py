@@ -189,6 +189,32 @@ class App:
         except Exception as exc:  # noqa: BLE001 - never block opening; `memoryd erase resume` retries
             log.warning("could not resume an interrupted erasure: %s", exc)
 
+    def start_erasure_sweeper(self, interval_s: float | None = None):  # -> ErasureSweeper | None
+        """For a long-running process (`serve`, `ui`): every `interval_s` (default
+        settings.erasure_sweep_s; 0: none) finish erasures left pending, here or by another
+        process, on a background thread (services/erasure/sweeper.py). Idempotent; stopped
+        by `stop_erasure_sweeper()` or `close()`."""
+        from .services.erasure.sweeper import SETTLED_S, ErasureSweeper
+
+        interval = self.settings.erasure_sweep_s if interval_s is None else interval_s
+        if interval <= 0 or getattr(self, "_closed", False):
+            return None
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is None:
+            sweeper = self._sweeper = ErasureSweeper(
+                has_pending=self._has_pending_erasure, resume=lambda: self.erasure.resume_pending(settled_s=SETTLED_S),
+                lock_path=Path(str(self.settings.db_path) + "-erasure.lock"), interval_s=interval)
+        return sweeper.start()
+
+    def stop_erasure_sweeper(self) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.stop()
+
+    def _has_pending_erasure(self) -> bool:
+        with self.lock:
+            return estore.has_pending(self.conn)
+
     def _resume_model_edits(self) -> None:
         """Model edits an earlier process left pending run again, on a background thread."""
         with self.lock:
@@ -221,6 +247,7 @@ class App:
         if getattr(self, "_closed", False):
             return
         self._closed = True
+        self.stop_erasure_sweeper()
         if getattr(self, "_erasure", None) is not None:
             self._erasure.close()  # stop in-process retries of incomplete erasures
         if getattr(self, "_models", None) is not None:

@@ -11,6 +11,8 @@ Precedence: explicit arguments (CLI flags) > environment > defaults.
                          onnx or torch
     MEMORYD_CACHE        directory for derived files that can be rebuilt, such as the model's
                          exported ONNX graph (default: $XDG_CACHE_HOME/memoryd or ~/.cache/memoryd)
+    MEMORYD_ERASURE_SWEEP_S  seconds between the checks a long-running `serve` or `ui` makes for
+                         erasures left pending, which it then finishes (default 30; 0: off)
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Settings:
     cache_dir: Path | None = None  # None: default_cache_dir()
     mcp_max_destructive: int = 50  # memories one MCP call may forget/erase; more only from the CLI
     agent_token: str | None = field(default=None, repr=False)  # MEMORYD_TOKEN: who a stdio `serve` is
+    erasure_sweep_s: float = 30.0  # serve/ui: how often to look for pending erasures (0: never)
 
     @classmethod
     def load(
@@ -107,6 +110,13 @@ class Settings:
             raise ConfigError(f"MEMORYD_MCP_MAX_DESTRUCTIVE must be an integer, got {max_d!r}") from exc
         if max_destructive < 0:
             raise ConfigError("MEMORYD_MCP_MAX_DESTRUCTIVE must be >= 0")
+        sweep = env.get("MEMORYD_ERASURE_SWEEP_S")
+        try:
+            sweep_s = float(sweep) if sweep else 30.0
+        except ValueError as exc:
+            raise ConfigError(f"MEMORYD_ERASURE_SWEEP_S must be a number of seconds, got {sweep!r}") from exc
+        if not sweep_s >= 0:
+            raise ConfigError("MEMORYD_ERASURE_SWEEP_S must be >= 0 (0 turns the sweep off)")
         return cls(
             home=home_p,
             db_path=db_p,
@@ -117,6 +127,7 @@ class Settings:
             cache_dir=Path(cache).expanduser() if cache else default_cache_dir(env),
             mcp_max_destructive=max_destructive,
             agent_token=env.get("MEMORYD_TOKEN") or None,
+            erasure_sweep_s=sweep_s,
         )
 
     def resolved_model_path(self) -> Path:
@@ -143,6 +154,8 @@ class Settings:
             out["MEMORYD_MAX_BYTES"] = str(self.max_content_bytes)
         if self.embed_backend != "auto":
             out["MEMORYD_EMBED_BACKEND"] = self.embed_backend
+        if self.erasure_sweep_s != 30.0:
+            out["MEMORYD_ERASURE_SWEEP_S"] = f"{self.erasure_sweep_s:g}"
         if self.cache_dir is not None and self.cache_dir.absolute() != default_cache_dir().absolute():
             out["MEMORYD_CACHE"] = str(self.cache_dir.absolute())
         return out

@@ -321,7 +321,7 @@ def doctor(
     """Check the model, the database, its pragmas, migrations and index consistency."""
     warmed = warm_model(get_app(ctx)) if warm else None
     checks = run_doctor(get_app(ctx))
-    ok = all(c["ok"] for c in checks)
+    ok = all(c["ok"] for c in checks if c.get("level") != "warning")  # a warning does not fail doctor
 
     def human() -> None:
         if warmed is not None:
@@ -329,10 +329,12 @@ def doctor(
                 (f"cached in {warmed['onnx_graph']}" if warmed["onnx_graph"] else f"on {warmed['backend']}")
             console.print(f"[green]ok[/green]   warm: {warmed['model']} {what} ({warmed['seconds']}s)")
         for c in checks:
-            mark = "[green]ok[/green]  " if c["ok"] else "[red]FAIL[/red]"
+            mark = "[green]ok[/green]  " if c["ok"] else ("[yellow]WARN[/yellow]" if c.get("level") == "warning"
+                                                      else "[red]FAIL[/red]")
             console.print(f"{mark} {c['check']}: {c['detail']}")
 
-    data: dict = {"ok": ok, "checks": checks}
+    data: dict = {"ok": ok, "warnings": sum(1 for c in checks if c.get("level") == "warning" and not c["ok"]),
+                  "checks": checks}
     if warmed is not None:
         data["warm"] = warmed
     emit(data, as_json, human)

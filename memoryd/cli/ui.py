@@ -59,4 +59,9 @@ def ui(
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     server = uvicorn.Server(uvicorn.Config(create_ui_app(app_, token), log_level="info" if verbose else "warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
-    server.run(sockets=[sock])
+    sweeper = app_.start_erasure_sweeper()  # finish erasures left pending (docs/erasure.md)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if sweeper is not None:
+            sweeper.stop()

@@ -13,6 +13,7 @@ A lock still held when the busy timeout runs out (SQLITE_BUSY, SQLITE_LOCKED) le
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -84,9 +85,10 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     p = Path(path)
     if str(p) != ":memory:":
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StoreError(f"cannot create directory for database {p}: {exc}") from exc
+        _create_private(p)
     try:
         conn = sqlite3.connect(
             str(p), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000,
@@ -114,6 +116,17 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
         raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
                          f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def _create_private(p: Path) -> None:
+    """Create a missing database file empty with mode 0600 before SQLite opens it: SQLite gives
+    the -wal and -shm files it makes the database file's mode, so no user but the owner can read
+    any of them. An existing file is left as it is (`memoryd doctor` reports a readable one)."""
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:  # exists (or cannot be made: SQLite's own open reports why)
+        return
+    os.close(fd)
 
 
 def _fts_format(conn: sqlite3.Connection) -> int:

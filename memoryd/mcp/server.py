@@ -113,7 +113,12 @@ def create_server(
     @asynccontextmanager
     async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         start_warming(app, on_ready)
-        yield {}
+        sweeper = app.start_erasure_sweeper()  # finish erasures left pending (docs/erasure.md)
+        try:
+            yield {}
+        finally:
+            if sweeper is not None:
+                sweeper.stop()
 
     server = FastMCP(
         name,

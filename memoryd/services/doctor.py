@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 from ..db.driver import sqlite3
@@ -11,7 +13,7 @@ from ..db.migrate import applied_versions, available_migrations
 from ..store import memories as mstore
 from ..store import vectors as vstore
 
-__all__ = ["run_doctor", "warm_model"]
+__all__ = ["run_doctor", "warm_model", "exposed_files"]
 
 
 def _check(name: str, fn) -> dict[str, Any]:
@@ -20,6 +22,41 @@ def _check(name: str, fn) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return {"check": name, "ok": bool(ok), "detail": detail}
+
+
+def exposed_files(home: Path, db_path: Path) -> list[tuple[Path, int, str]]:
+    """The store's files (the database, the key) and directories (home, the database's
+    directory) that users other than the owner can read or enter: (path, mode, the chmod
+    that fixes it). Files memoryd creates are 0600 and directories 0700; older stores were
+    made with the umask's modes and are not changed behind the user's back. The -wal and
+    -shm files are not listed: SQLite makes them with the database file's mode (and removes
+    them when the last connection closes), so fixing the database fixes them."""
+    out = []
+    dirs = dict.fromkeys([Path(home), Path(db_path).parent])
+    files = [Path(db_path), Path(home) / "memoryd.key"]
+    for p, want in [*((d, "700") for d in dirs), *((f, "600") for f in files)]:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o077 and not stat.S_ISLNK(st.st_mode):
+            out.append((p, mode, f"chmod {want} {p}"))
+    return out
+
+
+def _check_permissions(app) -> dict[str, Any]:
+    st = app.settings
+    bad = exposed_files(st.home, st.db_path)
+    if not bad:
+        return {"check": "file permissions", "ok": True, "level": "ok",
+                "detail": "the home and the store's files are readable by their owner only"}
+    what = "; ".join(f"{p} is mode {mode:04o}" for p, mode, _ in bad)
+    fix = " && ".join(c for _, _, c in bad)
+    return {"check": "file permissions", "ok": False, "level": "warning",
+            "detail": f"other users on this machine can read the store: {what} (SQLite gives the -wal and "
+                      f"-shm files the database's mode). Fix: {fix}",
+            "fix": [c for _, _, c in bad]}
 
 
 def run_doctor(app) -> list[dict[str, Any]]:
@@ -68,6 +105,7 @@ def run_doctor(app) -> list[dict[str, Any]]:
         return r == "ok", r
 
     checks.append(_check("database", lambda: (True, str(app.settings.db_path))))
+    checks.append(_check_permissions(app))
     checks.append(_check("pragmas", pragmas))
     checks.append(_check("migrations", migrations))
     checks.append(_check("sqlite quick_check", integrity))

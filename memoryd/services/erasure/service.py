@@ -178,13 +178,19 @@ class ErasureService:
         with self.lock:
             return estore.has_pending(self.conn)
 
-    def resume_pending(self, *, wait: bool = False) -> list[ErasureReceipt]:
+    def resume_pending(self, *, wait: bool = False, settled_s: float | None = None) -> list[ErasureReceipt]:
         """Finish every request an earlier process left half-way (crash, kill, power loss) or
         that waited for a hook (a model edit). A request another thread of this process is
         completing is skipped, or with `wait=True` (what a hook that just finished its work
-        calls) done after that thread lets go of it."""
+        calls) done after that thread lets go of it. `settled_s` (the sweep of a long-running
+        process, services/erasure/sweeper.py): only requests whose own run already gave up
+        once (attempts >= 1) or recorded more than `settled_s` seconds ago, so that an erasure
+        another process is executing right now is left to it."""
         with self.lock:
             pending = estore.pending_requests(self.conn)
+        if settled_s is not None:
+            cutoff = self.clock() - settled_s
+            pending = [r for r in pending if int(r.options.get("attempts", 0)) >= 1 or r.created_at <= cutoff]
         out = []
         for req in pending:
             with self._released:
