@@ -19,7 +19,7 @@ app.add_typer(graph_app, name="graph")
 @handles_errors
 def graph_stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Counts of entities, links and communities; when the graph was last re-clustered."""
-    data = get_app(ctx).graph.stats()
+    data = get_app(ctx, read_only=True).graph.stats()
     emit(data, as_json, lambda: print_figures(data))
 
 
@@ -31,7 +31,7 @@ def graph_communities(
     as_json: bool = JsonOpt,
 ) -> None:
     """Communities of related memories, largest first, labelled by their most distinctive terms."""
-    items = [c.to_dict() for c in get_app(ctx).graph.communities(limit=limit)]
+    items = [c.to_dict() for c in get_app(ctx, read_only=True).graph.communities(limit=limit)]
 
     def human() -> None:
         t = Table("id", "size", "label")
@@ -51,7 +51,7 @@ def graph_community(
     as_json: bool = JsonOpt,
 ) -> None:
     """One community: its label, size and first members."""
-    data = get_app(ctx).graph.community(community_id, limit=limit)
+    data = get_app(ctx, read_only=True).graph.community(community_id, limit=limit)
 
     def human() -> None:
         console.print(f"community {data['id']} ({data['size']} memories): {data['label']}")
@@ -70,7 +70,7 @@ def graph_show(
     as_json: bool = JsonOpt,
 ) -> None:
     """A memory's entities, community and strongest links."""
-    data = get_app(ctx).graph.show(memory_id, limit=limit)
+    data = get_app(ctx, read_only=True).graph.show(memory_id, limit=limit)
 
     def human() -> None:
         console.print(f"{data['id']}  [{data['namespace']}]  {data['content']}")

@@ -236,7 +236,7 @@ def list_(
 @handles_errors
 def forget(ctx: typer.Context, memory_id: list[str] = typer.Argument(..., help="Memory id(s)."), as_json: bool = JsonOpt) -> None:
     """Delete memories from the rows, the full-text index and the vectors."""
-    gone = get_app(ctx).forgetting.forget(memory_id)  # the same use case as the MCP tool
+    gone = get_app(ctx, read_only=True).forgetting.forget(memory_id)  # the same use case as the MCP tool
     emit({"forgotten": [m.id for m in gone]}, as_json,
          lambda: console.print(f"forgot {len(gone)} memor{'y' if len(gone) == 1 else 'ies'}"))
 

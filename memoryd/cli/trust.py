@@ -30,7 +30,7 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Trust of agents: Beta mean, lower bound, memories, quarantined memories, and why."""
-    trust = get_app(ctx).trust
+    trust = get_app(ctx, read_only=True).trust
     if agent is not None:
         a = trust.agent(agent)
 
@@ -71,7 +71,7 @@ def explain(
     (moves trust / ranking only / ignored) and how to undo a quarantine."""
     from ..services.trust.explain import explain as run_explain  # noqa: PLC0415
 
-    e = run_explain(get_app(ctx).trust, subject, limit=limit)
+    e = run_explain(get_app(ctx, read_only=True).trust, subject, limit=limit)
 
     def human() -> None:
         head = f"[bold]{e.subject_type} {e.subject}[/bold]  trust {e.trust:.3f}"
@@ -98,7 +98,7 @@ def explain(
 @handles_errors
 def verify(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Check the evidence log's keyed hash chain and sealed head; exits non-zero when tampered."""
-    v = get_app(ctx).trust.verify()
+    v = get_app(ctx, read_only=True).trust.verify()
 
     def human() -> None:
         if v.ok:
@@ -164,7 +164,7 @@ def feedback(
 def q_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Memories recall leaves out, lowest trust first, with why in words (content evidence,
     an operator flag, or an author with many poisoned writes)."""
-    items = get_app(ctx).trust.quarantined()
+    items = get_app(ctx, read_only=True).trust.quarantined()
 
     def human() -> None:
         if not items:
