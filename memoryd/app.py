@@ -181,9 +181,8 @@ class App:
 
     def _resume_erasures(self) -> None:
         """An erasure interrupted by a crash is finished on the next open."""
-        with self.lock:
-            if not estore.has_pending(self.conn):
-                return
+        if not self._has_pending_erasure():
+            return
         try:
             self.erasure.resume_pending()
         except Exception as exc:  # noqa: BLE001 - never block opening; `memoryd erase resume` retries
@@ -212,6 +211,7 @@ class App:
             sweeper.stop()
 
     def _has_pending_erasure(self) -> bool:
+        """One indexed read, without building the erasure service (its graph and model hooks)."""
         with self.lock:
             return estore.has_pending(self.conn)
 
