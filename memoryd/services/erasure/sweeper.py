@@ -32,11 +32,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ...config import ERASURE_SWEEP_S
+
 __all__ = ["ErasureSweeper", "DEFAULT_SWEEP_S", "SETTLED_S"]
 
 log = logging.getLogger("memoryd.services.erasure")
 
-DEFAULT_SWEEP_S = 30.0  # MEMORYD_ERASURE_SWEEP_S; 0 turns the sweep off
+DEFAULT_SWEEP_S = ERASURE_SWEEP_S  # MEMORYD_ERASURE_SWEEP_S; 0 turns the sweep off
 SETTLED_S = 300.0  # a request never attempted is left to its own process for this long (a crash: then ours)
 
 
