@@ -64,14 +64,10 @@ def validate_new(new: NewMemory, max_bytes: int) -> NewMemory:
     content = new.content.strip()
     if not content:
         raise ValidationError("content is empty")
-    try:
-        size = len(content.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise ValidationError("content is not valid Unicode (lone surrogate)") from exc
+    _check_text(content, "content", controls=True)
+    size = len(content.encode("utf-8"))
     if size > max_bytes:
         raise ValidationError(f"content is {size} bytes; the limit is {max_bytes} bytes")
-    if "\x00" in content:
-        raise ValidationError("content contains a NUL character")
     if not _NAME.match(new.namespace or ""):
         raise ValidationError(
             f"invalid namespace {new.namespace!r}: letters, digits and _.:-/ (max 128), starting alphanumeric"
