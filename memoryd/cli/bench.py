@@ -280,6 +280,10 @@ def bench_unlearn(
     relearn_steps: int = typer.Option(10, "--relearn-steps", min=1, help="Fine-tuning steps of the relearning attack."),
     scale: str = typer.Option("1,8,32", "--scale", help="Forget-set sizes of the scalability run (comma-separated)."),
     sustain: int = typer.Option(10, "--sustain", min=0, help="Sequential STAMP requests of the sustainability run."),
+    speed_sizes: str = typer.Option("1,8,32", "--speed-sizes",
+                                    help="Also time STAMP against gradient ascent erasing this many memories in one "
+                                         "request (comma-separated; sizes not below --profiles are skipped; '' to skip); "
+                                         "the worst size is the speed target's figure."),
     methods: str = typer.Option("", "--methods", help="With --attacks: the methods to attack (comma-separated; default "
                                 "all: stamp, gradient_ascent, ssd, uno, exact_shards, retrain_reseeded; retrain always)."),
     seeds: str = typer.Option("", "--seeds", help="With --attacks: run the whole benchmark once per seed "
@@ -300,6 +304,12 @@ def bench_unlearn(
     except ValueError:
         raise typer.BadParameter("--scale takes comma-separated integers, e.g. 1,8,32") from None
     try:
+        speed_list = tuple(dict.fromkeys(int(x) for x in speed_sizes.split(",") if x.strip()))
+    except ValueError:
+        raise typer.BadParameter("--speed-sizes takes comma-separated integers, e.g. 1,8,32") from None
+    if any(n < 1 for n in speed_list):
+        raise typer.BadParameter("--speed-sizes must be positive")
+    try:
         seed_list = list(dict.fromkeys(int(x) for x in seeds.split(",") if x.strip()))
     except ValueError:
         raise typer.BadParameter("--seeds takes comma-separated integers, e.g. 0,1,2") from None
@@ -316,7 +326,7 @@ def bench_unlearn(
         return run_unlearn_benchmark(profiles, forget, s, device, say, n_heldout=heldout, n_sequential=sequential,
                                      repeats=repeats, retrain=retrain, model_cfg=sizes[size], attacks=attacks,
                                      relearn_cfg=RelearnConfig(steps=relearn_steps), scale_sizes=scale_sizes,
-                                     n_sustain=sustain, attack_methods=chosen)
+                                     n_sustain=sustain, attack_methods=chosen, speed_sizes=speed_list)
 
     if not seed_list:
         data = one(seed)

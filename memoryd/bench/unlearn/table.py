@@ -34,6 +34,13 @@ def render_unlearn_table(result: dict) -> str:
     lines.insert(0, f"unlearning: {c['n_profiles']} profiles, {c['n_forget']} erased in one request, "
                     f"{c['params_m']}M-param Llama ({c['layers']} layers), seed {c['seed']}, {c['device']}"
                     + (f"; times are the median of {c['repeats']} runs" if c.get("repeats", 1) > 1 else ""))
+    if result.get("speed_by_size", {}).get("sizes"):
+        sp = result["speed_by_size"]
+        lines.append("speed by request size (STAMP full vs GA, same weights): " + "; ".join(
+            f"n={x['n']}: {x['stamp_seconds']:.2f}s vs {x['ga_seconds']:.2f}s ({x['ga_steps']} GA steps) = "
+            f"{x['ratio']:.1f}x, F-RL {x['stamp_f_rl']:.3f}/{x['ga_f_rl']:.3f}, R-RL/bef "
+            f"{x['stamp_r_rl_ratio']:.3f}/{x['ga_r_rl_ratio']:.3f}" for x in sp["sizes"])
+            + f"; worst {sp['worst_ratio']:.1f}x at n={sp['worst_n']}")
     for key in ("sequential", "sequential_unprotected"):
         if key in result:
             q = result[key]
