@@ -67,10 +67,12 @@ def serve(
             "memoryd MCP server: embedding model and index loaded", markup=False))
         err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "
                           "loading the embedding model in the background", markup=False)
-        middleware = []
-        if ui:
-            from starlette.middleware import Middleware
+        from starlette.middleware import Middleware
 
+        from ..ui.guard import HostGuard
+
+        middleware = [Middleware(HostGuard, bound_host=host)]  # /mcp and /ui: DNS rebinding (docs/security.md)
+        if ui:
             from ..ui import UIMount, create_ui_app, load_or_create_token, login_url
 
             token = load_or_create_token(app_.settings.home)
