@@ -1,6 +1,6 @@
 """Attacks on the HTTP faces of memoryd, against real subprocesses (`memoryd ui` and
 `memoryd serve --http`): a DNS-rebinding page (its own Host and Origin, no cookie), an
-oversized body on the one form that needs no login."""
+oversized body on the one form that needs no login, and the operator UI token in logs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,17 @@ def test_serve_http_refuses_a_rebound_host_on_mcp_and_ui(served):
     assert httpx.get(f"http://localhost:{port}/ui/", timeout=60).status_code == 401
 
 
+def test_serve_http_log_never_holds_the_ui_token(served):
+    base, _, _, home, log = served
+    ui_token = load_or_create_token(home)
+    assert httpx.get(f"{base}/ui/?token={ui_token}", follow_redirects=False, timeout=60).status_code == 303
+    assert httpx.get(f"{base}/ui/?token=mdui_wrong-guess", timeout=60).status_code == 403
+    text = log.read_text()
+    assert "operator web UI" in text and "ui.token" in text  # it says where the token is
+    assert ui_token not in text and "mdui_wrong-guess" not in text
+    assert "token=" in text  # the access log line is there, redacted
+
+
 def test_ui_refuses_a_rebound_host(ui_proc):
     base, port, token, _ = ui_proc
     evil = {"host": f"evil.example:{port}", "origin": f"http://evil.example:{port}"}
@@ -96,3 +107,18 @@ def test_ui_login_refuses_an_oversized_body_unread(ui_proc):
     assert httpx.post(f"{base}/ui/login", data={"token": "guess"}, headers={"origin": base},
                       timeout=30).status_code == 403  # a normal form still gets its answer
     assert proc.poll() is None
+
+
+def test_ui_access_log_never_holds_the_ui_token(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", CLI, "--home", str(tmp_path), "-v", "ui", "--port", "0", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(tmp_path))
+    try:
+        info = _read_json(proc.stdout)
+        token = info["url"].split("token=", 1)[1]
+        wait_listening(info["port"], proc, tmp_path / "none.log")
+        base = f"http://127.0.0.1:{info['port']}"
+        assert httpx.get(f"{base}/ui/?token={token}", follow_redirects=False, timeout=30).status_code == 303
+    finally:
+        stop(proc)
+    logged = proc.stdout.read() + proc.stderr.read()  # uvicorn's access log goes to stdout
+    assert "GET /ui/?token=" in logged and token not in logged
