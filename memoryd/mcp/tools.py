@@ -252,7 +252,7 @@ class Tools:
             if not plan.items:
                 return {"erased": 0, "note": "nothing to erase", "notes": list(plan.notes)}
             receipt = svc.execute(plan, confirm=True, caller=caller)
-            out = {"receipt_id": receipt.id, "verified": receipt.ok, **receipt.to_dict()}
+            out = {"receipt_id": receipt.id, "verified": receipt.ok, **svc.receipt_view(receipt, caller=caller)}
             out["erased"] = out.get("counts", {}).get("memories", len(plan.items))
             return out
 
