@@ -307,7 +307,8 @@ class Tools:
 
     def stats(self) -> dict[str, Any]:
         """Counts of memories per namespace you can read, feedback totals, database size
-        and which embedding model and schema version the server runs."""
+        (null when part of the store is private to another agent) and which embedding model
+        and schema version the server runs."""
         return self._run(self.stats_data)
 
     def stats_data(self) -> dict[str, Any]:

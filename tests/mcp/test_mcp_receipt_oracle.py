@@ -1,10 +1,11 @@
-"""An erasure receipt must not be an oracle on memories the agent cannot read.
+"""Neither an erasure receipt nor stats may be an oracle on memories the agent cannot read.
 
 bob (a verified agent, `forget` scope) stores a word, erases it, and reads the receipt. The
 receipt's index verification counted, over the whole store, how many of the erased words
 some other memory still uses (`fts_vocab`), and the byte scan how many distinctive
 fragments it looked for (`needles`): a word present only in alice's private namespace
-changed those figures, so bob learnt that alice had written it. Real `memoryd serve`
+changed those figures, so bob learnt that alice had written it. `stats` gave the database
+and WAL sizes, which grow with what alice writes in private. Real `memoryd serve`
 subprocesses over stdio, each with its agent's token."""
 
 from __future__ import annotations
@@ -70,3 +71,26 @@ def test_a_receipt_says_nothing_about_words_in_others_private_memories(home):
     seen, control = _figures(receipts[SECRET]), _figures(receipts[ABSENT])
     assert seen == control, {k: (seen.get(k), control.get(k)) for k in seen.keys() | control.keys()
                              if seen.get(k) != control.get(k)}
+    text = json.dumps(receipts[SECRET])  # nor the sizes of the store (as stats)
+    assert "pages" not in text and '"bytes"' not in text and "timings_ms" not in text
+
+
+def test_stats_do_not_measure_others_private_writing(home):
+    h, tokens = home
+
+    def bob_stats():
+        return run_client(_serve(h, tokens["bob"]), lambda c: call(c, "stats"))
+
+    async def alice_writes_a_lot(c):
+        for i in range(12):
+            await call(c, "remember", {"content": f"private diary page {i}: " + "lorem ipsum dolor " * 200,
+                                       "namespace": "alice-private"})
+
+    before = bob_stats()
+    run_client(_serve(h, tokens["alice"]), alice_writes_a_lot)
+    after = bob_stats()
+    assert before["memories"] == after["memories"] and "alice-private" not in after["namespaces"]
+    sizes = ("db_bytes", "wal_bytes")
+    assert [before[k] for k in sizes] == [after[k] for k in sizes], (before, after)
+    alice = run_client(_serve(h, tokens["alice"]), lambda c: call(c, "stats"))
+    assert alice["db_bytes"] is not None  # nothing is hidden from alice: she sees the sizes

@@ -10,8 +10,9 @@ The receipt an agent gets back (``receipt_view``) leaves out the verification fi
 count over the whole store: how many of the erased words no surviving memory uses
 (``fts_vocab``) and how many distinctive fragments the byte scan looked for (``needles``).
 Both moved when a word was in a memory the agent cannot read, so erasing a one-word note
-told it whether anyone else had written that word. The operator's receipt (CLI, UI, the
-audit log) keeps them.
+told it whether anyone else had written that word. The sizes of the store (bytes scanned,
+pages free, step timings) go too, as in ``App.stats``. The operator's receipt (CLI, UI,
+the audit log) keeps them all.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def receipt_view(receipt: ErasureReceipt, caller: Caller) -> dict[str, Any]:
     if caller.operator:
         return out
     out = copy.deepcopy(out)
+    out.pop("timings_ms", None)
     verification = out.get("verification", {})
     vocab = verification.get("fts_vocab")
     if isinstance(vocab, dict):
@@ -69,4 +71,11 @@ def receipt_view(receipt: ErasureReceipt, caller: Caller) -> dict[str, Any]:
     scan = verification.get("content_scan")
     if isinstance(scan, dict):
         scan.pop("needles", None)
+        scan.pop("bytes", None)
+        for f in scan.get("per_file", ()):
+            if isinstance(f, dict):
+                f.pop("bytes", None)
+    cleanup = out.get("cleanup")
+    if isinstance(cleanup, dict) and isinstance(cleanup.get("vacuum"), str):
+        cleanup["vacuum"] = cleanup["vacuum"].split(" ", 1)[0]  # "done" / "skipped", without page counts
     return out
