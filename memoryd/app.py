@@ -225,21 +225,23 @@ class App:
 
     def stats(self, caller: Caller = OPERATOR) -> Stats:
         """Counts and sizes. For an agent: only namespaces it can read, and per-writer counts
-        only when no namespace is hidden from it (they would reveal private writers)."""
+        and the file sizes only when no namespace is hidden from it (they would reveal
+        private writers, and how much they write: docs/security.md)."""
         caller.require("read", "read statistics")
         p = self.settings.db_path
         wal = Path(str(p) + "-wal")
         with self.lock:
             spaces = {ns: n for ns, n in mstore.counts_by(self.conn, "namespace").items() if caller.can_use(ns)}
-            hidden = len(spaces) < len(mstore.counts_by(self.conn, "namespace"))
+            hidden = len(spaces) < len(mstore.counts_by(self.conn, "namespace")) and not caller.operator
+            sizes_hidden = hidden or (bool(caller.denied) and not caller.operator)  # even while still empty
             return Stats(
                 memories=sum(spaces.values()),
                 namespaces=spaces,
-                agents={} if hidden and not caller.operator else mstore.counts_by(self.conn, "agent_id"),
-                db_bytes=p.stat().st_size if p.exists() else 0,
-                wal_bytes=wal.stat().st_size if wal.exists() else 0,
+                agents={} if hidden else mstore.counts_by(self.conn, "agent_id"),
+                db_bytes=None if sizes_hidden else (p.stat().st_size if p.exists() else 0),
+                wal_bytes=None if sizes_hidden else (wal.stat().st_size if wal.exists() else 0),
                 embedding_model=self._embedder.name if self._embedder is not None else None,
-                vectors=sum(spaces.values()) if hidden and not caller.operator else vstore.count_vectors(self.conn),
+                vectors=sum(spaces.values()) if hidden else vstore.count_vectors(self.conn),
                 schema_version=max(applied_versions(self.conn) or {0}),
             )
 

@@ -110,8 +110,8 @@ class Stats:
     memories: int
     namespaces: dict[str, int]
     agents: dict[str, int]
-    db_bytes: int
-    wal_bytes: int
+    db_bytes: int | None  # None: an agent from which a namespace is hidden (the size would count it)
+    wal_bytes: int | None
     embedding_model: str | None
     vectors: int
     schema_version: int

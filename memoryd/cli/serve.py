@@ -67,15 +67,19 @@ def serve(
             "memoryd MCP server: embedding model and index loaded", markup=False))
         err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "
                           "loading the embedding model in the background", markup=False)
-        middleware = []
-        if ui:
-            from starlette.middleware import Middleware
+        from starlette.middleware import Middleware
 
-            from ..ui import UIMount, create_ui_app, load_or_create_token, login_url
+        from ..ui.guard import HostGuard
+
+        middleware = [Middleware(HostGuard, bound_host=host)]  # /mcp and /ui: DNS rebinding (docs/security.md)
+        if ui:
+            from ..ui import TOKEN_FILE, UIMount, create_ui_app, load_or_create_token, ui_url
 
             token = load_or_create_token(app_.settings.home)
             middleware.append(Middleware(UIMount, ui=create_ui_app(app_, token)))
-            err_console.print(f"operator web UI: {login_url(host, port, token)}", markup=False)
+            # a server's log is kept and read by others (journald, CI): the token stays in its file
+            err_console.print(f"operator web UI: {ui_url(host, port)} "
+                              f"(log in with the token in {app_.settings.home / TOKEN_FILE})", markup=False)
         server.run(transport="http", host=host, port=port, path=path, show_banner=False,
                    log_level="INFO" if verbose else "WARNING", middleware=middleware)
     else:

@@ -57,7 +57,7 @@ def ui(
         sock.close()
         return
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
-    server = uvicorn.Server(uvicorn.Config(create_ui_app(app_, token), log_level="info" if verbose else "warning",
+    server = uvicorn.Server(uvicorn.Config(create_ui_app(app_, token, host=host), log_level="info" if verbose else "warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     sweeper = app_.start_erasure_sweeper()  # finish erasures left pending (docs/erasure.md)
     try:

@@ -87,6 +87,10 @@ _WORD_RUN = re.compile(
     r"(?<![\w\-'/@#.])[a-z][a-z\-]*[a-z](?:[ ][a-z][a-z\-]*[a-z])+(?![\w\-'/@#]|\.\w)"
 )
 _TRAIL = ".,;:!?'\"`"
+# _STRUCT may try a match at every word boundary of a token and run each to the token's end:
+# time grows with the square of a token's length ("1.1.1..." of 32 KiB took 20 s), so a
+# whitespace-free run longer than this is skipped (docs/security.md, "Input bounds")
+MAX_TOKEN_CHARS = 512
 _NUMERIC_SEGMENTS = re.compile(r"^[\d./\-]+$")
 
 
@@ -213,6 +217,8 @@ def _struct_matches(text: str) -> Iterator[re.Match[str]]:
     n = len(text)
     for cand in _CANDIDATE.finditer(text):
         start, end = cand.span()
+        if end - start > MAX_TOKEN_CHARS:
+            continue  # not an identifier, path or address worth a node; and quadratic to scan
         stop = min(n, end + 82) if "(" in cand.group() else end
         for m in _STRUCT.finditer(text, start, stop):
             if m.start() >= end:

@@ -252,7 +252,7 @@ class Tools:
             if not plan.items:
                 return {"erased": 0, "note": "nothing to erase", "notes": list(plan.notes)}
             receipt = svc.execute(plan, confirm=True, caller=caller)
-            out = {"receipt_id": receipt.id, "verified": receipt.ok, **receipt.to_dict()}
+            out = {"receipt_id": receipt.id, "verified": receipt.ok, **svc.receipt_view(receipt, caller=caller)}
             out["erased"] = out.get("counts", {}).get("memories", len(plan.items))
             return out
 
@@ -307,7 +307,8 @@ class Tools:
 
     def stats(self) -> dict[str, Any]:
         """Counts of memories per namespace you can read, feedback totals, database size
-        and which embedding model and schema version the server runs."""
+        (null when part of the store is private to another agent) and which embedding model
+        and schema version the server runs."""
         return self._run(self.stats_data)
 
     def stats_data(self) -> dict[str, Any]:

@@ -123,6 +123,10 @@ class AgentService:
         with self.lock, transaction(self.conn):
             if astore.get_agent(self.conn, name) is not None:
                 raise ValidationError(f"agent {name!r} already exists (use `memoryd agents rotate {name}` for a new token)")
+            twin = self._registered_as(name)
+            if twin is not None:
+                raise ValidationError(f"agent {name!r} differs from the registered agent {twin!r} only in case: "
+                                      "a reader could not tell them apart; choose another name")
             astore.insert_agent(self.conn, name, hash_token(token, salt), salt, self.clock(), ",".join(granted))
             for ns in spaces:
                 self._claim(ns, name)
@@ -231,13 +235,21 @@ class AgentService:
         proves who it is)."""
         validate_agent_name(name)
         with self.lock:
-            row = astore.get_agent(self.conn, name)
+            registered = self._registered_as(name)  # 'Alice' is alice to whoever reads a recall hit
             owners = astore.namespace_owners(self.conn)
-        if row is not None:
-            raise AuthError(f"agent {name!r} is registered: start the server with its token in {TOKEN_ENV} "
+        if registered is not None:
+            shown = repr(name) if registered == name else f"{name!r} (as {registered!r})"
+            raise AuthError(f"agent {shown} is registered: start the server with its token in {TOKEN_ENV} "
                             "(memoryd mcp-config writes it), or use another name")
         return Caller(name, frozenset(DEFAULT_SCOPES), frozenset(owners), verified=False,
                       max_destructive=self.max_destructive)
+
+    def _registered_as(self, name: str) -> str | None:
+        """The registered agent (revoked ones included) whose name is `name` up to case."""
+        if astore.get_agent(self.conn, name) is not None:
+            return name
+        folded = name.casefold()
+        return next((r.id for r in astore.list_agents(self.conn) if r.id.casefold() == folded), None)
 
     def access(self, agent_id: str) -> Caller:
         """The caller for `agent_id`: a registered agent as `caller`, any other name as

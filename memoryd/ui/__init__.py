@@ -7,6 +7,6 @@ call the App's services as the operator, only after the operator UI token
 from __future__ import annotations
 
 from .auth import TOKEN_FILE, load_or_create_token, new_token
-from .server import UIMount, create_ui_app, login_url, with_ui
+from .server import UIMount, create_ui_app, login_url, ui_url, with_ui
 
-__all__ = ["create_ui_app", "with_ui", "UIMount", "login_url", "load_or_create_token", "new_token", "TOKEN_FILE"]
+__all__ = ["create_ui_app", "with_ui", "UIMount", "login_url", "ui_url", "load_or_create_token", "new_token", "TOKEN_FILE"]

@@ -7,18 +7,22 @@
   (``memoryd ui --new-token``) logs every browser out and nothing else needs storing.
 - Every POST must carry the CSRF token and an Origin (or, failing that, a Referer) of the
   page's own origin; anything else is refused with 403.
+- The token never reaches a log: ``serve --http`` names the token file instead of printing
+  the login URL, and ``redact_access_log`` blanks ``token=`` in uvicorn's access log lines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["TOKEN_FILE", "COOKIE", "load_or_create_token", "new_token", "UIAuth"]
+__all__ = ["TOKEN_FILE", "COOKIE", "load_or_create_token", "new_token", "UIAuth", "redact_access_log"]
 
 TOKEN_FILE = "ui.token"
 COOKIE = "memoryd_ui"
@@ -96,3 +100,25 @@ def same_origin(headers, scheme: str) -> tuple[bool, str]:
         p = urlsplit(referer)
         return (f"{p.scheme}://{p.netloc}".lower() == ours, f"Referer {p.scheme}://{p.netloc} is not {ours}")
     return False, "no Origin or Referer header"
+
+
+_TOKEN_PARAM = re.compile(r"([?&]token=)[^&\s]*")
+
+
+class _RedactToken(logging.Filter):
+    """Blanks the value of a ``token=`` query parameter in a log record's arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_PARAM.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+def redact_access_log() -> None:
+    """Keep the login URL's token out of uvicorn's access log (``memoryd -v ui`` or
+    ``serve --http`` writes one line per request, query string included). Idempotent; a
+    filter on the logger survives the dictConfig uvicorn applies when it starts."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactToken) for f in access.filters):
+        access.addFilter(_RedactToken())

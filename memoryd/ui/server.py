@@ -13,18 +13,23 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import erasure, graph, memories, models, trust
-from .auth import COOKIE, UIAuth, same_origin
+from .auth import COOKIE, UIAuth, redact_access_log, same_origin
+from .guard import MAX_FORM_BYTES, FormTooLarge, HostGuard, read_form
 from .web import HERE, PREFIX, UI, security_headers
 
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ["create_ui_app", "with_ui", "UIMount", "login_url"]
+__all__ = ["create_ui_app", "with_ui", "UIMount", "login_url", "ui_url"]
+
+
+def ui_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{PREFIX}/"
 
 
 def login_url(host: str, port: int, token: str) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{PREFIX}/?token={token}"
+    return f"{ui_url(host, port)}?token={token}"
 
 
 def _login(ui: UI, request: Request, token: str | None) -> Response:
@@ -37,12 +42,15 @@ def _login(ui: UI, request: Request, token: str | None) -> Response:
     return resp
 
 
-def create_ui_app(app: App, token: str) -> Callable:
+def create_ui_app(app: App, token: str, *, host: str | None = None) -> Callable:
     """The operator's web UI over an open App (the caller owns and closes the App).
 
     `token` is the operator UI token (`auth.load_or_create_token`); agents' tokens never
-    log in. Every page calls the App's services as the operator."""
+    log in. Every page calls the App's services as the operator. `host`: the address the
+    server binds; a loopback one puts the UI behind ``guard.HostGuard`` (DNS rebinding).
+    None: the caller guards the whole server itself (``serve --http``)."""
     ui = UI(app, UIAuth(token))
+    redact_access_log()  # the login URL carries the token: never into a log line
 
     async def index(request: Request) -> Response:
         token = request.query_params.get("token")
@@ -56,7 +64,10 @@ def create_ui_app(app: App, token: str) -> Callable:
         ok, why = same_origin(request.headers, request.url.scheme)
         if not ok:
             return ui.error(request, 403, f"refused: a request from another site ({why})")
-        form = await request.form()
+        try:
+            form = await read_form(request)
+        except FormTooLarge:
+            return ui.error(request, 413, f"refused: a form over {MAX_FORM_BYTES} bytes")
         return _login(ui, request, str(form.get("token") or ""))
 
     @ui.page(post=True)
@@ -76,7 +87,7 @@ def create_ui_app(app: App, token: str) -> Callable:
             *pages,
         ]),
     ])
-    return security_headers(star)
+    return security_headers(star if host is None else HostGuard(star, host))
 
 
 class UIMount:

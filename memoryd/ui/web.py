@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import AuthError, MemorydError, NotFoundError, ValidationError
 from .auth import COOKIE, UIAuth, same_origin
+from .guard import MAX_FORM_BYTES, FormTooLarge, read_form
 
 if TYPE_CHECKING:
     from ..app import App
@@ -105,7 +106,10 @@ class UI:
                     if not ok:
                         log.warning("memoryd ui: refused a cross-site POST to %s: %s", request.url.path, why)
                         return self.error(request, 403, f"refused: a request from another site ({why})")
-                    form = await request.form()
+                    try:
+                        form = await read_form(request)
+                    except FormTooLarge:
+                        return self.error(request, 413, f"refused: a form over {MAX_FORM_BYTES} bytes")
                     if not self.auth.csrf_ok(form.get("csrf")):
                         return self.error(request, 403, "refused: missing or wrong CSRF token (reload the page)")
                 try:

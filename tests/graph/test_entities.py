@@ -109,3 +109,20 @@ def test_throughput_at_least_5k_per_second() -> None:
         best = min(best, time.process_time() - start)
     rate = len(texts) / best
     assert rate >= min_rate(5000), f"{rate:.0f} texts/s"
+
+
+@pytest.mark.parametrize("unit", ["1.", ".1", "a.1", "1a.", "a-b."])
+def test_a_long_dotted_run_costs_linear_time(unit: str) -> None:
+    """A 32 KiB run like '1.1.1...' (the largest memory an agent may store) took ~20 s:
+    _STRUCT tried a match at each word boundary and ran it to the token's end. Runs over
+    MAX_TOKEN_CHARS are skipped now; runs of exactly that length stay cheap."""
+    from memoryd.graph.entities import MAX_TOKEN_CHARS
+    from timing import budget
+
+    whole = (unit * 16384)[:32000]
+    at_cap = " ".join([(unit * MAX_TOKEN_CHARS)[:MAX_TOKEN_CHARS]] * 60)
+    t0 = time.perf_counter()
+    assert extract_entities(whole) == []
+    extract_entities(at_cap)
+    assert time.perf_counter() - t0 < budget(2.0)
+    assert [e.value for e in extract_entities(f"{whole} and src/app/main.py")] == ["src/app/main.py"]

@@ -54,7 +54,7 @@ from ...store import erasure as estore
 from ...store import memories as mstore
 from ..authority import OPERATOR, Caller
 from .audit import ErasureAuditLog
-from .bounds import bound_plan
+from .bounds import bound_plan, receipt_view
 from .cleanup import ErasureCleanup
 from .deletion import ErasureDeletion, Redactions
 from .exports import ErasureExports
@@ -130,6 +130,12 @@ class ErasureService:
         return bound_plan(self.planner.plan(request), caller)
 
     # ---- execution -------------------------------------------------------------------------
+    @staticmethod
+    def receipt_view(receipt: ErasureReceipt, *, caller: Caller = OPERATOR) -> dict[str, Any]:
+        """The receipt as `caller` may read it: an agent's leaves out the verification
+        figures that count over the whole store (bounds.receipt_view, docs/security.md)."""
+        return receipt_view(receipt, caller)
+
     def execute(
         self, target: ErasurePlan | ErasureRequest, *, confirm: bool = False, vacuum: str = "auto",
         caller: Caller = OPERATOR,
