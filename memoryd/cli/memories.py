@@ -163,7 +163,7 @@ def search(
     expand: bool = typer.Option(False, "--expand", help="Also fuse in knowledge-graph neighbours of the top hits."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Hybrid search (BM25 + vectors, fused by reciprocal rank)."""
+    """Hybrid search (BM25 + vectors, fused by relative score), trust-weighted, best first."""
     app_ = get_app(ctx, read_only=True)
     opts = SearchOptions(limit=limit, legs=tuple(x.strip() for x in legs.split(",") if x.strip()),
                          include_quarantined=include_quarantined, expand=expand)
