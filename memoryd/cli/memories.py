@@ -174,7 +174,7 @@ def search(
             console.print("no matches")
             return
         for i, h in enumerate(hits, 1):
-            console.print(f"[bold]{i}.[/bold] {h.memory.id}  score {h.score:.4f}  ns={h.memory.namespace}  [dim]{h.why}[/dim]")
+            console.print(f"[bold]{i}.[/bold] {h.memory.id}  score {h.score:.4f}  ns={h.memory.namespace}  {fmt_time(h.memory.created_at)}  [dim]{h.why}[/dim]")
             console.print("   " + _clip(h.memory.content, 300), markup=False)
 
     emit([h.to_dict() for h in hits], as_json, human)

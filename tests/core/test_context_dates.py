@@ -30,3 +30,14 @@ def test_each_context_line_carries_its_date(app):
     assert "LGBTQ" in lines[0] and lines[0].endswith("2023-05-08)")
     start = build_context(app, prompt=None, namespaces=("chat",))  # the session-start selection too
     assert "2023-06-27)" in start.text and "2023-05-08)" in start.text
+
+
+def test_cli_search_shows_when(run, tmp_path):
+    import json
+
+    src = tmp_path / "turns.jsonl"
+    src.write_text(json.dumps({"content": "Caroline: I went to an LGBTQ support group yesterday.",
+                               "created_at": _ts("2023-05-08T13:56:00")}) + "\n")
+    assert run("add", "--jsonl", str(src)).exit_code == 0
+    res = run("search", "when did Caroline go to the support group?")
+    assert res.exit_code == 0 and "2023-05-08 13:56" in res.stdout
