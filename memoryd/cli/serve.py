@@ -56,6 +56,7 @@ def serve(
     if http:
         if agent is not None:
             raise ValidationError("--agent is for stdio; over HTTP each agent's token decides who it is")
+        _check_can_listen(host, port)
         if not _is_loopback(host):
             err_console.print(f"[yellow]warning:[/yellow] listening on {host}: bearer tokens travel in clear "
                               "text unless a TLS proxy sits in front", markup=True)
@@ -89,6 +90,19 @@ def serve(
         else:
             server = create_server(app_, agent_id=agent or "mcp", project=scope)
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail before announcing URLs and loading the model when the address is taken (the
+    server binds again a moment later; this is a check, not a reservation)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 _HTTP_ONLY = {"host": "--host", "port": "--port", "path": "--path", "ui": "--ui/--no-ui"}

@@ -74,3 +74,16 @@ def test_serve_help_marks_the_http_only_flags(run):
     text = " ".join(res.stdout.split())
     for flag in ("HTTP: address to bind", "HTTP: port to bind", "HTTP: endpoint path"):
         assert flag in text
+
+
+def test_serve_http_on_a_busy_port_says_so_before_announcing_anything(run):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = run("serve", "--http", "--port", str(port))
+    err = _clean_failure(res)
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "in use" in err
+    assert "MCP server on" not in err and "/ui/?token=" not in err  # no URL of a server that never ran
