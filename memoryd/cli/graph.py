@@ -106,9 +106,20 @@ def graph_export(
         return
     # registered before it is written: every erasure rewrites it without the erased memories
     data = get_app(ctx).erasure.track_file(out, "graph-json" if fmt == "json" else "graphml",
-                                           lambda: graph.export(out, fmt))
+                                           lambda: _writing(out, lambda: graph.export(out, fmt)))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['edges']} edges, {data['communities']} communities"))
+
+
+def _writing(out: Path, write):
+    """Run `write()`, which writes `out`: a path it cannot write (a directory, no permission)
+    is a clear error, not a traceback."""
+    from ..errors import ValidationError
+
+    try:
+        return write()
+    except OSError as exc:
+        raise ValidationError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 @graph_app.command("plot")
@@ -121,7 +132,7 @@ def graph_plot(
 ) -> None:
     """Draw the communities to a PNG (largest 20 coloured, the rest grey)."""
     app_ = get_app(ctx)  # registered: labels are words of memories, so erasures shred the plot
-    data = app_.erasure.track_file(out, "plot", lambda: app_.graph.plot(out, max_labels=labels))
+    data = app_.erasure.track_file(out, "plot", lambda: _writing(out, lambda: app_.graph.plot(out, max_labels=labels)))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['communities']} communities"))
 

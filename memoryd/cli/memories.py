@@ -163,7 +163,7 @@ def search(
     expand: bool = typer.Option(False, "--expand", help="Also fuse in knowledge-graph neighbours of the top hits."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Hybrid search (BM25 + vectors, fused by reciprocal rank)."""
+    """Hybrid search (BM25 + vectors, fused by relative score), trust-weighted, best first."""
     app_ = get_app(ctx, read_only=True)
     opts = SearchOptions(limit=limit, legs=tuple(x.strip() for x in legs.split(",") if x.strip()),
                          include_quarantined=include_quarantined, expand=expand)
@@ -174,7 +174,7 @@ def search(
             console.print("no matches")
             return
         for i, h in enumerate(hits, 1):
-            console.print(f"[bold]{i}.[/bold] {h.memory.id}  score {h.score:.4f}  ns={h.memory.namespace}  [dim]{h.why}[/dim]")
+            console.print(f"[bold]{i}.[/bold] {h.memory.id}  score {h.score:.4f}  ns={h.memory.namespace}  {fmt_time(h.memory.created_at)}  [dim]{h.why}[/dim]")
             console.print("   " + _clip(h.memory.content, 300), markup=False)
 
     emit([h.to_dict() for h in hits], as_json, human)

@@ -33,7 +33,7 @@ def serve(
     agent: str = typer.Option(None, "--agent", help="stdio without MEMORYD_TOKEN: the (unverified) agent name recorded for every call, default 'mcp'; it reads no private namespace. With MEMORYD_TOKEN in the environment the token decides the agent. Not used with --http, where each request's token names its agent."),
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP instead of stdio; every request needs a bearer token from `memoryd agents add`."),
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", help="HTTP: port to bind."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="HTTP: port to bind."),
     path: str = typer.Option("/mcp", "--path", help="HTTP: endpoint path."),
     ui: bool = typer.Option(True, "--ui/--no-ui", help="HTTP: also serve the operator's web UI under /ui (docs/ui.md); "
                             "it logs in with the operator UI token, never an agent's."),
@@ -50,11 +50,13 @@ def serve(
     Run `memoryd doctor --warm` once after installing to do the one-off model export ahead."""
     from ..mcp import create_server
 
+    _check_transport_flags(ctx, http)
     app_ = get_app(ctx)
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     if http:
         if agent is not None:
             raise ValidationError("--agent is for stdio; over HTTP each agent's token decides who it is")
+        _check_can_listen(host, port)
         if not _is_loopback(host):
             err_console.print(f"[yellow]warning:[/yellow] listening on {host}: bearer tokens travel in clear "
                               "text unless a TLS proxy sits in front", markup=True)
@@ -92,6 +94,38 @@ def serve(
         else:
             server = create_server(app_, agent_id=agent or "mcp", project=scope)
         server.run(transport="stdio", show_banner=False, log_level="INFO" if verbose else "WARNING")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail before announcing URLs and loading the model when the address is taken (the
+    server binds again a moment later; this is a check, not a reservation)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+_HTTP_ONLY = {"host": "--host", "port": "--port", "path": "--path", "ui": "--ui/--no-ui"}
+
+
+def _check_transport_flags(ctx: typer.Context, http: bool) -> None:
+    """A flag of the other transport is an error, not silently ignored (`serve --port 9000`
+    without --http would otherwise start a stdio server)."""
+    def given(name: str) -> bool:  # typed on the command line or set from the environment
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    if not http:
+        extra = [flag for name, flag in _HTTP_ONLY.items() if given(name)]
+        if extra:
+            raise ValidationError(f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} for --http; "
+                                  "without --http memoryd serves stdio (what an MCP client launches)")
+    elif given("project"):
+        raise ValidationError("--project is for stdio; over HTTP the server applies no project scope")
 
 
 def project_scope(value: str, env: dict[str, str] | None = None):  # -> ProjectScope | None

@@ -19,7 +19,7 @@ DEFAULT_UI_PORT = 8766
 def ui(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (keep it on loopback: the UI can erase everything)."),
-    port: int = typer.Option(DEFAULT_UI_PORT, "--port", help="Port to bind (0: any free port)."),
+    port: int = typer.Option(DEFAULT_UI_PORT, "--port", min=0, max=65535, help="Port to bind (0: any free port)."),
     new_token: bool = typer.Option(False, "--new-token", help="Replace the operator UI token (logs every browser out)."),
     print_only: bool = typer.Option(False, "--print-url", help="Print the login URL and exit without serving."),
     as_json: bool = JsonOpt,

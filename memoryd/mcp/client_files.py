@@ -51,8 +51,10 @@ def write_merged(path: Path, merge: Callable[[str | None], str]) -> WriteResult:
     is written when the text would not change."""
     try:
         existing = path.read_text(encoding="utf-8") if path.exists() else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"cannot read {path}: it is not UTF-8 text") from None
     try:
         text = merge(existing)
     except ConfigFormatError as exc:
@@ -60,8 +62,14 @@ def write_merged(path: Path, merge: Callable[[str | None], str]) -> WriteResult:
     if text == existing:
         return WriteResult(path, changed=False, backup=None, created=False)
     backup = None
-    if existing is not None:
-        backup = path.with_name(path.name + ".bak")
-        shutil.copy2(path, backup)
-    _atomic_write(path, text)
+    try:
+        if existing is not None:
+            backup = path.with_name(path.name + ".bak")
+            shutil.copy2(path, backup)
+        _atomic_write(path, text)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if path.parent.exists() and not path.parent.is_dir():
+            why = f"{path.parent} is not a folder"
+        raise ValidationError(f"cannot write {path}: {why}") from None
     return WriteResult(path, changed=True, backup=backup, created=existing is None)

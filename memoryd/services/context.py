@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ValidationError
@@ -44,7 +45,8 @@ def _line(m: Memory) -> str:
     if len(content) > MAX_ITEM_CHARS:
         content = content[: MAX_ITEM_CHARS - 1] + "…"
     tags = f" [{', '.join(m.tags)}]" if m.tags else ""
-    return f"- {content}{tags} (id {m.id})"
+    day = datetime.fromtimestamp(m.created_at, tz=timezone.utc).strftime("%Y-%m-%d")
+    return f"- {content}{tags} (id {m.id}, {day})"  # the date: "when did ...?" needs it
 
 
 def pack(items: list[tuple[Memory, float]], budget_tokens: int, where: str) -> ContextResult:

@@ -8,6 +8,7 @@ install themselves on the service)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from ...embedding import Embedder
 from ...errors import ValidationError
 from ...models import SearchFilters, SearchHit
 from ...search.fusion import fuse
+from ...search.query_dates import query_window
 from ...store import memories as mstore
 from ..authority import Caller
 from ..session_context import CONTEXT_WEIGHTS
@@ -30,6 +32,7 @@ from .seams import Expander, ReadPolicy
 __all__ = ["MemoryReader", "namespace_allowed"]
 
 log = logging.getLogger("memoryd.services.memories")
+DATE_LEG = "date"  # the leg of memories stored in the window a query names (_dated_leg)
 
 
 def namespace_allowed(filters: SearchFilters, namespace: str) -> bool:
@@ -73,6 +76,9 @@ class MemoryReader:
         ranked = self.candidates(query, qvec, filters, depth, opts.legs, bm25_backend=opts.bm25_backend)
         if opts.fusion not in ("relative", "rrf"):
             raise ValidationError(f"unknown fusion {opts.fusion!r}; use relative or rrf")
+        dated = self._dated_leg(query, qvec, filters, depth, opts)
+        if dated:
+            ranked[DATE_LEG] = dated
         fused = fuse(opts.fusion, ranked, CONTEXT_WEIGHTS if "context" in ranked else None)
         if opts.expand and expander is not None:
             fused = expander.expand(fused, ranked, filters, depth)
@@ -81,6 +87,20 @@ class MemoryReader:
             return self.hydrate(fused[:depth], ranked, filters)[: opts.limit]
         hits = self.hydrate(fused[:depth], ranked, filters)  # the policy re-ranks all candidates, then cut
         return policy.apply(hits, query, opts.include_quarantined, self.clock(), opts.limit)[: opts.limit]
+
+    def _dated_leg(self, query: str, qvec: np.ndarray | None, filters: SearchFilters, depth: int,
+                   opts: SearchOptions) -> list[tuple[int, float]]:
+        """A query naming a day or a month ("on May 3, 2023", "in March 2023") also ranks the
+        memories stored in that window (search/query_dates.py), fused as one more leg; none
+        when the caller set since/until itself."""
+        if filters.since is not None or filters.until is not None:
+            return []
+        window = query_window(query)
+        if window is None:
+            return []
+        inside = dataclasses.replace(filters, since=window[0], until=window[1])
+        sub = self.candidates(query, qvec, inside, depth, opts.legs, bm25_backend=opts.bm25_backend)
+        return [(h.rowid, h.score) for h in fuse(opts.fusion, sub, CONTEXT_WEIGHTS if "context" in sub else None)]
 
     def candidates(
         self,
@@ -151,8 +171,10 @@ class MemoryReader:
                 why.append(f"meaning (cosine {raw['vector'][h.rowid]:.2f}, #{h.ranks['vector']})")
             if "context" in h.ranks:
                 why.append(f"meaning with the turn before (#{h.ranks['context']})")
+            if DATE_LEG in h.ranks:
+                why.append(f"stored around the date asked about (#{h.ranks[DATE_LEG]})")
             for leg in h.ranks:
-                if leg not in ("bm25", "vector", "context"):
+                if leg not in ("bm25", "vector", "context", DATE_LEG):
                     why.append(f"{leg} #{h.ranks[leg]}")
             hits.append(SearchHit(m, h.score, dict(h.ranks), " + ".join(why)))
         return hits
