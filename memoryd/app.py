@@ -255,6 +255,8 @@ class App:
         with self.lock:
             try:
                 optimize(self.conn)
+            except StoreError as exc:  # a read-only or full store: the command's work is done
+                log.debug("PRAGMA optimize skipped: %s", exc)
             finally:
                 self.conn.close()
 

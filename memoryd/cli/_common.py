@@ -83,7 +83,8 @@ def _check_utf8_args(kwargs: dict[str, Any]) -> None:
 
 
 def handles_errors(fn: Callable) -> Callable:
-    """Domain errors become one line on stderr and a non-zero exit (never a traceback)."""
+    """Domain errors become one line on stderr and a non-zero exit (never a traceback); with
+    --json that line is `{"error": {"type", "message", "exit_code"}}` (stdout stays empty)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -91,7 +92,12 @@ def handles_errors(fn: Callable) -> Callable:
             _check_utf8_args(kwargs)
             return fn(*args, **kwargs)
         except MemorydError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            if kwargs.get("as_json"):
+                body = {"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}}
+                sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
+                sys.stderr.flush()
+            else:
+                err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

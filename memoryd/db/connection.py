@@ -9,6 +9,10 @@ Every connection gets, before anything is written:
 A lock still held when the busy timeout runs out (SQLITE_BUSY, SQLITE_LOCKED) leaves here as
 :class:`memoryd.errors.StoreBusy`, raised by the connection's execute methods and by
 :func:`transaction` (which rolls back first): callers retry on that class, never on a message.
+The other failures of the file rather than of the SQL leave the same way, from execute and
+from a cursor's fetches: SQLITE_READONLY/PERM as StoreReadOnly, SQLITE_FULL as StoreFull,
+SQLITE_CORRUPT/NOTADB as StoreCorrupt, SQLITE_IOERR/CANTOPEN as StoreError, each naming the
+file and what to do. SQL errors (no such table, constraints) stay the driver's.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreBusy, StoreError
+from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "is_busy", "busy_error", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
+__all__ = ["connect", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -54,29 +58,95 @@ def busy_error(exc: BaseException) -> StoreBusy:
     return StoreBusy(f"the database is locked by another connection or process ({exc}); try again")
 
 
+_READONLY, _PERM, _FULL, _CORRUPT, _NOTADB, _IOERR, _CANTOPEN = 8, 3, 13, 11, 26, 10, 14
+
+
+def store_error(exc: BaseException, path: str | Path = "the database") -> StoreError | None:
+    """The error of the tree for a driver error about the file (not about the SQL), or None."""
+    if is_busy(exc):
+        return busy_error(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or not isinstance(exc, driver.DatabaseError):
+        return None
+    code &= 0xFF  # the primary code of an extended one
+    if code in (_READONLY, _PERM):
+        return StoreReadOnly(f"cannot write {path}: it is read-only ({exc}); check the permissions of the file and "
+                             "of its directory (SQLite writes the -wal and -shm files next to it); nothing was written")
+    if code == _FULL:
+        return StoreFull(f"cannot write {path}: the disk is full ({exc}); nothing was written: free some space "
+                         "and try again")
+    if code in (_CORRUPT, _NOTADB):
+        return StoreCorrupt(f"the database {path} is damaged ({exc}): run `memoryd --db {path} doctor`, then "
+                            f"restore a backup (or salvage it with `sqlite3 {path} .recover`)")
+    if code == _IOERR:
+        return StoreError(f"disk I/O error on {path} ({exc}): check the disk and its file system")
+    if code == _CANTOPEN:
+        return StoreError(f"cannot open a file of the database {path} ({exc}): check that its directory exists "
+                          "and is writable")
+    return None
+
+
 @contextmanager
-def _busy_as_store_busy() -> Iterator[None]:
+def _mapped(path: str) -> Iterator[None]:
     try:
         yield
-    except driver.OperationalError as exc:
-        if is_busy(exc):
-            raise busy_error(exc) from exc
+    except driver.DatabaseError as exc:
+        mapped = store_error(exc, path)
+        if mapped is not None:
+            raise mapped from exc
         raise
 
 
-class _Connection(sqlite3.Connection):
-    """The driver's connection, with lock contention raised as StoreBusy."""
+class _Cursor(sqlite3.Cursor):
+    """The driver's cursor: a fault met while stepping through rows leaves as the tree's error."""
+
+    def _path(self) -> str:
+        return getattr(self.connection, "memoryd_path", "the database")
 
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        with _mapped(self._path()):
             return super().execute(sql, parameters)
 
     def executemany(self, sql, parameters, /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        with _mapped(self._path()):
+            return super().executemany(sql, parameters)
+
+    def fetchone(self):
+        with _mapped(self._path()):
+            return super().fetchone()
+
+    def fetchmany(self, size=None):
+        with _mapped(self._path()):
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self):
+        with _mapped(self._path()):
+            return super().fetchall()
+
+    def __next__(self):
+        with _mapped(self._path()):
+            return super().__next__()
+
+
+class _Connection(sqlite3.Connection):
+    """The driver's connection, with lock contention raised as StoreBusy and faults of the
+    file as StoreReadOnly / StoreFull / StoreCorrupt / StoreError (store_error)."""
+
+    memoryd_path = "the database"
+
+    def cursor(self, factory=_Cursor):  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        with _mapped(self.memoryd_path):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql, parameters, /):  # type: ignore[override]
+        with _mapped(self.memoryd_path):
             return super().executemany(sql, parameters)
 
     def executescript(self, script, /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        with _mapped(self.memoryd_path):
             return super().executescript(script)
 
 
@@ -97,6 +167,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {p}: {exc}") from exc
     conn.row_factory = sqlite3.Row
+    conn.memoryd_path = str(p)
     try:  # the first statements read the file: not a database, or no room for its WAL
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         for name, value in PRAGMAS.items():
@@ -105,10 +176,12 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     except StoreBusy:
         conn.close()
         raise
-    except driver.Error as exc:
+    except (*driver.Error, StoreError) as exc:
         conn.close()
-        raise StoreError(f"cannot open database {p}: {exc} (is it a memoryd database, on a writable "
-                         "file system? WAL needs to create files next to it)") from exc
+        cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ is not None else exc
+        kind = type(exc) if isinstance(exc, StoreError) else StoreError
+        raise kind(f"cannot open database {p}: {cause} (is it a memoryd database, on a writable "
+                   "file system? WAL needs to create files next to it)") from exc
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
@@ -221,7 +294,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         else:
             conn.execute(f"SAVEPOINT {name}")
-    except StoreBusy:
+    except StoreError:  # busy, read-only, ...
         _pop(key, depth)
         raise
     except sqlite3.OperationalError as exc:
@@ -231,11 +304,15 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         yield conn
     except BaseException:
         try:
-            if depth == 0:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
+            # a full disk or an I/O error may have rolled the whole transaction back already
+            # (SQLite does for SQLITE_FULL/IOERR/NOMEM): rolling back again would replace the
+            # real error with "no transaction is active"
+            if conn.in_transaction:
+                if depth == 0:
+                    conn.execute("ROLLBACK")
+                else:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
         finally:
             _pop(key, depth)
         raise
