@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from contextlib import nullcontext as _nullcontext
@@ -11,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..errors import ValidationError
+from ..errors import MemorydError, ValidationError
 from ..models import NewMemory, Provenance, SearchFilters
 from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
@@ -138,12 +139,40 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _import_with_progress(app_, items, quiet: bool):
-    if quiet or not items:
-        return app_.memories.remember_many(items)
-    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as prog:
-        task = prog.add_task("import", total=len(items))
-        return app_.memories.remember_many(items, progress=lambda n: prog.advance(task, n))
+    """remember_many with a progress bar (none when quiet). It commits a chunk at a time, so a
+    Ctrl-C or a store error half-way leaves the chunks before it stored: say how far it got
+    (exit 130 for Ctrl-C) and that running the same import again finishes it (what is stored
+    already comes back as duplicates)."""
+    done = [0]
+    prog = _nullcontext() if quiet or not items else Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True)
+    try:
+        with prog:
+            task = prog.add_task("import", total=len(items)) if isinstance(prog, Progress) else None
+
+            def advance(n: int) -> None:
+                done[0] += n
+                if task is not None:
+                    prog.advance(task, n)
+
+            return app_.memories.remember_many(items, progress=advance)
+    except KeyboardInterrupt:
+        _say_error(quiet, "Interrupted", f"interrupted after {done[0]} of {len(items)} records (those are stored); "
+                                         "run the same command again to import the rest: stored ones are skipped", 130)
+        raise typer.Exit(130) from None
+    except MemorydError as exc:
+        if not done[0]:
+            raise
+        raise type(exc)(f"{exc} (the first {done[0]} of {len(items)} records were stored before it: run the same "
+                        "command again to import the rest, stored ones are skipped)") from exc
+
+
+def _say_error(as_json: bool, kind: str, message: str, code: int) -> None:
+    if as_json:
+        sys.stderr.write(json.dumps({"error": {"type": kind, "message": message, "exit_code": code}}) + "\n")
+    else:
+        err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
 
 
 @app.command()
