@@ -349,7 +349,7 @@ def doctor(
 ) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""
     warmed = warm_model(get_app(ctx)) if warm else None
-    checks = run_doctor(get_app(ctx))
+    checks = run_doctor(get_app(ctx, read_only=True))  # a typo in --db is reported, not created
     ok = all(c["ok"] for c in checks if c.get("level") != "warning")  # a warning does not fail doctor
 
     def human() -> None:

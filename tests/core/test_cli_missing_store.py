@@ -21,7 +21,8 @@ runner = CliRunner()
 @pytest.mark.parametrize("args", [["stats"], ["search", "anything"], ["list"], ["show", "01ABC"], ["export"],
                                   ["context", "anything"], ["forget", "01ABC"], ["trust", "show"],
                                   ["trust", "explain", "mcp"], ["trust", "verify"], ["quarantine", "list"],
-                                  ["graph", "stats"], ["graph", "communities"], ["graph", "show", "01ABC"]])
+                                  ["graph", "stats"], ["graph", "communities"], ["graph", "show", "01ABC"],
+                                  ["doctor"]])
 def test_read_only_command_on_a_missing_store_fails_and_creates_nothing(tmp_path, args):
     db = tmp_path / "typo" / "memoryd.db"
     res = runner.invoke(cli, ["--db", str(db), *args, "--json"])
