@@ -73,7 +73,11 @@ class App:
         self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms)
         self.lock = threading.RLock()
         with self.lock:
-            migrate(self.conn, settings.migrations_dir)
+            try:
+                migrate(self.conn, settings.migrations_dir)
+            except BaseException:  # a newer store, a failed migration: leave no connection open
+                self.conn.close()
+                raise
         self._embedder = embedder
         self._memories: MemoryService | None = None
         self._master_key: bytes | None = None
