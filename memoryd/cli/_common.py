@@ -35,8 +35,10 @@ def get_settings(ctx: typer.Context) -> Settings:
 
 def get_app(ctx: typer.Context, *, read_only: bool = False) -> App:
     """The App of this command. ``read_only``: a command that only reads (search, list, show,
-    stats, export, context, the hooks, the trust and graph views) or has nothing to act on
-    without a store (forget) does not create a store at a path the user gave
+    stats, export, context, doctor, the hooks, the trust and graph views) or has nothing to act
+    on without a store (forget, update, retag, feedback, erase and its receipts, the agents
+    but `agents add`, the models, reindex, graph rebuild/export/plot, trust sweep, quarantine)
+    does not create a store at a path the user gave
     (--db, --home, MEMORYD_DB, MEMORYD_HOME): a typo there fails with StoreError (exit 3)
     instead of answering from a new empty store. The default home is created as before, so a
     fresh install answers every command."""

@@ -104,7 +104,7 @@ def update(
     as_json: bool = JsonOpt,
 ) -> None:
     """Replace a memory with a new version (supersede): the old one is kept (`show`) but leaves search."""
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     old = app_.memories.get(memory_id)
     if text is None:
         if sys.stdin is None or sys.stdin.isatty():
@@ -127,7 +127,7 @@ def retag(
     as_json: bool = JsonOpt,
 ) -> None:
     """Replace a memory's tags; its text, id and history stay (to change the text, `update`)."""
-    m = get_app(ctx).memories.set_tags(memory_id, tags or ())
+    m = get_app(ctx, read_only=True).memories.set_tags(memory_id, tags or ())
     emit(m.to_dict(), as_json, lambda: console.print(f"{m.id}: tags {', '.join(m.tags) or '(none)'}"))
 
 
@@ -298,7 +298,7 @@ def reindex(
     """Re-embed memories whose vector is missing or was made by another model (after changing --model)."""
     from ..services.reindex import reindex as run_reindex
 
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     if as_json:
         report = run_reindex(app_.memories)
     else:
