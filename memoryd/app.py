@@ -37,7 +37,12 @@ __all__ = ["App", "open_app", "missing_store_message"]
 log = logging.getLogger(__name__)
 
 def missing_store_message(db: Path) -> str:
-    where = f"{db.parent} does not exist" if not db.parent.is_dir() else "no such file"
+    if db.parent.is_dir():
+        where = "no such file"
+    elif db.parent.exists():
+        where = f"{db.parent} is a file, not a directory"
+    else:
+        where = f"{db.parent} does not exist"
     return (f"no memoryd store at {db} ({where}): check --db, --home, MEMORYD_DB and MEMORYD_HOME; "
             f"a command that writes creates it (memoryd --db {db} add TEXT, or import FILE)")
 

@@ -154,6 +154,10 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     """Open (creating if needed) a database with memoryd's pragmas applied."""
     p = Path(path)
     if str(p) != ":memory:":
+        if p.is_dir():
+            raise StoreError(f"cannot open database {p}: it is a directory, not a database file (check --db)")
+        if p.parent.exists() and not p.parent.is_dir():
+            raise StoreError(f"cannot open database {p}: {p.parent} is a file, not a directory (check --db and --home)")
         try:
             p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:

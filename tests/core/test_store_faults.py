@@ -131,3 +131,16 @@ def test_a_damaged_page_is_store_corrupt_not_a_traceback(tmp_path):
     for args in (["stats"], ["search", "topic"], ["add", "one more"]):
         res = cli(db, *args)
         _one_clean_line(res, "damaged", "doctor")
+
+
+def test_paths_that_are_not_what_they_seem_are_named_for_what_they_are(tmp_path):
+    a_dir = tmp_path / "adir.db"
+    a_dir.mkdir()
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder")
+    for db, args, words in ((a_dir, ["add", "x"], ["is a directory"]), (a_dir, ["stats"], ["is a directory"]),
+                            (a_file / "m.db", ["add", "x"], ["is a file, not a directory"]),
+                            (a_file / "m.db", ["stats"], ["is a file, not a directory"])):
+        res = cli(db, *args)
+        _one_clean_line(res, str(db), *words)
+    assert a_file.read_text() == "not a folder" and not any(a_dir.iterdir())
