@@ -71,10 +71,10 @@ def store_error(exc: BaseException, path: str | Path = "the database") -> StoreE
     code &= 0xFF  # the primary code of an extended one
     if code in (_READONLY, _PERM):
         return StoreReadOnly(f"cannot write {path}: it is read-only ({exc}); check the permissions of the file and "
-                             "of its directory (SQLite writes the -wal and -shm files next to it); nothing was written")
+                             "of its directory (SQLite writes the -wal and -shm files next to it); the write was rolled back")
     if code == _FULL:
-        return StoreFull(f"cannot write {path}: the disk is full ({exc}); nothing was written: free some space "
-                         "and try again")
+        return StoreFull(f"cannot write {path}: the disk is full ({exc}); the write was rolled back: free some "
+                         "space and try again")
     if code in (_CORRUPT, _NOTADB):
         return StoreCorrupt(f"the database {path} is damaged ({exc}): run `memoryd --db {path} doctor`, then "
                             f"restore a backup (or salvage it with `sqlite3 {path} .recover`)")
