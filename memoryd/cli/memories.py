@@ -393,7 +393,12 @@ def export(
         return
     filters = SearchFilters(namespaces=tuple(namespace) if namespace else None)
     if out is None:
-        n = export_jsonl(app_, sys.stdout, filters)
+        try:
+            n = export_jsonl(app_, sys.stdout, filters)
+        except BrokenPipeError:
+            raise  # the reader stopped early (`| head`): click exits quietly
+        except OSError as exc:  # a full disk or device behind the redirection
+            raise MemorydError(f"cannot write the export to stdout: {exc.strerror or exc}") from None
         return
     n = export_jsonl(app_, out, filters)
     emit({"exported": n, "path": str(out)}, as_json, lambda: console.print(f"exported {n} memories to {out}"))

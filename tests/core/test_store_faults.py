@@ -144,3 +144,21 @@ def test_paths_that_are_not_what_they_seem_are_named_for_what_they_are(tmp_path)
         res = cli(db, *args)
         _one_clean_line(res, str(db), *words)
     assert a_file.read_text() == "not a folder" and not any(a_dir.iterdir())
+
+
+def test_an_export_to_a_full_stdout_is_one_line_not_a_traceback(store):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
+    env["MEMORYD_HOME"] = str(store.parent / "home")
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([MEMORYD, "--db", str(store), "export"], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=120, env=env)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and "No space left" in res.stderr
+    # a reader that stops early (`| head -1`) is not an error worth a message
+    proc = subprocess.Popen([MEMORYD, "--db", str(store), "export"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    proc.stdout.close()
+    assert "Traceback" not in proc.stderr.read().decode()
+    proc.wait(timeout=120)
