@@ -263,8 +263,8 @@ class App:
             self._models.close()  # let a running model edit finish (or leave it pending)
         with self.lock:
             try:
-                optimize(self.conn)
-            except StoreError as exc:  # a read-only or full store: the command's work is done
+                optimize(self.conn, wait_ms=100)
+            except StoreError as exc:  # locked, read-only or full: the command's work is done
                 log.debug("PRAGMA optimize skipped: %s", exc)
             finally:
                 self.conn.close()

@@ -275,8 +275,18 @@ def read_snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
             conn.close()
 
 
-def optimize(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA optimize")
+def optimize(conn: sqlite3.Connection, *, wait_ms: int | None = None) -> None:
+    """PRAGMA optimize. ``wait_ms``: wait at most this long for a lock another process holds
+    (closing: housekeeping must not wait out a whole busy timeout), then StoreBusy."""
+    if wait_ms is None:
+        conn.execute("PRAGMA optimize")
+        return
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        conn.execute("PRAGMA optimize")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
 
 
 _depths: dict[int, int] = {}  # id(conn) -> open transaction depth
