@@ -348,8 +348,9 @@ def doctor(
     as_json: bool = JsonOpt,
 ) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""
-    warmed = warm_model(get_app(ctx)) if warm else None
-    checks = run_doctor(get_app(ctx, read_only=True))  # a typo in --db is reported, not created
+    app_ = get_app(ctx, read_only=True)  # a typo in --db is reported, not created (--warm too)
+    warmed = warm_model(app_) if warm else None
+    checks = run_doctor(app_)
     ok = all(c["ok"] for c in checks if c.get("level") != "warning")  # a warning does not fail doctor
 
     def human() -> None:

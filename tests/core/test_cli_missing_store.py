@@ -62,7 +62,8 @@ def test_env_path_and_default_home_in_a_subprocess(tmp_path):
                                   ["subject", "export", "-s", "Jane Doe"], ["agents", "list"], ["agents", "revoke", "a"],
                                   ["agents", "rotate", "a"], ["models", "list"], ["models", "show", "x"],
                                   ["models", "resume"], ["reindex"], ["graph", "rebuild"], ["trust", "sweep"],
-                                  ["quarantine", "release", "01ABC"], ["quarantine", "purge", "--yes"]])
+                                  ["quarantine", "release", "01ABC"], ["quarantine", "purge", "--yes"],
+                                  ["doctor", "--warm"]])
 def test_commands_with_nothing_to_act_on_do_not_create_a_store_either(tmp_path, args):
     """An erasure, a receipt check or an update aimed at a mistyped path must not answer
     "0 erased" / "not found" from a store it has just created."""
