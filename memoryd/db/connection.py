@@ -28,7 +28,7 @@ from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOn
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
+__all__ = ["connect", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "writable", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -232,6 +232,27 @@ def data_version(conn: sqlite3.Connection) -> int:
 
 def quick_check(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA quick_check").fetchone()[0])
+
+
+def writable(conn: sqlite3.Connection, *, wait_ms: int = 100) -> bool | None:
+    """Whether this connection can write (creates a table in a transaction it rolls back, so
+    nothing stays): False when the file, its directory or the file system is read-only; None when
+    another process held the lock for `wait_ms` (unknown)."""
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # succeeds on a read-only file: a real write is needed
+        conn.execute("CREATE TABLE memoryd_write_probe (x)")
+        conn.execute("ROLLBACK")
+        return True
+    except StoreReadOnly:
+        return False
+    except StoreBusy:
+        return None
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
 
 
 def shrink_memory(conn: sqlite3.Connection) -> None:

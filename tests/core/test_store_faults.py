@@ -162,3 +162,20 @@ def test_an_export_to_a_full_stdout_is_one_line_not_a_traceback(store):
     proc.stdout.close()
     assert "Traceback" not in proc.stderr.read().decode()
     proc.wait(timeout=120)
+
+
+def test_doctor_on_a_read_only_store_says_so_instead_of_failing_the_index_check(store):
+    pre = _unprivileged()
+    store.chmod(0o444)
+    try:
+        res = cli(store, "doctor", "--json", prefix=pre)
+    finally:
+        store.chmod(0o600)
+    assert "Traceback" not in res.stderr, res.stderr
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["fts5"]["ok"] and "read-only" in checks["fts5"]["detail"]
+    w = checks["writable"]
+    assert not w["ok"] and w["level"] == "warning" and "read-only" in w["detail"]
+    assert res.returncode == 0  # reading works: a warning, not a failure
+    ok = {c["check"]: c for c in json.loads(cli(store, "doctor", "--json").stdout)["checks"]}
+    assert ok["writable"]["ok"] and ok["fts5"]["detail"] == "integrity-check passed"
