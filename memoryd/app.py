@@ -75,7 +75,7 @@ class App:
             raise StoreError(missing_store_message(settings.db_path))
         self.settings = settings
         self.clock = clock  # every service's time (benchmarks simulate days passing)
-        self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms)
+        self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms, store=True)
         self.lock = threading.RLock()
         with self.lock:
             try:

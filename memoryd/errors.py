@@ -10,7 +10,8 @@
     │   ├── StoreBusy          another connection held the lock past the busy timeout (retry)
     │   ├── StoreReadOnly      the file, its directory or the file system refuses writes
     │   ├── StoreFull          the disk (or SQLite's page limit) is full
-    │   └── StoreCorrupt       a damaged page: the file is not what SQLite wrote
+    │   ├── StoreCorrupt       a damaged page: the file is not what SQLite wrote
+    │   └── ForeignDatabase    another program's SQLite file, left untouched
     ├── ErasureError           an erasure could not be planned, applied or verified
     ├── TrustError             evidence log broken (tamper detected)
     └── EditingError           model adaptation / STAMP edit failures
@@ -32,6 +33,7 @@ __all__ = [
     "StoreReadOnly",
     "StoreFull",
     "StoreCorrupt",
+    "ForeignDatabase",
     "ErasureError",
     "TrustError",
     "EditingError",
@@ -95,6 +97,11 @@ class StoreFull(StoreError):
 class StoreCorrupt(StoreError):
     """SQLITE_CORRUPT / SQLITE_NOTADB: a page is not what SQLite wrote (a damaged disk, a
     copied-while-written file). `memoryd doctor` says what; restore a backup."""
+
+
+class ForeignDatabase(StoreError):
+    """The path holds another program's SQLite database (tables, but no schema_migrations):
+    refused before memoryd changes anything in it (its journal mode, its tables)."""
 
 
 class ErasureError(MemorydError):

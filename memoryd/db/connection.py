@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
+from ..errors import ForeignDatabase, StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
 from . import driver
 from .driver import sqlite3
 
@@ -150,8 +150,10 @@ class _Connection(sqlite3.Connection):
             return super().executescript(script)
 
 
-def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
-    """Open (creating if needed) a database with memoryd's pragmas applied."""
+def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) a database with memoryd's pragmas applied. ``store``: it must
+    be empty or a memoryd store (a `schema_migrations` table): another program's SQLite file
+    is refused before anything is changed in it (the WAL switch, memoryd's tables)."""
     p = Path(path)
     if str(p) != ":memory:":
         if p.is_dir():
@@ -174,10 +176,17 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     conn.memoryd_path = str(p)
     try:  # the first statements read the file: not a database, or no room for its WAL
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")] \
+            if store else []
+        if tables and "schema_migrations" not in tables:
+            conn.close()
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise ForeignDatabase(f"{p} is not a memoryd store: it is another program's SQLite database (tables: "
+                           f"{shown}); nothing was changed in it: check --db, --home, MEMORYD_DB and MEMORYD_HOME")
         for name, value in PRAGMAS.items():
             conn.execute(f"PRAGMA {name}={value}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    except StoreBusy:
+    except (StoreBusy, ForeignDatabase):
         conn.close()
         raise
     except (*driver.Error, StoreError) as exc:

@@ -179,3 +179,27 @@ def test_doctor_on_a_read_only_store_says_so_instead_of_failing_the_index_check(
     assert res.returncode == 0  # reading works: a warning, not a failure
     ok = {c["check"]: c for c in json.loads(cli(store, "doctor", "--json").stdout)["checks"]}
     assert ok["writable"]["ok"] and ok["fts5"]["detail"] == "integrity-check passed"
+
+
+def test_another_applications_sqlite_database_is_refused_and_left_untouched(tmp_path):
+    """`--db` pointing at some other program's SQLite file (a browser history, a typo'd path
+    that exists): memoryd must not switch it to WAL nor add its 30 tables to it."""
+    from memoryd.db.driver import sqlite3
+
+    db = tmp_path / "places.sqlite"
+    c = sqlite3.connect(db)
+    c.execute("CREATE TABLE places (id INTEGER PRIMARY KEY, url TEXT)")
+    c.execute("INSERT INTO places (url) VALUES ('https://example.org')")
+    c.commit()
+    c.close()
+    before = db.read_bytes()
+    for args in (["stats"], ["add", "x"], ["doctor"]):
+        res = cli(db, *args)
+        _one_clean_line(res, str(db), "not a memoryd store", "places")
+    err = json.loads(cli(db, "stats", "--json").stderr)["error"]
+    assert err["type"] == "ForeignDatabase" and err["exit_code"] == 3
+    assert db.read_bytes() == before
+    c = sqlite3.connect(db)
+    assert [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["places"]
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    c.close()
