@@ -19,7 +19,7 @@ from ..app import App
 from ..config import Settings
 from ..errors import MemorydError, ValidationError
 
-__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "print_error", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
            "print_figures"]
 
 console = Console(highlight=False, soft_wrap=True)
@@ -84,6 +84,17 @@ def _check_utf8_args(kwargs: dict[str, Any]) -> None:
                     raise ValidationError(f"{name.replace('_', '-')} is not valid UTF-8: {v!r}") from None
 
 
+def print_error(as_json: bool, kind: str, message: str, exit_code: int) -> None:
+    """One error line on stderr: `error: MESSAGE`, or with --json
+    `{"error": {"type": KIND, "message": MESSAGE, "exit_code": N}}`."""
+    if as_json:
+        body = {"error": {"type": kind, "message": message, "exit_code": exit_code}}
+        sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+    else:
+        err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+
+
 def handles_errors(fn: Callable) -> Callable:
     """Domain errors become one line on stderr and a non-zero exit (never a traceback); with
     --json that line is `{"error": {"type", "message", "exit_code"}}` (stdout stays empty)."""
@@ -94,12 +105,7 @@ def handles_errors(fn: Callable) -> Callable:
             _check_utf8_args(kwargs)
             return fn(*args, **kwargs)
         except MemorydError as exc:
-            if kwargs.get("as_json"):
-                body = {"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}}
-                sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
-                sys.stderr.flush()
-            else:
-                err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            print_error(bool(kwargs.get("as_json")), type(exc).__name__, str(exc), exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

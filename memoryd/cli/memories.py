@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextlib import nullcontext as _nullcontext
@@ -20,6 +19,7 @@ from ..services.porting import export_jsonl, parse_jsonl
 from ..timeparse import parse_time
 from ..validation import decode_utf8
 from . import app
+from ._bulk import import_with_progress
 from ._common import (
     JsonOpt,
     console,
@@ -67,7 +67,7 @@ def add(
             shown = "; ".join(f"line {ln}: {msg}" for ln, msg in errors[:5])
             more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
             raise ValidationError(f"{len(errors)} invalid line(s), nothing imported: {shown}{more}")
-        results = _import_with_progress(app_, items, quiet=as_json)
+        results = import_with_progress(app_, items, quiet=as_json)
         new = sum(1 for r in results if not r.duplicate)
         data = {"imported": new, "duplicates": len(results) - new, "skipped": len(errors),
                 "errors": [{"line": ln, "error": m} for ln, m in errors]}
@@ -136,43 +136,6 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _import_with_progress(app_, items, quiet: bool):
-    """remember_many with a progress bar (none when quiet). It commits a chunk at a time, so a
-    Ctrl-C or a store error half-way leaves the chunks before it stored: say how far it got
-    (exit 130 for Ctrl-C) and that running the same import again finishes it (what is stored
-    already comes back as duplicates)."""
-    done = [0]
-    prog = _nullcontext() if quiet or not items else Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True)
-    try:
-        with prog:
-            task = prog.add_task("import", total=len(items)) if isinstance(prog, Progress) else None
-
-            def advance(n: int) -> None:
-                done[0] += n
-                if task is not None:
-                    prog.advance(task, n)
-
-            return app_.memories.remember_many(items, progress=advance)
-    except KeyboardInterrupt:
-        _say_error(quiet, "Interrupted", f"interrupted after {done[0]} of {len(items)} records (those are stored); "
-                                         "run the same command again to import the rest: stored ones are skipped", 130)
-        raise typer.Exit(130) from None
-    except MemorydError as exc:
-        if not done[0]:
-            raise
-        raise type(exc)(f"{exc} (the first {done[0]} of {len(items)} records were stored before it: run the same "
-                        "command again to import the rest, stored ones are skipped)") from exc
-
-
-def _say_error(as_json: bool, kind: str, message: str, code: int) -> None:
-    if as_json:
-        sys.stderr.write(json.dumps({"error": {"type": kind, "message": message, "exit_code": code}}) + "\n")
-    else:
-        err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
 
 
 @app.command()
