@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import Settings, default_cache_dir
 from .db import connect, migrate, optimize
+from .db.connection import store_exists
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import StoreError
@@ -71,7 +72,7 @@ class App:
     ):
         """``create=False``: the store must exist already (read-only commands on a path the
         user gave: a typo there must not look like an empty store)."""
-        if not create and not settings.db_path.exists():
+        if not create and not store_exists(settings.db_path):
             raise StoreError(missing_store_message(settings.db_path))
         self.settings = settings
         self.clock = clock  # every service's time (benchmarks simulate days passing)

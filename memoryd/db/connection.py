@@ -28,7 +28,7 @@ from ..errors import ForeignDatabase, StoreBusy, StoreCorrupt, StoreError, Store
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "writable", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
+__all__ = ["connect", "store_exists", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "writable", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -156,9 +156,9 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
     is refused before anything is changed in it (the WAL switch, memoryd's tables)."""
     p = Path(path)
     if str(p) != ":memory:":
-        if p.is_dir():
+        if _probe(p, Path.is_dir):
             raise StoreError(f"cannot open database {p}: it is a directory, not a database file (check --db)")
-        if p.parent.exists() and not p.parent.is_dir():
+        if _probe(p.parent, Path.exists) and not p.parent.is_dir():
             raise StoreError(f"cannot open database {p}: {p.parent} is a file, not a directory (check --db and --home)")
         try:
             p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -202,6 +202,20 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
         raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
                          f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def store_exists(path: str | Path) -> bool:
+    """Whether a database file is there; StoreError when a directory on the way cannot be
+    entered (Path.exists raises PermissionError for that)."""
+    return _probe(Path(path), Path.exists)
+
+
+def _probe(p: Path, test) -> bool:
+    try:
+        return bool(test(p))
+    except OSError as exc:
+        raise StoreError(f"cannot open database {p}: {exc.strerror or exc} on {exc.filename or p}: check that this "
+                         f"user can enter {p.parent} and read the file") from exc
 
 
 def _create_private(p: Path) -> None:

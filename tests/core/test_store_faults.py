@@ -203,3 +203,15 @@ def test_another_applications_sqlite_database_is_refused_and_left_untouched(tmp_
     assert [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["places"]
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     c.close()
+
+
+def test_a_directory_this_user_cannot_enter_is_one_line(store):
+    pre = _unprivileged()
+    store.parent.chmod(0o000)
+    try:
+        for args in (["stats"], ["add", "x"]):
+            res = cli(store, *args, prefix=pre)
+            _one_clean_line(res, str(store), "ermission denied")
+    finally:
+        store.parent.chmod(0o700)
+    _consistent(store, 1)
