@@ -86,46 +86,60 @@ def store_error(exc: BaseException, path: str | Path = "the database") -> StoreE
     return None
 
 
-@contextmanager
-def _mapped(path: str) -> Iterator[None]:
-    try:
-        yield
-    except driver.DatabaseError as exc:
-        mapped = store_error(exc, path)
-        if mapped is not None:
-            raise mapped from exc
-        raise
+def _raise_mapped(exc: BaseException, path: str) -> None:
+    mapped = store_error(exc, path)
+    if mapped is not None:
+        raise mapped from exc
 
 
 class _Cursor(sqlite3.Cursor):
-    """The driver's cursor: a fault met while stepping through rows leaves as the tree's error."""
+    """The driver's cursor: a fault met while stepping through rows leaves as the tree's error
+    (try/except rather than a context manager: __next__ runs once per row)."""
 
     def _path(self) -> str:
         return getattr(self.connection, "memoryd_path", "the database")
 
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
-        with _mapped(self._path()):
+        try:
             return super().execute(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
     def executemany(self, sql, parameters, /):  # type: ignore[override]
-        with _mapped(self._path()):
+        try:
             return super().executemany(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
     def fetchone(self):
-        with _mapped(self._path()):
+        try:
             return super().fetchone()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
     def fetchmany(self, size=None):
-        with _mapped(self._path()):
+        try:
             return super().fetchmany(self.arraysize if size is None else size)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
     def fetchall(self):
-        with _mapped(self._path()):
+        try:
             return super().fetchall()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
     def __next__(self):
-        with _mapped(self._path()):
+        try:
             return super().__next__()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
 
 class _Connection(sqlite3.Connection):
@@ -138,16 +152,25 @@ class _Connection(sqlite3.Connection):
         return super().cursor(factory)
 
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
-        with _mapped(self.memoryd_path):
+        try:
             return super().execute(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
     def executemany(self, sql, parameters, /):  # type: ignore[override]
-        with _mapped(self.memoryd_path):
+        try:
             return super().executemany(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
     def executescript(self, script, /):  # type: ignore[override]
-        with _mapped(self.memoryd_path):
+        try:
             return super().executescript(script)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
 
 def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = False) -> sqlite3.Connection:
