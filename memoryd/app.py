@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import Settings, default_cache_dir
 from .db import connect, migrate, optimize
+from .db.connection import store_exists
 from .db.migrate import applied_versions
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import StoreError
@@ -37,7 +38,12 @@ __all__ = ["App", "open_app", "missing_store_message"]
 log = logging.getLogger(__name__)
 
 def missing_store_message(db: Path) -> str:
-    where = f"{db.parent} does not exist" if not db.parent.is_dir() else "no such file"
+    if db.parent.is_dir():
+        where = "no such file"
+    elif db.parent.exists():
+        where = f"{db.parent} is a file, not a directory"
+    else:
+        where = f"{db.parent} does not exist"
     return (f"no memoryd store at {db} ({where}): check --db, --home, MEMORYD_DB and MEMORYD_HOME; "
             f"a command that writes creates it (memoryd --db {db} add TEXT, or import FILE)")
 
@@ -66,14 +72,18 @@ class App:
     ):
         """``create=False``: the store must exist already (read-only commands on a path the
         user gave: a typo there must not look like an empty store)."""
-        if not create and not settings.db_path.exists():
+        if not create and not store_exists(settings.db_path):
             raise StoreError(missing_store_message(settings.db_path))
         self.settings = settings
         self.clock = clock  # every service's time (benchmarks simulate days passing)
-        self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms)
+        self.conn = connect(settings.db_path, busy_timeout_ms=settings.busy_timeout_ms, store=True)
         self.lock = threading.RLock()
         with self.lock:
-            migrate(self.conn, settings.migrations_dir)
+            try:
+                migrate(self.conn, settings.migrations_dir)
+            except BaseException:  # a newer store, a failed migration: leave no connection open
+                self.conn.close()
+                raise
         self._embedder = embedder
         self._memories: MemoryService | None = None
         self._master_key: bytes | None = None
@@ -256,7 +266,9 @@ class App:
             self._models.close()  # let a running model edit finish (or leave it pending)
         with self.lock:
             try:
-                optimize(self.conn)
+                optimize(self.conn, wait_ms=100)
+            except StoreError as exc:  # locked, read-only or full: the command's work is done
+                log.debug("PRAGMA optimize skipped: %s", exc)
             finally:
                 self.conn.close()
 

@@ -7,7 +7,11 @@
     ├── AuthError              missing/invalid token, namespace not readable by this agent
     ├── StoreError             database problems (migrations, integrity)
     │   ├── MigrationError
-    │   └── StoreBusy          another connection held the lock past the busy timeout (retry)
+    │   ├── StoreBusy          another connection held the lock past the busy timeout (retry)
+    │   ├── StoreReadOnly      the file, its directory or the file system refuses writes
+    │   ├── StoreFull          the disk (or SQLite's page limit) is full
+    │   ├── StoreCorrupt       a damaged page: the file is not what SQLite wrote
+    │   └── ForeignDatabase    another program's SQLite file, left untouched
     ├── ErasureError           an erasure could not be planned, applied or verified
     ├── TrustError             evidence log broken (tamper detected)
     └── EditingError           model adaptation / STAMP edit failures
@@ -26,6 +30,10 @@ __all__ = [
     "StoreError",
     "MigrationError",
     "StoreBusy",
+    "StoreReadOnly",
+    "StoreFull",
+    "StoreCorrupt",
+    "ForeignDatabase",
     "ErasureError",
     "TrustError",
     "EditingError",
@@ -73,6 +81,27 @@ class StoreBusy(StoreError):
     """SQLITE_BUSY / SQLITE_LOCKED: another connection or process held the database lock
     for the whole busy timeout. The unit of work was rolled back; trying again is safe.
     Raised by memoryd.db.connection, so no layer above db/ reads SQLite messages."""
+
+
+class StoreReadOnly(StoreError):
+    """SQLITE_READONLY (or SQLITE_PERM/CANTOPEN on a write): the database file, its directory
+    (where SQLite writes the -wal and -shm files) or the file system refuses writes. The
+    unit of work was rolled back; reads still work."""
+
+
+class StoreFull(StoreError):
+    """SQLITE_FULL: no room left for the database or its WAL. The unit of work was rolled
+    back; free space and try again."""
+
+
+class StoreCorrupt(StoreError):
+    """SQLITE_CORRUPT / SQLITE_NOTADB: a page is not what SQLite wrote (a damaged disk, a
+    copied-while-written file). `memoryd doctor` says what; restore a backup."""
+
+
+class ForeignDatabase(StoreError):
+    """The path holds another program's SQLite database (tables, but no schema_migrations):
+    refused before memoryd changes anything in it (its journal mode, its tables)."""
 
 
 class ErasureError(MemorydError):

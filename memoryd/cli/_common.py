@@ -19,7 +19,7 @@ from ..app import App
 from ..config import Settings
 from ..errors import MemorydError, ValidationError
 
-__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
+__all__ = ["console", "err_console", "get_settings", "get_app", "emit", "handles_errors", "print_error", "fmt_time", "JsonOpt", "progress_bars", "ProgressFn",
            "print_figures"]
 
 console = Console(highlight=False, soft_wrap=True)
@@ -35,8 +35,10 @@ def get_settings(ctx: typer.Context) -> Settings:
 
 def get_app(ctx: typer.Context, *, read_only: bool = False) -> App:
     """The App of this command. ``read_only``: a command that only reads (search, list, show,
-    stats, export, context, the hooks, the trust and graph views) or has nothing to act on
-    without a store (forget) does not create a store at a path the user gave
+    stats, export, context, doctor, the hooks, the trust and graph views) or has nothing to act
+    on without a store (forget, update, retag, feedback, erase and its receipts, the agents
+    but `agents add`, the models, reindex, graph rebuild/export/plot, trust sweep, quarantine)
+    does not create a store at a path the user gave
     (--db, --home, MEMORYD_DB, MEMORYD_HOME): a typo there fails with StoreError (exit 3)
     instead of answering from a new empty store. The default home is created as before, so a
     fresh install answers every command."""
@@ -82,8 +84,20 @@ def _check_utf8_args(kwargs: dict[str, Any]) -> None:
                     raise ValidationError(f"{name.replace('_', '-')} is not valid UTF-8: {v!r}") from None
 
 
+def print_error(as_json: bool, kind: str, message: str, exit_code: int) -> None:
+    """One error line on stderr: `error: MESSAGE`, or with --json
+    `{"error": {"type": KIND, "message": MESSAGE, "exit_code": N}}`."""
+    if as_json:
+        body = {"error": {"type": kind, "message": message, "exit_code": exit_code}}
+        sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
+        sys.stderr.flush()
+    else:
+        err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+
+
 def handles_errors(fn: Callable) -> Callable:
-    """Domain errors become one line on stderr and a non-zero exit (never a traceback)."""
+    """Domain errors become one line on stderr and a non-zero exit (never a traceback); with
+    --json that line is `{"error": {"type", "message", "exit_code"}}` (stdout stays empty)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -91,7 +105,7 @@ def handles_errors(fn: Callable) -> Callable:
             _check_utf8_args(kwargs)
             return fn(*args, **kwargs)
         except MemorydError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            print_error(bool(kwargs.get("as_json")), type(exc).__name__, str(exc), exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

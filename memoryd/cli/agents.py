@@ -49,7 +49,7 @@ def scopes(
     as_json: bool = JsonOpt,
 ) -> None:
     """Replace an agent's scopes; they apply from its next call."""
-    a = get_app(ctx).agents.set_scopes(name, _scopes(scope))
+    a = get_app(ctx, read_only=True).agents.set_scopes(name, _scopes(scope))
     emit(a, as_json, lambda: console.print(f"{a.id}: {', '.join(a.scopes) or 'no scopes'}"))
 
 
@@ -57,7 +57,7 @@ def scopes(
 @handles_errors
 def rotate(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name."), as_json: bool = JsonOpt) -> None:
     """Issue a new token for an agent (the old one stops working; re-enables a revoked agent)."""
-    issued = get_app(ctx).agents.rotate(name)
+    issued = get_app(ctx, read_only=True).agents.rotate(name)
     _show_token(name, issued.token, as_json, {**issued.agent.to_dict(), "token": issued.token})
 
 
@@ -65,7 +65,7 @@ def rotate(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name.
 @handles_errors
 def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List agents, whether they are revoked, their scopes and private namespaces (never tokens)."""
-    agents = get_app(ctx).agents.list()
+    agents = get_app(ctx, read_only=True).agents.list()
 
     def human() -> None:
         if not agents:
@@ -84,7 +84,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 @handles_errors
 def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="Agent name."), as_json: bool = JsonOpt) -> None:
     """Revoke an agent: its token is refused (HTTP 401) from the next request on."""
-    a = get_app(ctx).agents.revoke(name)
+    a = get_app(ctx, read_only=True).agents.revoke(name)
     emit(a, as_json, lambda: console.print(f"revoked {a.id}"))
 
 
@@ -97,5 +97,5 @@ def private(
     as_json: bool = JsonOpt,
 ) -> None:
     """Make a namespace private: over MCP only this agent can read or write it."""
-    a = get_app(ctx).agents.make_private(name, namespace)
+    a = get_app(ctx, read_only=True).agents.make_private(name, namespace)
     emit(a, as_json, lambda: console.print(f"namespace {namespace} is private to {a.id}"))

@@ -51,7 +51,7 @@ def erase(
     if not (memory_id or subject or agent or namespace):
         console.print(ctx.get_help())
         raise typer.Exit(0)
-    svc = get_app(ctx).erasure
+    svc = get_app(ctx, read_only=True).erasure
     request = ErasureRequest(memory_ids=tuple(memory_id or ()), subjects=tuple(subject or ()),
                              agents=tuple(agent or ()), namespaces=tuple(namespace or ()),
                              exclude_ids=tuple(exclude or ()), ground=ground, field_hits=field_hits)
@@ -123,7 +123,7 @@ def _print_done(r: ErasureReceipt) -> None:
 @handles_errors
 def receipts(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List erasure receipts (oldest first), then requests still incomplete (pending, retried)."""
-    rows = get_app(ctx).erasure.receipts()
+    rows = get_app(ctx, read_only=True).erasure.receipts()
 
     def human() -> None:
         if not rows:
@@ -153,7 +153,7 @@ def receipt(
     """Show one receipt: as a readable report, or as JSON."""
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--format must be text or json")
-    r = get_app(ctx).erasure.receipt(receipt_id)
+    r = get_app(ctx, read_only=True).erasure.receipt(receipt_id)
     if fmt == "json" or as_json:
         sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -170,7 +170,7 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-check a receipt: audit chain, receipt MAC, and a forensic re-scan for its erased ids."""
-    v = get_app(ctx).erasure.verify(receipt_id, scan=not no_scan, subject=subject)
+    v = get_app(ctx, read_only=True).erasure.verify(receipt_id, scan=not no_scan, subject=subject)
 
     def human() -> None:
         def ok(b) -> str:
@@ -196,7 +196,7 @@ def verify(
 @handles_errors
 def resume(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Finish erasures interrupted by a crash (also done automatically on open)."""
-    done = get_app(ctx).erasure.resume_pending()
+    done = get_app(ctx, read_only=True).erasure.resume_pending()
     emit([r.to_dict() for r in done], as_json,
          lambda: console.print(f"resumed {len(done)} interrupted erasure(s)"
                                + "".join(f"\n  receipt {r.id}" for r in done)))
@@ -216,7 +216,7 @@ def subject_export(
 
 def write_subject_export(ctx: typer.Context, subject: list[str], out: Path | None, as_json: bool) -> None:
     """Shared by `subject export` and `export --subject`."""
-    data = get_app(ctx).erasure.subject_export(tuple(subject), out)
+    data = get_app(ctx, read_only=True).erasure.subject_export(tuple(subject), out)
     if out is None:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return

@@ -96,7 +96,7 @@ def graph_export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export the graph: memory ids, link weights, communities and labels (never memory text)."""
-    graph = get_app(ctx).graph
+    graph = get_app(ctx, read_only=True).graph
     if out is None:
         if fmt != "json":
             from ..errors import ValidationError
@@ -105,8 +105,8 @@ def graph_export(
         emit(graph.export_dict(), True, lambda: None)
         return
     # registered before it is written: every erasure rewrites it without the erased memories
-    data = get_app(ctx).erasure.track_file(out, "graph-json" if fmt == "json" else "graphml",
-                                           lambda: _writing(out, lambda: graph.export(out, fmt)))
+    data = get_app(ctx, read_only=True).erasure.track_file(out, "graph-json" if fmt == "json" else "graphml",
+                                                           lambda: _writing(out, lambda: graph.export(out, fmt)))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['edges']} edges, {data['communities']} communities"))
 
@@ -131,7 +131,7 @@ def graph_plot(
     as_json: bool = JsonOpt,
 ) -> None:
     """Draw the communities to a PNG (largest 20 coloured, the rest grey)."""
-    app_ = get_app(ctx)  # registered: labels are words of memories, so erasures shred the plot
+    app_ = get_app(ctx, read_only=True)  # registered: labels are words of memories, so erasures shred the plot
     data = app_.erasure.track_file(out, "plot", lambda: _writing(out, lambda: app_.graph.plot(out, max_labels=labels)))
     emit(data, as_json, lambda: console.print(
         f"wrote {data['path']}: {data['nodes']} memories, {data['communities']} communities"))
@@ -146,5 +146,5 @@ def graph_rebuild(
 ) -> None:
     """Recompute kNN links, Leiden communities and labels from scratch (also runs by itself
     in the background once enough has changed)."""
-    rep = get_app(ctx).graph.rebuild(reextract=reextract).to_dict()
+    rep = get_app(ctx, read_only=True).graph.rebuild(reextract=reextract).to_dict()
     emit(rep, as_json, lambda: print_figures(rep))

@@ -11,7 +11,8 @@ from ..errors import ValidationError
 from ..models import Provenance
 from . import app
 from ._common import JsonOpt, console, emit, get_app, handles_errors
-from .memories import _import_with_progress, _read_bytes
+from ._bulk import import_with_progress
+from .memories import _read_bytes
 
 
 @app.command("import")
@@ -62,7 +63,7 @@ def import_(
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise ValidationError(f"{len(errors)} invalid record(s), nothing imported: {shown}{more} "
                               "(--skip-invalid imports the others)")
-    results = _import_with_progress(app_, items, quiet=as_json)
+    results = import_with_progress(app_, items, quiet=as_json)
     new = sum(1 for r in results if not r.duplicate)
     data = {"format": kind, "imported": new, "duplicates": len(results) - new, "skipped": len(errors),
             "errors": [{"where": w, "error": m} for w, m in errors]}

@@ -43,7 +43,7 @@ def adapt(
     from ..editing import AdaptConfig
 
     cfg = AdaptConfig(max_epochs=epochs, lr=lr, batch_size=batch_size, lora=lora, lora_r=lora_r, device=device)
-    svc = get_app(ctx).models
+    svc = get_app(ctx, read_only=True).models
     with progress_bars(as_json) as cb:
         data = svc.adapt(model, out, query=memories, namespace=namespace, limit=limit, name=name, config=cfg,
                          progress=cb, shards=shards)
@@ -72,7 +72,7 @@ def models_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """Model versions in the ledger, oldest first."""
-    rows = get_app(ctx).models.list(status=status)
+    rows = get_app(ctx, read_only=True).models.list(status=status)
 
     def human() -> None:
         if not rows:
@@ -95,7 +95,7 @@ def models_show(
     as_json: bool = JsonOpt,
 ) -> None:
     """One model version: where it is, what it absorbed, the erasure edits that made or replaced it."""
-    data = get_app(ctx).models.show(version_id)
+    data = get_app(ctx, read_only=True).models.show(version_id)
 
     def human() -> None:
         console.print(f"{data['id']}  {data['name']}  [{data['status']}]  {data['method']}")
@@ -141,7 +141,7 @@ def models_complete(
 ) -> None:
     """Greedy continuation of PROMPT by a served model; a routed model (`adapt --shards`) answers with
     the shard the prompt routes to, and says which. Refused while an erasure's edit of it is pending."""
-    data = get_app(ctx).models.complete(model, prompt, max_tokens=max_tokens)
+    data = get_app(ctx, read_only=True).models.complete(model, prompt, max_tokens=max_tokens)
 
     def human() -> None:
         if data["routed"]:
@@ -156,7 +156,7 @@ def models_complete(
 def models_resume(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Run the model edits an interrupted process left pending (also done on open), then seal
     the erasure receipts that waited for them."""
-    a = get_app(ctx)
+    a = get_app(ctx, read_only=True)
     data = a.models.resume()
     data["receipts"] = [{"id": r.id, "status": r.body.get("status")} for r in a.erasure.resume_pending()]
 

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..errors import ValidationError
+from ..errors import MemorydError, ValidationError
 from ..models import NewMemory, Provenance, SearchFilters
 from ..services.doctor import run_doctor, warm_model
 from ..services.memories import SearchOptions
@@ -19,6 +19,7 @@ from ..services.porting import export_jsonl, parse_jsonl
 from ..timeparse import parse_time
 from ..validation import decode_utf8
 from . import app
+from ._bulk import import_with_progress
 from ._common import (
     JsonOpt,
     console,
@@ -66,7 +67,7 @@ def add(
             shown = "; ".join(f"line {ln}: {msg}" for ln, msg in errors[:5])
             more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
             raise ValidationError(f"{len(errors)} invalid line(s), nothing imported: {shown}{more}")
-        results = _import_with_progress(app_, items, quiet=as_json)
+        results = import_with_progress(app_, items, quiet=as_json)
         new = sum(1 for r in results if not r.duplicate)
         data = {"imported": new, "duplicates": len(results) - new, "skipped": len(errors),
                 "errors": [{"line": ln, "error": m} for ln, m in errors]}
@@ -103,7 +104,7 @@ def update(
     as_json: bool = JsonOpt,
 ) -> None:
     """Replace a memory with a new version (supersede): the old one is kept (`show`) but leaves search."""
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     old = app_.memories.get(memory_id)
     if text is None:
         if sys.stdin is None or sys.stdin.isatty():
@@ -126,7 +127,7 @@ def retag(
     as_json: bool = JsonOpt,
 ) -> None:
     """Replace a memory's tags; its text, id and history stay (to change the text, `update`)."""
-    m = get_app(ctx).memories.set_tags(memory_id, tags or ())
+    m = get_app(ctx, read_only=True).memories.set_tags(memory_id, tags or ())
     emit(m.to_dict(), as_json, lambda: console.print(f"{m.id}: tags {', '.join(m.tags) or '(none)'}"))
 
 
@@ -135,15 +136,6 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _import_with_progress(app_, items, quiet: bool):
-    if quiet or not items:
-        return app_.memories.remember_many(items)
-    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as prog:
-        task = prog.add_task("import", total=len(items))
-        return app_.memories.remember_many(items, progress=lambda n: prog.advance(task, n))
 
 
 @app.command()
@@ -269,7 +261,7 @@ def reindex(
     """Re-embed memories whose vector is missing or was made by another model (after changing --model)."""
     from ..services.reindex import reindex as run_reindex
 
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     if as_json:
         report = run_reindex(app_.memories)
     else:
@@ -319,8 +311,9 @@ def doctor(
     as_json: bool = JsonOpt,
 ) -> None:
     """Check the model, the database, its pragmas, migrations and index consistency."""
-    warmed = warm_model(get_app(ctx)) if warm else None
-    checks = run_doctor(get_app(ctx))
+    app_ = get_app(ctx, read_only=True)  # a typo in --db is reported, not created (--warm too)
+    warmed = warm_model(app_) if warm else None
+    checks = run_doctor(app_)
     ok = all(c["ok"] for c in checks if c.get("level") != "warning")  # a warning does not fail doctor
 
     def human() -> None:
@@ -364,7 +357,12 @@ def export(
         return
     filters = SearchFilters(namespaces=tuple(namespace) if namespace else None)
     if out is None:
-        n = export_jsonl(app_, sys.stdout, filters)
+        try:
+            n = export_jsonl(app_, sys.stdout, filters)
+        except BrokenPipeError:
+            raise  # the reader stopped early (`| head`): click exits quietly
+        except OSError as exc:  # a full disk or device behind the redirection
+            raise MemorydError(f"cannot write the export to stdout: {exc.strerror or exc}") from None
         return
     n = export_jsonl(app_, out, filters)
     emit({"exported": n, "path": str(out)}, as_json, lambda: console.print(f"exported {n} memories to {out}"))

@@ -137,7 +137,7 @@ def flag(ctx: typer.Context, agent: str = typer.Argument(..., help="Agent id."),
 @handles_errors
 def sweep(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Run the probation sweep now (writes normally trigger it every few minutes)."""
-    n = get_app(ctx).trust.sweep()
+    n = get_app(ctx, read_only=True).trust.sweep()
     emit({"accepted": n}, as_json, lambda: console.print(f"{n} writes passed probation"))
 
 
@@ -151,7 +151,7 @@ def feedback(
     as_json: bool = JsonOpt,
 ) -> None:
     """Tell memoryd (as the operator) that a memory was useful, wrong or harmful."""
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     ev = app_.trust.feedback(memory_id, verdict, note=note)
     mt = app_.trust.memory_trust(memory_id)
     data = {**ev.to_dict(), "trust": round(mt.mean, 4), "quarantined": mt.quarantined}
@@ -187,7 +187,7 @@ def q_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 @handles_errors
 def q_release(ctx: typer.Context, memory_id: str = typer.Argument(..., help="Memory id."), as_json: bool = JsonOpt) -> None:
     """Let recall return this memory again (recorded as an operator vouch on it)."""
-    mt = get_app(ctx).trust.release(memory_id)
+    mt = get_app(ctx, read_only=True).trust.release(memory_id)
     emit(mt.to_dict(), as_json, lambda: console.print(f"released {memory_id}: trust {mt.mean:.3f}"))
 
 
@@ -200,7 +200,7 @@ def q_purge(
 ) -> None:
     """Erase every quarantined memory through the erasure service (rows, full-text index,
     vectors, graph and model-ledger entries; sealed receipt). Dry run without --yes."""
-    trust = get_app(ctx).trust
+    trust = get_app(ctx, read_only=True).trust
     if not yes:
         items = trust.quarantined()
         data = {"dry_run": True, "would_delete": [q.memory.id for q in items], "deleted": []}
@@ -212,7 +212,7 @@ def q_purge(
 
         emit(data, as_json, human)
         return
-    app_ = get_app(ctx)
+    app_ = get_app(ctx, read_only=True)
     res = app_.trust.purge(erasure=app_.erasure)  # erased like a GDPR request: derived stores too
     data = {"dry_run": False, "would_delete": [], **res.to_dict()}
 

@@ -9,6 +9,10 @@ Every connection gets, before anything is written:
 A lock still held when the busy timeout runs out (SQLITE_BUSY, SQLITE_LOCKED) leaves here as
 :class:`memoryd.errors.StoreBusy`, raised by the connection's execute methods and by
 :func:`transaction` (which rolls back first): callers retry on that class, never on a message.
+The other failures of the file rather than of the SQL leave the same way, from execute and
+from a cursor's fetches: SQLITE_READONLY/PERM as StoreReadOnly, SQLITE_FULL as StoreFull,
+SQLITE_CORRUPT/NOTADB as StoreCorrupt, SQLITE_IOERR/CANTOPEN as StoreError, each naming the
+file and what to do. SQL errors (no such table, constraints) stay the driver's.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreBusy, StoreError
+from ..errors import ForeignDatabase, StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
 from . import driver
 from .driver import sqlite3
 
-__all__ = ["connect", "transaction", "is_busy", "busy_error", "PRAGMAS", "pragma", "data_version", "quick_check", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
+__all__ = ["connect", "store_exists", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "writable", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -54,36 +58,131 @@ def busy_error(exc: BaseException) -> StoreBusy:
     return StoreBusy(f"the database is locked by another connection or process ({exc}); try again")
 
 
-@contextmanager
-def _busy_as_store_busy() -> Iterator[None]:
-    try:
-        yield
-    except driver.OperationalError as exc:
-        if is_busy(exc):
-            raise busy_error(exc) from exc
-        raise
+_READONLY, _PERM, _FULL, _CORRUPT, _NOTADB, _IOERR, _CANTOPEN = 8, 3, 13, 11, 26, 10, 14
+
+
+def store_error(exc: BaseException, path: str | Path = "the database") -> StoreError | None:
+    """The error of the tree for a driver error about the file (not about the SQL), or None."""
+    if is_busy(exc):
+        return busy_error(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or not isinstance(exc, driver.DatabaseError):
+        return None
+    code &= 0xFF  # the primary code of an extended one
+    if code in (_READONLY, _PERM):
+        return StoreReadOnly(f"cannot write {path}: it is read-only ({exc}); check the permissions of the file and "
+                             "of its directory (SQLite writes the -wal and -shm files next to it); the write was rolled back")
+    if code == _FULL:
+        return StoreFull(f"cannot write {path}: the disk is full ({exc}); the write was rolled back: free some "
+                         "space and try again")
+    if code in (_CORRUPT, _NOTADB):
+        return StoreCorrupt(f"the database {path} is damaged ({exc}): run `memoryd --db {path} doctor`, then "
+                            f"restore a backup (or salvage it with `sqlite3 {path} .recover`)")
+    if code == _IOERR:
+        return StoreError(f"disk I/O error on {path} ({exc}): check the disk and its file system")
+    if code == _CANTOPEN:
+        return StoreError(f"cannot open a file of the database {path} ({exc}): check that its directory exists "
+                          "and is writable")
+    return None
+
+
+def _raise_mapped(exc: BaseException, path: str) -> None:
+    mapped = store_error(exc, path)
+    if mapped is not None:
+        raise mapped from exc
+
+
+class _Cursor(sqlite3.Cursor):
+    """The driver's cursor: a fault met while stepping through rows leaves as the tree's error
+    (try/except rather than a context manager: __next__ runs once per row)."""
+
+    def _path(self) -> str:
+        return getattr(self.connection, "memoryd_path", "the database")
+
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        try:
+            return super().execute(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
+
+    def executemany(self, sql, parameters, /):  # type: ignore[override]
+        try:
+            return super().executemany(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
+
+    def fetchone(self):
+        try:
+            return super().fetchone()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
+
+    def fetchmany(self, size=None):
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
+
+    def fetchall(self):
+        try:
+            return super().fetchall()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self._path())
+            raise
 
 
 class _Connection(sqlite3.Connection):
-    """The driver's connection, with lock contention raised as StoreBusy."""
+    """The driver's connection, with lock contention raised as StoreBusy and faults of the
+    file as StoreReadOnly / StoreFull / StoreCorrupt / StoreError (store_error)."""
+
+    memoryd_path = "the database"
+
+    def cursor(self, factory=_Cursor):  # type: ignore[override]
+        return super().cursor(factory)
 
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        try:
             return super().execute(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
     def executemany(self, sql, parameters, /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        try:
             return super().executemany(sql, parameters)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
     def executescript(self, script, /):  # type: ignore[override]
-        with _busy_as_store_busy():
+        try:
             return super().executescript(script)
+        except driver.DatabaseError as exc:
+            _raise_mapped(exc, self.memoryd_path)
+            raise
 
 
-def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
-    """Open (creating if needed) a database with memoryd's pragmas applied."""
+def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) a database with memoryd's pragmas applied. ``store``: it must
+    be empty or a memoryd store (a `schema_migrations` table): another program's SQLite file
+    is refused before anything is changed in it (the WAL switch, memoryd's tables)."""
     p = Path(path)
     if str(p) != ":memory:":
+        if _probe(p, Path.is_dir):
+            raise StoreError(f"cannot open database {p}: it is a directory, not a database file (check --db)")
+        if _probe(p.parent, Path.exists) and not p.parent.is_dir():
+            raise StoreError(f"cannot open database {p}: {p.parent} is a file, not a directory (check --db and --home)")
         try:
             p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -97,18 +196,28 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {p}: {exc}") from exc
     conn.row_factory = sqlite3.Row
+    conn.memoryd_path = str(p)
     try:  # the first statements read the file: not a database, or no room for its WAL
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")] \
+            if store else []
+        if tables and "schema_migrations" not in tables:
+            conn.close()
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise ForeignDatabase(f"{p} is not a memoryd store: it is another program's SQLite database (tables: "
+                           f"{shown}); nothing was changed in it: check --db, --home, MEMORYD_DB and MEMORYD_HOME")
         for name, value in PRAGMAS.items():
             conn.execute(f"PRAGMA {name}={value}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    except StoreBusy:
+    except (StoreBusy, ForeignDatabase):
         conn.close()
         raise
-    except driver.Error as exc:
+    except (*driver.Error, StoreError) as exc:
         conn.close()
-        raise StoreError(f"cannot open database {p}: {exc} (is it a memoryd database, on a writable "
-                         "file system? WAL needs to create files next to it)") from exc
+        cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ is not None else exc
+        kind = type(exc) if isinstance(exc, StoreError) else StoreError
+        raise kind(f"cannot open database {p}: {cause} (is it a memoryd database, on a writable "
+                   "file system? WAL needs to create files next to it)") from exc
     if str(p) != ":memory:" and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
@@ -116,6 +225,20 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000) -> sqlite3.Conne
         raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
                          f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def store_exists(path: str | Path) -> bool:
+    """Whether a database file is there; StoreError when a directory on the way cannot be
+    entered (Path.exists raises PermissionError for that)."""
+    return _probe(Path(path), Path.exists)
+
+
+def _probe(p: Path, test) -> bool:
+    try:
+        return bool(test(p))
+    except OSError as exc:
+        raise StoreError(f"cannot open database {p}: {exc.strerror or exc} on {exc.filename or p}: check that this "
+                         f"user can enter {p.parent} and read the file") from exc
 
 
 def _create_private(p: Path) -> None:
@@ -155,6 +278,27 @@ def data_version(conn: sqlite3.Connection) -> int:
 
 def quick_check(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA quick_check").fetchone()[0])
+
+
+def writable(conn: sqlite3.Connection, *, wait_ms: int = 100) -> bool | None:
+    """Whether this connection can write (creates a table in a transaction it rolls back, so
+    nothing stays): False when the file, its directory or the file system is read-only; None when
+    another process held the lock for `wait_ms` (unknown)."""
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # succeeds on a read-only file: a real write is needed
+        conn.execute("CREATE TABLE memoryd_write_probe (x)")
+        conn.execute("ROLLBACK")
+        return True
+    except StoreReadOnly:
+        return False
+    except StoreBusy:
+        return None
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
 
 
 def shrink_memory(conn: sqlite3.Connection) -> None:
@@ -198,8 +342,18 @@ def read_snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
             conn.close()
 
 
-def optimize(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA optimize")
+def optimize(conn: sqlite3.Connection, *, wait_ms: int | None = None) -> None:
+    """PRAGMA optimize. ``wait_ms``: wait at most this long for a lock another process holds
+    (closing: housekeeping must not wait out a whole busy timeout), then StoreBusy."""
+    if wait_ms is None:
+        conn.execute("PRAGMA optimize")
+        return
+    saved = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        conn.execute("PRAGMA optimize")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(saved)}")
 
 
 _depths: dict[int, int] = {}  # id(conn) -> open transaction depth
@@ -221,7 +375,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         else:
             conn.execute(f"SAVEPOINT {name}")
-    except StoreBusy:
+    except StoreError:  # busy, read-only, ...
         _pop(key, depth)
         raise
     except sqlite3.OperationalError as exc:
@@ -231,11 +385,15 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         yield conn
     except BaseException:
         try:
-            if depth == 0:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
+            # a full disk or an I/O error may have rolled the whole transaction back already
+            # (SQLite does for SQLITE_FULL/IOERR/NOMEM): rolling back again would replace the
+            # real error with "no transaction is active"
+            if conn.in_transaction:
+                if depth == 0:
+                    conn.execute("ROLLBACK")
+                else:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
         finally:
             _pop(key, depth)
         raise

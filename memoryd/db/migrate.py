@@ -74,8 +74,15 @@ def migrate(conn: sqlite3.Connection, directory: Path, *, upto: int | None = Non
     """Apply every pending migration (up to `upto`, for tests of upgrades). Returns the
     versions applied now. A failing migration leaves the database at the previous version."""
     done = applied_versions(conn)
+    known = available_migrations(directory)
+    newer = sorted(done - {m.version for m in known})
+    if newer and newer[-1] > max((m.version for m in known), default=0):
+        raise MigrationError(
+            f"this store was written by a newer memoryd: it has schema version {newer[-1]}, this memoryd knows "
+            f"up to {max((m.version for m in known), default=0)}; upgrade memoryd (pip install -U memoryd) to "
+            "use it. Nothing was changed")
     applied: list[int] = []
-    for mig in available_migrations(directory):
+    for mig in known:
         if mig.version in done or (upto is not None and mig.version > upto):
             continue
         try:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..db.driver import sqlite3
-from ..db import pragma, quick_check
+from ..db import pragma, quick_check, writable
+from ..errors import StoreReadOnly
 from ..db.migrate import applied_versions, available_migrations
 from ..store import memories as mstore
 from ..store import vectors as vstore
@@ -59,6 +60,21 @@ def _check_permissions(app) -> dict[str, Any]:
             "fix": [c for _, _, c in bad]}
 
 
+def _check_writable(app) -> dict[str, Any]:
+    with app.lock:
+        can = writable(app.conn)
+    if can is False:
+        p = app.settings.db_path
+        return {"check": "writable", "ok": False, "level": "warning",
+                "detail": f"the store is read-only: commands that read work, writes fail. To write, make {p} "
+                          f"and its directory {p.parent} writable by this user (SQLite writes {p.name}-wal and "
+                          f"{p.name}-shm there), or move it off a read-only file system"}
+    if can is None:
+        return {"check": "writable", "ok": True, "level": "ok",
+                "detail": "not checked: another process holds the write lock"}
+    return {"check": "writable", "ok": True, "level": "ok", "detail": "yes"}
+
+
 def run_doctor(app) -> list[dict[str, Any]]:
     conn: sqlite3.Connection = app.conn
     checks = []
@@ -76,7 +92,10 @@ def run_doctor(app) -> list[dict[str, Any]]:
 
     def fts():
         with app.lock:
-            mstore.fts_integrity_check(conn)
+            try:
+                mstore.fts_integrity_check(conn)
+            except StoreReadOnly:  # the check is an INSERT of a command row: reported under "writable"
+                return True, "not checked: the store is read-only"
         return True, "integrity-check passed"
 
     def model():
@@ -106,6 +125,7 @@ def run_doctor(app) -> list[dict[str, Any]]:
 
     checks.append(_check("database", lambda: (True, str(app.settings.db_path))))
     checks.append(_check_permissions(app))
+    checks.append(_check_writable(app))
     checks.append(_check("pragmas", pragmas))
     checks.append(_check("migrations", migrations))
     checks.append(_check("sqlite quick_check", integrity))

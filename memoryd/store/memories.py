@@ -297,7 +297,8 @@ def fts_search(
 
 
 def fts_integrity_check(conn: sqlite3.Connection) -> None:
-    """Raises sqlite3.DatabaseError if the index disagrees with the memories table."""
+    """Raises StoreCorrupt (db/connection.py maps SQLITE_CORRUPT_VTAB) if the index disagrees
+    with the memories table."""
     conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
 
 

@@ -70,10 +70,12 @@ def test_jsonl_import_all_or_nothing_and_export(run, tmp_path):
 
 
 def test_doctor_and_help(run):
+    assert run("doctor", "--json").exit_code == 3  # no store at --db yet: reported, not created
+    _json(run("add", "a first memory so the store exists", "--json"))
     d = _json(run("doctor", "--json"))
     assert d["ok"] is True
     names = {c["check"] for c in d["checks"]}
-    assert {"pragmas", "migrations", "fts5", "embedding model", "vectors"} <= names
+    assert {"writable", "pragmas", "migrations", "fts5", "embedding model", "vectors"} <= names
     top = run("--help")
     assert top.exit_code == 0
 

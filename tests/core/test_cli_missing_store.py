@@ -21,7 +21,8 @@ runner = CliRunner()
 @pytest.mark.parametrize("args", [["stats"], ["search", "anything"], ["list"], ["show", "01ABC"], ["export"],
                                   ["context", "anything"], ["forget", "01ABC"], ["trust", "show"],
                                   ["trust", "explain", "mcp"], ["trust", "verify"], ["quarantine", "list"],
-                                  ["graph", "stats"], ["graph", "communities"], ["graph", "show", "01ABC"]])
+                                  ["graph", "stats"], ["graph", "communities"], ["graph", "show", "01ABC"],
+                                  ["doctor"]])
 def test_read_only_command_on_a_missing_store_fails_and_creates_nothing(tmp_path, args):
     db = tmp_path / "typo" / "memoryd.db"
     res = runner.invoke(cli, ["--db", str(db), *args, "--json"])
@@ -53,3 +54,21 @@ def test_env_path_and_default_home_in_a_subprocess(tmp_path):
                            text=True, timeout=60)
     assert fresh.returncode == 0, fresh.stderr
     assert json.loads(fresh.stdout)["memories"] == 0
+
+
+@pytest.mark.parametrize("args", [["update", "01ABC", "new text"], ["retag", "01ABC", "t"], ["feedback", "01ABC", "useful"],
+                                  ["erase", "--subject", "Jane Doe"], ["erase", "--subject", "Jane Doe", "--yes"],
+                                  ["erase", "receipts"], ["erase", "verify", "01ABC"], ["erase", "resume"],
+                                  ["subject", "export", "-s", "Jane Doe"], ["agents", "list"], ["agents", "revoke", "a"],
+                                  ["agents", "rotate", "a"], ["models", "list"], ["models", "show", "x"],
+                                  ["models", "resume"], ["reindex"], ["graph", "rebuild"], ["trust", "sweep"],
+                                  ["quarantine", "release", "01ABC"], ["quarantine", "purge", "--yes"],
+                                  ["doctor", "--warm"]])
+def test_commands_with_nothing_to_act_on_do_not_create_a_store_either(tmp_path, args):
+    """An erasure, a receipt check or an update aimed at a mistyped path must not answer
+    "0 erased" / "not found" from a store it has just created."""
+    db = tmp_path / "typo" / "memoryd.db"
+    res = runner.invoke(cli, ["--db", str(db), *args, "--json"])
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stderr)["error"]["type"] == "StoreError" and "no memoryd store" in res.stderr
+    assert not (tmp_path / "typo").exists()

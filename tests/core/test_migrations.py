@@ -66,3 +66,40 @@ END;
     assert len(stmts) == 2
     assert stmts[1].startswith("CREATE TRIGGER") and stmts[1].endswith("END;")
     assert all(sqlite3.complete_statement(s) for s in stmts)
+
+
+def test_a_store_written_by_a_newer_memoryd_is_refused_and_left_as_it_is(tmp_path, embedder):
+    """A migration number this code does not know: opening says to upgrade and writes nothing
+    (not even the migrations this code would apply), through the real CLI too."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from memoryd.app import App
+    from memoryd.config import Settings
+    from memoryd.db import connect
+    from memoryd.errors import MigrationError
+
+    db = tmp_path / "m.db"
+    settings = Settings.load(home=tmp_path / "home", db=db, env={})
+    App(settings, embedder=embedder).close()
+    c = connect(db)
+    c.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (9999, 'from_the_future', 0)")
+    c.close()
+    before = db.read_bytes()
+    with pytest.raises(MigrationError, match="newer memoryd"):
+        App(settings, embedder=embedder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
+    env["MEMORYD_HOME"] = str(tmp_path / "home")
+    cmd = [str(Path(sys.executable).parent / "memoryd"), "--db", str(db)]
+    for args in (["add", "written by an older memoryd"], ["stats"]):
+        res = subprocess.run([*cmd, *args, "--json"], capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 3 and "Traceback" not in res.stderr, res.stderr
+        err = json.loads(res.stderr)["error"]
+        assert err["type"] == "MigrationError" and "9999" in err["message"] and "upgrade" in err["message"]
+    c = connect(db)
+    assert c.execute("SELECT count(*) FROM memories").fetchone()[0] == 0
+    c.close()
+    assert db.read_bytes() == before

@@ -71,3 +71,25 @@ def test_another_process_holding_the_lock_is_retried_until_it_lets_go(settings, 
                 proc.kill()
         assert len(waits) == 1 and proc.returncode == 0
         assert app.memories.get(res.memory.id).content == new.content
+
+
+def test_closing_while_another_process_holds_the_lock_does_not_wait_out_the_busy_timeout(settings, embedder):
+    """PRAGMA optimize at close is housekeeping: a command whose work is done (a read, or a write
+    that already failed with StoreBusy) must not wait a second busy timeout for it."""
+    import time
+
+    from timing import budget
+
+    settings = dataclasses.replace(settings, busy_timeout_ms=20_000)
+    app = App(settings, embedder=embedder)
+    app.memories.remember(NewMemory("a memory so the store has something to optimize", provenance=Provenance(agent_id="t")))
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(settings.db_path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        t0 = time.monotonic()
+        app.close()
+        assert time.monotonic() - t0 < budget(2.0)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)

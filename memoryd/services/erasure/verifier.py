@@ -17,6 +17,7 @@ from typing import Any
 
 from ...config import Settings
 from ...db.driver import sqlite3
+from ...errors import StoreCorrupt
 from ...erasure import exports as xfiles
 from ...erasure.forensic import Needle, build_needles, scan_files, scan_hashed_ids
 from ...erasure.hooks import call_optional
@@ -132,7 +133,7 @@ class ErasureVerifier:
         try:
             mstore.fts_integrity_check(mc)
             v["fts_integrity"] = "ok"
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreCorrupt) as exc:
             v["fts_integrity"] = f"failed: {exc}"
         if erased_ids is not None:
             v["rows_remaining"] = estore.ids_present(mc, erased_ids)

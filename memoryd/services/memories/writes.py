@@ -132,6 +132,8 @@ class MemoryWriter:
 
                     ctx_pairs, ctx_kept, ctx_ns = SessionContext.store(
                         self.conn, plans, ctx_vecs, rowid_of, self.embedder.name, chunk)
+                if progress is not None:  # at once: it counts what is committed (an import told
+                    progress(len(chunk))  # of a Ctrl-C says how far it got)
                 if inserted:  # indexes.vectors: the sync above may have reloaded the indexes
                     self.indexes.vectors.add(rowids, vecs_kept, [m.namespace for m in inserted])
                     self.indexes.bm25.add(rowids, [m.content for m in inserted], [m.namespace for m in inserted])
@@ -145,8 +147,6 @@ class MemoryWriter:
                     if mem is None:  # repeated inside this chunk: its first copy was stored
                         mem = by_pos[first_seen[(n.namespace, hashes[i])]]
                     results[start + i] = RememberResult(mem, duplicate=True)
-            if progress is not None:
-                progress(len(chunk))
         return [r for r in results if r is not None]
 
     def delete(self, ids: Iterable[str], *, caller: Caller = OPERATOR) -> list[Memory]:
