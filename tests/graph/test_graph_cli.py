@@ -59,6 +59,8 @@ def test_graph_commands(run, tmp_path):
     png = tmp_path / "g.png"
     res = run("graph", "plot", str(png))
     assert res.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # labels and ids are words of memories: only the owner may read what memoryd wrote
+    assert png.stat().st_mode & 0o777 == 0o600 and (tmp_path / "g.graphml").stat().st_mode & 0o777 == 0o600
 
     hits = _json(run("search", make_chains(12, 5)[0].question, "--expand", "--json", "--limit", "5"))
     assert hits

@@ -18,6 +18,7 @@ database); SQL in :mod:`memoryd.store.erasure`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -84,6 +85,7 @@ class ErasureExports:
         for _ in range(5):
             before = self.epoch()
             out = write()
+            _owner_only(path)
             if self.epoch() == before:
                 return out
         raise ErasureError(f"erasures kept running while {path} was written; try again")
@@ -152,3 +154,13 @@ class ErasureExports:
                 for p in gone:
                     estore.unregister_export(self.conn, p)
         return stats
+
+
+def _owner_only(path: Path) -> None:
+    """A file `write()` made with the umask's mode (a plot, a graph export) holds words of
+    memories: make it readable by its owner only, as the exports memoryd writes itself."""
+    try:
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, 0o600)
+    except OSError:  # not ours to change (another owner's file): it was written, leave it
+        pass
