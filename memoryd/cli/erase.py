@@ -39,6 +39,8 @@ def erase(
     exclude: list[str] = typer.Option(None, "--exclude", help="Keep this memory id even if selected (after reviewing the dry run)."),
     ground: str = typer.Option(None, "--ground", help=f"Art. 17(1) ground: {', '.join(GROUNDS)}."),
     yes: bool = typer.Option(False, "--yes", help="Really erase (without it: dry run only)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be erased and why (the default; "
+                                 "refused with --yes)."),
     vacuum: str = typer.Option("auto", "--vacuum", help=f"VACUUM after erasing: {', '.join(VACUUM_POLICIES)}."),
     field_hits: str = typer.Option("erase", "--field-hits",
                                    help="A subject named only in a memory's metadata (tag, source, session, kind, "
@@ -51,6 +53,8 @@ def erase(
     if not (memory_id or subject or agent or namespace):
         console.print(ctx.get_help())
         raise typer.Exit(0)
+    if dry_run and yes:
+        raise typer.BadParameter("--dry-run and --yes contradict each other: leave out --yes to only list")
     svc = get_app(ctx, read_only=True).erasure
     request = ErasureRequest(memory_ids=tuple(memory_id or ()), subjects=tuple(subject or ()),
                              agents=tuple(agent or ()), namespaces=tuple(namespace or ()),

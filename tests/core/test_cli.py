@@ -163,3 +163,15 @@ def test_a_file_that_cannot_be_opened_as_the_store_is_a_clear_error(tmp_path):
                              env=child_env(tmp_path), capture_output=True, text=True, timeout=60)
         assert res.returncode == 3, res.stderr
         assert "Traceback" not in res.stderr and "cannot open database" in res.stderr and str(db) in res.stderr
+
+
+def test_erase_dry_run_flag_is_the_default_said_out_loud(run):
+    """`--dry-run`, the flag a cautious user types first, lists and erases nothing; with --yes it
+    is a contradiction, refused before anything is erased."""
+    assert run("add", "Ilse Brandauer moved to Graz in May.", "--json").exit_code == 0
+    res = run("erase", "--subject", "Ilse Brandauer", "--dry-run", "--json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["items"]) == 1
+    both = run("erase", "--subject", "Ilse Brandauer", "--dry-run", "--yes")
+    assert both.exit_code == 2 and "--dry-run" in both.output
+    assert len(json.loads(run("search", "Ilse Brandauer", "--json").stdout)) == 1  # nothing erased
