@@ -67,7 +67,7 @@ def serve(
         if n == 0:
             err_console.print("[yellow]warning:[/yellow] no active agents, every request will get 401: "
                               "create one with `memoryd agents add NAME`", markup=True)
-        url = f"http://{host}:{port}{path}"
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"  # an IPv6 address in brackets
         server = create_server(app_, require_token=True, on_ready=lambda: err_console.print(
             "memoryd MCP server: embedding model and index loaded", markup=False))
         err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "

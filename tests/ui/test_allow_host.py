@@ -7,10 +7,13 @@ how to allow a proxy's name."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 
 import httpx
+import pytest
 
 from memoryd.bench.harness import CLI, child_env, free_port, stop, wait_listening
 
@@ -48,3 +51,36 @@ def test_allow_host_without_http_is_refused(tmp_path):
     r = subprocess.run([sys.executable, "-c", CLI, "serve", "--allow-host", "memoryd.example.test"],
                        env=child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--allow-host is for --http" in r.stderr
+
+
+def test_serve_http_on_ipv6_loopback_prints_a_url_a_client_can_use(tmp_path):
+    """`--host ::1`: the printed MCP URL is http://[::1]:PORT/mcp (it was http://::1:PORT/mcp,
+    which no client parses), and that URL is served."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    home = tmp_path / "home"
+    env = child_env(home)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--http", "--host", "::1", "--port", str(port)],
+                                env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://[::1]:{port}/mcp"
+        for _ in range(600):
+            if url in log.read_text() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert url in log.read_text(), log.read_text()
+        for _ in range(300):  # listening follows the line
+            try:
+                r = httpx.post(url, json=INIT, headers={"accept": "application/json, text/event-stream"}, timeout=60)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert r.status_code == 401  # reached: no token
+    finally:
+        stop(proc)
