@@ -35,6 +35,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="HTTP: address to bind."),
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="HTTP: port to bind."),
     path: str = typer.Option("/mcp", "--path", help="HTTP: endpoint path."),
+    allow_host: list[str] = typer.Option(None, "--allow-host", help="HTTP on loopback: also answer requests "
+                                         "addressed to this name (repeatable), e.g. a TLS proxy's that passes "
+                                         "its Host on; others get 421 (docs/security.md)."),
     ui: bool = typer.Option(True, "--ui/--no-ui", help="HTTP: also serve the operator's web UI under /ui (docs/ui.md); "
                             "it logs in with the operator UI token, never an agent's."),
     project: str = typer.Option("auto", "--project", help="stdio: the project whose namespace remember/recall "
@@ -64,7 +67,7 @@ def serve(
         if n == 0:
             err_console.print("[yellow]warning:[/yellow] no active agents, every request will get 401: "
                               "create one with `memoryd agents add NAME`", markup=True)
-        url = f"http://{host}:{port}{path}"
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"  # an IPv6 address in brackets
         server = create_server(app_, require_token=True, on_ready=lambda: err_console.print(
             "memoryd MCP server: embedding model and index loaded", markup=False))
         err_console.print(f"memoryd MCP server on {url} ({n} active agent token(s)); "
@@ -73,7 +76,7 @@ def serve(
 
         from ..ui.guard import HostGuard
 
-        middleware = [Middleware(HostGuard, bound_host=host)]  # /mcp and /ui: DNS rebinding (docs/security.md)
+        middleware = [Middleware(HostGuard, bound_host=host, allow_hosts=tuple(allow_host or ()))]  # /mcp and /ui: DNS rebinding (docs/security.md)
         if ui:
             from ..ui import TOKEN_FILE, UIMount, create_ui_app, load_or_create_token, ui_url
 
@@ -109,7 +112,7 @@ def _check_can_listen(host: str, port: int) -> None:
         raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-_HTTP_ONLY = {"host": "--host", "port": "--port", "path": "--path", "ui": "--ui/--no-ui"}
+_HTTP_ONLY = {"host": "--host", "port": "--port", "path": "--path", "ui": "--ui/--no-ui", "allow_host": "--allow-host"}
 
 
 def _check_transport_flags(ctx: typer.Context, http: bool) -> None:

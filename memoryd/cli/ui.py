@@ -20,6 +20,8 @@ def ui(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (keep it on loopback: the UI can erase everything)."),
     port: int = typer.Option(DEFAULT_UI_PORT, "--port", min=0, max=65535, help="Port to bind (0: any free port)."),
+    allow_host: list[str] = typer.Option(None, "--allow-host", help="On loopback: also answer requests addressed "
+                                         "to this name (repeatable), e.g. a TLS proxy's; others get 421."),
     new_token: bool = typer.Option(False, "--new-token", help="Replace the operator UI token (logs every browser out)."),
     print_only: bool = typer.Option(False, "--print-url", help="Print the login URL and exit without serving."),
     as_json: bool = JsonOpt,
@@ -57,7 +59,7 @@ def ui(
         sock.close()
         return
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
-    server = uvicorn.Server(uvicorn.Config(create_ui_app(app_, token, host=host), log_level="info" if verbose else "warning",
+    server = uvicorn.Server(uvicorn.Config(create_ui_app(app_, token, host=host, allow_hosts=tuple(allow_host or ())), log_level="info" if verbose else "warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     sweeper = app_.start_erasure_sweeper()  # finish erasures left pending (docs/erasure.md)
     try:

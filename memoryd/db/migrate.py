@@ -87,6 +87,11 @@ def migrate(conn: sqlite3.Connection, directory: Path, *, upto: int | None = Non
             continue
         try:
             with transaction(conn):
+                # `done` was read before this write lock: another process opening the same new
+                # store at once (an MCP client starting the server while a hook runs) may have
+                # applied it since. Checked under the lock, so exactly one process applies it.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (mig.version,)).fetchone():
+                    continue
                 for stmt in mig.statements():
                     conn.execute(stmt)
                 conn.execute(

@@ -4,8 +4,10 @@
   (``Host`` of localhost, 127.0.0.1, ::1 or the bound address; 421 otherwise) and, when a
   browser sends an ``Origin``, only from such an origin (403 otherwise). A page of
   ``evil.example`` whose name an attacker re-pointed at 127.0.0.1 (DNS rebinding) carries
-  its own name in both, so it gets nothing, not even the login form. A server bound to
-  another address cannot know the names it is reached by and checks neither (docs/security.md).
+  its own name in both, so it gets nothing, not even the login form. A TLS proxy in front
+  that passes its own name on (Caddy does by default) needs that name allowed
+  (``--allow-host NAME``). A server bound to another address cannot know the names it is
+  reached by and checks neither (docs/security.md).
 - ``read_form``: a form body is read up to ``MAX_FORM_BYTES`` (413 beyond, whatever the
   ``Content-Length`` says or without one), so no request, logged in or not, makes the
   server buffer an unbounded body.
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, Headers
@@ -48,10 +50,10 @@ def _hostname(value: str, *, url: bool) -> str | None:
 class HostGuard:
     """ASGI middleware: refuse requests not addressed to this loopback server (see module)."""
 
-    def __init__(self, app: Callable, bound_host: str):
+    def __init__(self, app: Callable, bound_host: str, allow_hosts: Iterable[str] = ()):
         self.app = app
         self.active = is_loopback(bound_host)
-        self.allowed = LOOPBACK_NAMES | {bound_host.strip("[]").lower()}
+        self.allowed = LOOPBACK_NAMES | {h.strip("[]").lower() for h in (bound_host, *allow_hosts)}
 
     def _ok(self, name: str | None) -> bool:
         return name is not None and (name in self.allowed or is_loopback(name))
@@ -61,7 +63,8 @@ class HostGuard:
             headers = Headers(scope=scope)
             if not self._ok(_hostname(headers.get("host", ""), url=False)):
                 return await PlainTextResponse("misdirected request: this memoryd server answers only on loopback "
-                                               "(127.0.0.1, localhost, ::1)", status_code=421)(scope, receive, send)
+                                               "(127.0.0.1, localhost, ::1) and the names given with --allow-host "
+                                               "(a TLS proxy's name)", status_code=421)(scope, receive, send)
             origin = headers.get("origin")  # "null": a sandboxed frame or a file: page
             if origin is not None and not self._ok(None if origin == "null" else _hostname(origin, url=True)):
                 return await PlainTextResponse(f"refused: a request from another site's page ({origin})",

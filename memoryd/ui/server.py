@@ -42,13 +42,14 @@ def _login(ui: UI, request: Request, token: str | None) -> Response:
     return resp
 
 
-def create_ui_app(app: App, token: str, *, host: str | None = None) -> Callable:
+def create_ui_app(app: App, token: str, *, host: str | None = None, allow_hosts: tuple[str, ...] = ()) -> Callable:
     """The operator's web UI over an open App (the caller owns and closes the App).
 
     `token` is the operator UI token (`auth.load_or_create_token`); agents' tokens never
     log in. Every page calls the App's services as the operator. `host`: the address the
     server binds; a loopback one puts the UI behind ``guard.HostGuard`` (DNS rebinding).
-    None: the caller guards the whole server itself (``serve --http``)."""
+    None: the caller guards the whole server itself (``serve --http``). `allow_hosts`: other
+    names the guard lets in (a TLS proxy's, ``--allow-host``)."""
     ui = UI(app, UIAuth(token))
     redact_access_log()  # the login URL carries the token: never into a log line
 
@@ -87,7 +88,7 @@ def create_ui_app(app: App, token: str, *, host: str | None = None) -> Callable:
             *pages,
         ]),
     ])
-    return security_headers(star if host is None else HostGuard(star, host))
+    return security_headers(star if host is None else HostGuard(star, host, allow_hosts))
 
 
 class UIMount:
