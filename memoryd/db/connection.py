@@ -207,7 +207,10 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
             raise ForeignDatabase(f"{p} is not a memoryd store: it is another program's SQLite database (tables: "
                            f"{shown}); nothing was changed in it: check --db, --home, MEMORYD_DB and MEMORYD_HOME")
         for name, value in PRAGMAS.items():
-            conn.execute(f"PRAGMA {name}={value}")
+            if name == "journal_mode":
+                _switch_journal_mode(conn, value, busy_timeout_ms)
+            else:
+                conn.execute(f"PRAGMA {name}={value}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     except (StoreBusy, ForeignDatabase):
         conn.close()
@@ -225,6 +228,24 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
         raise StoreError(f"{p}: its full-text index uses FTS5 secure-delete, which this SQLite "
                          f"({driver.VERSION}) cannot read: install pysqlite3-binary (SQLite 3.42+) or unset MEMORYD_SQLITE")
     return conn
+
+
+def _switch_journal_mode(conn: sqlite3.Connection, mode: str, busy_timeout_ms: int) -> None:
+    """PRAGMA journal_mode=`mode`, retried until the busy timeout. SQLite answers BUSY at once,
+    without its busy handler, when another connection holds a lock while a new file is switched
+    to WAL: four processes opening one new store together (an MCP client starting `memoryd
+    serve` while a hook runs) had one of them fail with StoreBusy under load."""
+    deadline = time.monotonic() + max(0, busy_timeout_ms) / 1000
+    pause = 0.005
+    while True:
+        try:
+            conn.execute(f"PRAGMA journal_mode={mode}")
+            return
+        except StoreBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 def store_exists(path: str | Path) -> bool:
