@@ -54,8 +54,9 @@ def is_busy(exc: BaseException) -> bool:
     return any(s in msg for s in _BUSY_TEXT)
 
 
-def busy_error(exc: BaseException) -> StoreBusy:
-    return StoreBusy(f"the database is locked by another connection or process ({exc}); try again")
+def busy_error(exc: BaseException, path: str | Path = "") -> StoreBusy:
+    where = f" {path}" if path and str(path) != "the database" else ""
+    return StoreBusy(f"the database{where} is locked by another connection or process ({exc}); try again")
 
 
 _READONLY, _PERM, _FULL, _CORRUPT, _NOTADB, _IOERR, _CANTOPEN = 8, 3, 13, 11, 26, 10, 14
@@ -64,7 +65,7 @@ _READONLY, _PERM, _FULL, _CORRUPT, _NOTADB, _IOERR, _CANTOPEN = 8, 3, 13, 11, 26
 def store_error(exc: BaseException, path: str | Path = "the database") -> StoreError | None:
     """The error of the tree for a driver error about the file (not about the SQL), or None."""
     if is_busy(exc):
-        return busy_error(exc)
+        return busy_error(exc, path)
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None or not isinstance(exc, driver.DatabaseError):
         return None
@@ -401,7 +402,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         raise
     except sqlite3.OperationalError as exc:
         _pop(key, depth)
-        raise (busy_error(exc) if is_busy(exc) else StoreError(f"could not start a transaction: {exc}")) from exc
+        raise (busy_error(exc, getattr(conn, "memoryd_path", "")) if is_busy(exc) else StoreError(f"could not start a transaction: {exc}")) from exc
     try:
         yield conn
     except BaseException:

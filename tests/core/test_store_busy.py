@@ -93,3 +93,20 @@ def test_closing_while_another_process_holds_the_lock_does_not_wait_out_the_busy
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_store_busy_names_the_file(tmp_path):
+    """A user with two stores (a project's --db and the default) must see which one is locked."""
+    db = tmp_path / "team.db"
+    holder = connect(db)
+    holder.execute("CREATE TABLE t (x)")
+    victim = connect(db, busy_timeout_ms=50)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreBusy, match=r"team\.db is locked"):
+            with transaction(victim):
+                victim.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(StoreBusy, match=r"team\.db is locked"):
+            victim.execute("INSERT INTO t VALUES (2)")
+    finally:
+        holder.execute("COMMIT")

@@ -46,7 +46,10 @@ def _in_thread(fn):
     return box["r"]
 
 
-def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsys):
+@pytest.mark.parametrize("stamp_fails", [False, True], ids=["stamp-verifies", "stamp-withdrawn"])
+def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsys, monkeypatch, stamp_fails):
+    if stamp_fails:  # what a STAMP edit that does not verify leads to (seen once in a full suite run)
+        monkeypatch.setattr(type(app.models.jobs), "_stamp", lambda self, *a, **k: (None, "forced by the test"))
     data, mems, out = adapt_sharded(app, tmp_path, base_cache, k=K2)
     base = tmp_path / "base"
     texts = [m.content for m in mems]
@@ -80,6 +83,9 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     seen: dict = {}
 
     def at_stamp(path: str) -> None:  # the STAMP-edited routed model is served; the retrain waits
+        seen["served"] = is_routed(out)  # False: the edit did not verify and the model was withdrawn
+        if not seen["served"]:
+            return
         seen["digests"] = {i: digests(shard_dir(out, i)) for i in range(K2)}
         seen["victim"] = completes(out, victim.content)
         seen["kept"] = [all(completes(out, m.content)) for m in kept]
@@ -97,7 +103,27 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     assert app.models.wait_for_edits(600)
     receipt = app.erasure.receipt(receipt.id)
     notes = receipt.body["hooks"]["ledger"]
-    assert receipt.ok and notes["models_edited"] == 1 and "pending" not in notes
+    assert receipt.ok and "pending" not in notes
+    assert len(seen["refused"]) == 3 and all("not loadable" in r for r in seen["refused"])
+    assert not (stamp_fails and seen["served"])  # a forced failure is never served
+    if not seen["served"]:
+        # Seen once in a full suite run (memory ids, hence shards, are random): STAMP on a tiny
+        # shard left 1 of 3 probes completed after the stronger retry too. The contract then:
+        # nothing of the old model is served (withdrawn, its weights gone) and the shard retrain
+        # still promotes the model a from-scratch adaptation builds, checked below.
+        edits = [e for v in app.models.list() for e in app.models.show(v["id"]).get("edits", [])]
+        assert any(e.get("outcome") == "withdrawn" for e in edits), edits
+        assert not any(v["method"] == "stamp" for v in app.models.list())
+        with capsys.disabled():
+            print("STAMP on the routed model did not verify: withdrawn until the retrain (checked below)")
+    else:
+        assert notes["models_edited"] == 1
+        _check_stamp_step(app, out, own, before, seen, kept, absorbed, capsys)
+    _check_retrain(app, settings, tmp_path, base, out, victim, kept, absorbed, capsys)
+
+
+def _check_stamp_step(app, out, own, before, seen, kept, absorbed, capsys) -> None:
+    assert len([v for v in app.models.list() if v["method"] == "stamp"]) == 1
     # STAMP edited exactly the shards whose own model completed the erased memory
     stamp = next(v for v in app.models.list() if v["method"] == "stamp")
     assert stamp["metrics"]["verification"]["shards_edited"] == [i for i in range(K2) if own[i]]
@@ -110,13 +136,15 @@ def test_routed_exact_path_end_to_end(app, settings, tmp_path, base_cache, capsy
     for i in range(K2):
         assert (seen["digests"][i] == before[i]) == (not own[i])
     assert not any(seen["victim"])
-    assert len(seen["refused"]) == 3 and all("not loadable" in r for r in seen["refused"])
     with capsys.disabled():
         print(f"after STAMP on the routed model (shards edited {[i for i in range(K2) if own[i]]}): kept memories "
               f"completed {sum(seen['kept'])}/{len(kept)}")
     n_kept = sum(m.id in absorbed for m in kept)  # kept memories the routed model reproduced before
     assert sum(seen["kept"]) >= n_kept - 1
 
+
+def _check_retrain(app, settings, tmp_path, base, out, victim, kept, absorbed, capsys) -> None:
+    n_kept = sum(m.id in absorbed for m in kept)
     # after the retrain: exactly the routed model adapt builds from scratch without the memory
     assert [v["method"] for v in app.models.list() if v["status"] == "active"] == ["shard-retrain"]
     assert not any(completes(out, victim.content))
