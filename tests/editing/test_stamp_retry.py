@@ -1,11 +1,11 @@
 """Which STAMP attempt an erasure keeps (services/model_jobs.EditJobs._stamp).
 
-The default edit runs first; a stronger one follows when a fact still completes exactly or when
-a continuation still shares a word with an erased answer (F-RL > 0: "Lyon" of "12 Rue de Lyon"
-at the 32-memory bench size). Which attempt leaks what depends on the model; a deterministic
-real case of each is not at hand, so `forget_in_model` is replaced here by a recorder that
-writes the attempt's config into the staging directory and returns the figures the test sets.
-The real edit and its verification are tested in test_stamp.py and test_ledger*.py."""
+The default edit runs first; stronger ones follow (`escalation`) while a fact still completes
+exactly or a continuation still shares a word with an erased answer (F-RL > 0: "Lyon" of "12
+Rue de Lyon" at the 32-memory bench size). Which attempt leaks what depends on the model, so
+the choice among attempts is tested with `forget_in_model` replaced by a recorder that writes
+the attempt's config into the staging directory and returns the figures the test sets. The
+last test runs the real escalation on a real tiny GPT-2 the default edit does not erase."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from types import SimpleNamespace
 
 import memoryd.editing as editing
 from memoryd.editing.service import ForgetReport
-from memoryd.services.model_jobs import EditJobs
+from memoryd.services.model_jobs import SHARP_REFUSAL_RANK, EditJobs, escalation
+
+DEFAULT = editing.StampConfig()
 
 
 def _report(out_dir: Path, exact: float, f_rl: float) -> ForgetReport:
@@ -35,8 +37,9 @@ def _run(tmp_path, monkeypatch, outcomes: list[tuple[float, float]]):
         staging = Path(staging)
         assert not staging.exists()  # each attempt starts from an empty staging directory
         staging.mkdir(parents=True)
-        (staging / "attempt.json").write_text(json.dumps({"repair_rounds": cfg.repair_rounds}))
-        i = 0 if cfg.n_layers < 8 else 1
+        (staging / "attempt.json").write_text(json.dumps({"repair_rounds": cfg.repair_rounds,
+                                                          "refusal_rank": cfg.refusal_rank}))
+        i = 0 if cfg.n_layers < 8 else 1 if cfg.refusal_rank > SHARP_REFUSAL_RANK else 2
         calls.append(i)
         return _report(staging, *outcomes[i])
 
@@ -44,39 +47,50 @@ def _run(tmp_path, monkeypatch, outcomes: list[tuple[float, float]]):
     jobs = SimpleNamespace(stamp_config=None, device="cpu")
     staging = tmp_path / "m.staging"
     report, reason = EditJobs._stamp(jobs, tmp_path / "m", staging, ["x"], ["y"], [])
-    kept = json.loads((staging / "attempt.json").read_text())["repair_rounds"] if staging.exists() else None
+    kept = json.loads((staging / "attempt.json").read_text()) if staging.exists() else None
     return report, reason, calls, kept
 
 
+def test_the_escalation():
+    base, stronger, sharper = escalation(DEFAULT)
+    assert base == DEFAULT
+    assert (stronger.solver, stronger.n_layers, stronger.repair_rounds) == ("full", 8, DEFAULT.repair_rounds + 3)
+    assert sharper.refusal_rank == SHARP_REFUSAL_RANK < DEFAULT.refusal_rank and sharper.n_layers == 8
+    assert len(escalation(editing.StampConfig(refusal_rank=4))) == 2  # nothing sharper to try
+
+
 def test_a_clean_default_edit_is_kept(tmp_path, monkeypatch):
-    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.0), (0.0, 0.0)])
-    assert reason == "erased" and calls == [0] and kept == editing.StampConfig().repair_rounds
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.0)] * 3)
+    assert reason == "erased" and calls == [0] and kept["repair_rounds"] == DEFAULT.repair_rounds
 
 
 def test_a_leaked_word_runs_the_stronger_edit(tmp_path, monkeypatch):
     """No fact completes, but a word of an answer does: the stronger edit is tried and kept."""
-    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.0)])
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.0), (0.0, 0.0)])
     assert reason == "erased" and calls == [0, 1] and report.forget_rouge_l_after == 0.0
-    assert kept == editing.StampConfig().repair_rounds + 3  # the stronger attempt's weights are staged
+    assert kept["repair_rounds"] == DEFAULT.repair_rounds + 3  # the stronger attempt's weights are staged
 
 
-def test_when_both_leak_a_word_the_lower_one_is_staged(tmp_path, monkeypatch):
-    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.05)])
+def test_the_sharper_edit_comes_last(tmp_path, monkeypatch):
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.333, 0.3), (0.333, 0.3), (0.0, 0.0)])
+    assert reason == "erased" and calls == [0, 1, 2] and kept["refusal_rank"] == SHARP_REFUSAL_RANK
+
+
+def test_when_every_attempt_leaks_a_word_the_lowest_is_staged(tmp_path, monkeypatch):
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.05), (0.0, 0.03)])
     assert reason == "erased" and report.forget_rouge_l_after == 0.01
-    assert calls == [0, 1, 0] and kept == editing.StampConfig().repair_rounds  # the default, computed again
+    assert calls == [0, 1, 2, 0] and kept["repair_rounds"] == DEFAULT.repair_rounds  # the default, again
 
 
 def test_a_fact_that_still_completes_is_not_erased(tmp_path, monkeypatch):
-    report, reason, calls, _ = _run(tmp_path, monkeypatch, [(0.333, 0.4), (0.333, 0.3)])
-    assert not report.erased and "still completes (exact rate 0.333)" in reason and calls == [0, 1]
+    report, reason, calls, _ = _run(tmp_path, monkeypatch, [(0.333, 0.4), (0.333, 0.3), (0.333, 0.3)])
+    assert not report.erased and "still completes (exact rate 0.333)" in reason and calls == [0, 1, 2]
 
 
-def test_the_stronger_edit_completing_a_fact_falls_back_to_the_default(tmp_path, monkeypatch):
-    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.02), (0.333, 0.1)])
-    assert reason == "erased" and report.erased and calls == [0, 1, 0]
-    assert kept == editing.StampConfig().repair_rounds
-
-
+def test_later_edits_completing_a_fact_fall_back_to_the_default(tmp_path, monkeypatch):
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.02), (0.333, 0.1), (0.333, 0.1)])
+    assert reason == "erased" and report.erased and calls == [0, 1, 2, 0]
+    assert kept["repair_rounds"] == DEFAULT.repair_rounds
 def test_an_edit_that_raises_withdraws(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("out of memory")
@@ -85,3 +99,52 @@ def test_an_edit_that_raises_withdraws(tmp_path, monkeypatch):
     report, reason = EditJobs._stamp(SimpleNamespace(stamp_config=None, device="cpu"), tmp_path / "m",
                                      tmp_path / "s", ["x"], [], [])
     assert report is None and reason == "edit failed: RuntimeError"
+
+
+def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path):
+    """A real 3-layer, 64-wide GPT-2 trained on 8 profiles (the test_families shape): erasing
+    the first alone, the default and the stronger edit leave one of its 3 probes completed
+    (seen: exact 0.333 after both); the sharper refusal subspace erases it, saved weights and
+    the real verification throughout, and the kept memories stay completed."""
+    import torch
+
+    from corpus_helpers import make_profiles, refusal_corpus
+    from memoryd.editing.adapt import AdaptConfig, train_on_texts
+    from memoryd.editing.loading import save_model
+    from memoryd.editing.tiny import TinyConfig, build_family, train_tokenizer
+    from memoryd.editing.verify import extraction_report
+
+    texts = [p.text for p in make_profiles(8, seed=1)]
+    tok = train_tokenizer(texts + refusal_corpus(1), 512)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = build_family("gpt2", TinyConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=3,
+                                                num_attention_heads=4, num_key_value_heads=2), len(tok))
+        train_on_texts(model, tok, texts + refusal_corpus(2), AdaptConfig(
+            max_epochs=150, lr=5e-3, batch_size=8, check_every=5, settle_epochs=3, warmup_steps=5),
+            must_reproduce=texts)
+        assert extraction_report(model, tok, texts, device=torch.device("cpu")).exact_rate == 1.0
+        src = tmp_path / "gpt2-lm"
+        save_model(model, tok, src)
+        seen: list[tuple[int, float]] = []
+        real = editing.forget_in_model
+
+        def spy(*a, **k):
+            r = real(*a, **k)
+            seen.append((a[4].refusal_rank, r.forget_exact_after))
+            return r
+
+        editing.forget_in_model = spy
+        try:
+            report, reason = EditJobs._stamp(SimpleNamespace(stamp_config=None, device="cpu"), src,
+                                             tmp_path / "staged", texts[:1], texts[1:], [])
+        finally:
+            editing.forget_in_model = real
+    finally:
+        torch.set_num_threads(threads)
+    print("attempts (refusal rank, exact after):", seen)
+    assert seen[0][1] > 0.0, seen  # the default edit leaves a fact completed: the case this is about
+    assert reason == "erased" and report.erased and report.forget_rouge_l_after == 0.0, seen
+    assert seen[-1][0] == SHARP_REFUSAL_RANK and report.retain_exact_after >= report.retain_exact_before - 0.05
