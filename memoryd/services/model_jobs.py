@@ -253,11 +253,13 @@ class EditJobs:
 
     def _stamp(self, src: Path, staging: Path, forget: list[str], retain: list[str], heldout: list[str]):
         """(ForgetReport | None, reason): the default edit, then stronger ones (`escalation`)
-        while a fact still completes or a continuation still holds a word of an erased answer
-        (F-RL > 0: the city of an address, say); the edited weights are in `staging` when the
-        report says erased. When none leaves F-RL at 0, the attempt with the lowest F-RL among
-        those that complete no fact exactly is kept (the edit is deterministic: it is computed
-        again if need be)."""
+        while a fact still completes, a continuation still holds a word of an erased answer
+        (F-RL > 0: the city of an address, say) or the kept memories lost more than
+        RETAIN_FLOOR allows; the edited weights are in `staging` when the report says erased.
+        Otherwise, among the attempts that complete no fact exactly, those keeping the floor
+        first, the one with the lowest F-RL, then the highest retain, is kept (the edit is
+        deterministic: it is computed again if need be). An exact completion is never kept:
+        with no attempt free of one, the model is withdrawn."""
         from ..editing import StampConfig, forget_in_model  # torch, lazily
 
         configs = escalation(self.stamp_config or StampConfig())
@@ -271,18 +273,23 @@ class EditJobs:
         try:
             for cfg in configs:
                 report = attempt(cfg)
-                if report.erased and report.forget_rouge_l_after == 0.0:
+                if report.erased and report.forget_rouge_l_after == 0.0 and report.retain_ratio >= RETAIN_FLOOR:
                     return report, "erased"
                 tried.append((cfg, report))
                 reason = f"an erased fact still completes (exact rate {report.forget_exact_after:.3f})"
             erased = [(cfg, r) for cfg, r in tried if r.erased]
             if not erased:
                 return report, reason
-            cfg, best = min(erased, key=lambda cr: cr[1].forget_rouge_l_after)
+            # a word left is not worth the kept memories: on the 26M bench model, erasing 32
+            # memories, the default edit left F-RL 0.0035 (below what never-seen profiles are
+            # guessed at) with R-RL 1.000 of before, the stronger one F-RL 0 with R-RL 0.69
+            kept = [(cfg, r) for cfg, r in erased if r.retain_ratio >= RETAIN_FLOOR] or erased
+            cfg, best = min(kept, key=lambda cr: (cr[1].forget_rouge_l_after, -cr[1].retain_ratio))
             if best is not report:  # the staging directory holds the other attempt's weights
                 best = attempt(cfg)
-            log.warning("STAMP edit: no fact completes, but a continuation still shares words with an erased "
-                        "answer (F-RL %.3f)", best.forget_rouge_l_after)
+            if best.forget_rouge_l_after > 0.0:
+                log.warning("STAMP edit: no fact completes, but a continuation still shares words with an erased "
+                            "answer (F-RL %.3f)", best.forget_rouge_l_after)
             return best, "erased"
         except Exception as exc:  # noqa: BLE001 - the memories are erased regardless; the model is withdrawn
             log.exception("STAMP edit failed")
@@ -290,6 +297,7 @@ class EditJobs:
 
 
 SHARP_REFUSAL_RANK = 4
+RETAIN_FLOOR = 0.95  # R-RL after / before an attempt must keep to be preferred (issue 20's retain target)
 
 
 def escalation(base: Any) -> list[Any]:

@@ -21,16 +21,16 @@ from memoryd.services.model_jobs import SHARP_REFUSAL_RANK, EditJobs, escalation
 DEFAULT = editing.StampConfig()
 
 
-def _report(out_dir: Path, exact: float, f_rl: float) -> ForgetReport:
+def _report(out_dir: Path, exact: float, f_rl: float, retain: float = 1.0) -> ForgetReport:
     return ForgetReport(out_dir=str(out_dir), n_forget=1, n_retain=3, n_probes=3, layers=[0], solver="full",
                         edit_seconds=0.1, total_seconds=0.2, repair_rounds=0, forget_exact_before=1.0,
                         forget_exact_after=exact, forget_rouge_l_before=1.0, forget_rouge_l_after=f_rl,
                         retain_exact_before=1.0, retain_exact_after=1.0, retain_rouge_l_before=1.0,
-                        retain_rouge_l_after=1.0, perplexity_before=3.0, perplexity_after=3.1)
+                        retain_rouge_l_after=retain, perplexity_before=3.0, perplexity_after=3.1)
 
 
-def _run(tmp_path, monkeypatch, outcomes: list[tuple[float, float]]):
-    """`outcomes`: (exact, F-RL) of the default edit, then of the stronger one."""
+def _run(tmp_path, monkeypatch, outcomes: list[tuple[float, ...]]):
+    """`outcomes`: (exact, F-RL[, retain R-RL ratio]) of the default, stronger, sharper edit."""
     calls: list[int] = []
 
     def fake_forget(src, staging, forget, retain, cfg, **kw):
@@ -80,6 +80,22 @@ def test_when_every_attempt_leaks_a_word_the_lowest_is_staged(tmp_path, monkeypa
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.05), (0.0, 0.03)])
     assert reason == "erased" and report.forget_rouge_l_after == 0.01
     assert calls == [0, 1, 2, 0] and kept["repair_rounds"] == DEFAULT.repair_rounds  # the default, again
+
+
+def test_a_leaked_word_is_not_traded_for_the_kept_memories(tmp_path, monkeypatch):
+    """Measured on the 26M bench model erasing 32 memories: default F-RL 0.0035 with R-RL 1.000
+    of before, stronger F-RL 0 with 0.691, sharper F-RL 0.0052 with 0.658. The default stays."""
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.0035, 1.0), (0.0, 0.0, 0.691),
+                                                               (0.0, 0.0052, 0.658)])
+    assert reason == "erased" and calls == [0, 1, 2, 0] and kept["repair_rounds"] == DEFAULT.repair_rounds
+    assert report.forget_rouge_l_after == 0.0035 and report.retain_ratio == 1.0
+
+
+def test_an_exact_completion_is_never_traded_for_retain(tmp_path, monkeypatch):
+    """A fact that still completes must go, even at a cost to the kept memories."""
+    report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.333, 0.3, 1.0), (0.0, 0.0, 0.7), (0.0, 0.0, 0.8)])
+    assert reason == "erased" and calls == [0, 1, 2] and kept["refusal_rank"] == SHARP_REFUSAL_RANK
+    assert report.retain_ratio == 0.8  # both erase: the one keeping more
 
 
 def test_a_fact_that_still_completes_is_not_erased(tmp_path, monkeypatch):
