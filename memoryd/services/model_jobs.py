@@ -232,7 +232,7 @@ class EditJobs:
         ok = report is not None and report.erased
         missing = report is None and not has_weights(v.path)
         if ok:
-            figs = figures(report)
+            figs = {**figures(report), "edit": reason}  # which of the escalation's edits verified
             lstore.insert_version(self.conn, lstore.VersionRow(
                 id=new_id, name=v.name, path=v.path, base=v.base, parent_id=v.id, created_at=now,
                 status="active", method="stamp",
@@ -270,12 +270,17 @@ class EditJobs:
             return forget_in_model(src, staging, forget, retain, cfg, heldout_texts=heldout or None, device=self.device)
 
         tried = []
+        names = ESCALATION_NAMES
+
+        def kept_as(cfg) -> str:
+            return f"erased by the {names[configs.index(cfg)]} edit ({configs.index(cfg) + 1} of {len(tried)} tried)"
+
         try:
             for cfg in configs:
                 report = attempt(cfg)
-                if report.erased and report.forget_rouge_l_after == 0.0 and report.retain_ratio >= RETAIN_FLOOR:
-                    return report, "erased"
                 tried.append((cfg, report))
+                if report.erased and report.forget_rouge_l_after == 0.0 and report.retain_ratio >= RETAIN_FLOOR:
+                    return report, kept_as(cfg)
                 reason = f"an erased fact still completes (exact rate {report.forget_exact_after:.3f})"
             erased = [(cfg, r) for cfg, r in tried if r.erased]
             if not erased:
@@ -290,13 +295,14 @@ class EditJobs:
             if best.forget_rouge_l_after > 0.0:
                 log.warning("STAMP edit: no fact completes, but a continuation still shares words with an erased "
                             "answer (F-RL %.3f)", best.forget_rouge_l_after)
-            return best, "erased"
+            return best, kept_as(cfg)
         except Exception as exc:  # noqa: BLE001 - the memories are erased regardless; the model is withdrawn
             log.exception("STAMP edit failed")
             return None, f"edit failed: {type(exc).__name__}"
 
 
 SHARP_REFUSAL_RANK = 4
+ESCALATION_NAMES = ("default", "stronger", "sharper")
 RETAIN_FLOOR = 0.95  # R-RL after / before an attempt must keep to be preferred (issue 20's retain target)
 
 

@@ -61,24 +61,27 @@ def test_the_escalation():
 
 def test_a_clean_default_edit_is_kept(tmp_path, monkeypatch):
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.0)] * 3)
-    assert reason == "erased" and calls == [0] and kept["repair_rounds"] == DEFAULT.repair_rounds
+    assert reason == "erased by the default edit (1 of 1 tried)" and calls == [0]
+    assert kept["repair_rounds"] == DEFAULT.repair_rounds
 
 
 def test_a_leaked_word_runs_the_stronger_edit(tmp_path, monkeypatch):
     """No fact completes, but a word of an answer does: the stronger edit is tried and kept."""
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.0), (0.0, 0.0)])
-    assert reason == "erased" and calls == [0, 1] and report.forget_rouge_l_after == 0.0
+    assert reason == "erased by the stronger edit (2 of 2 tried)" and calls == [0, 1]
+    assert report.forget_rouge_l_after == 0.0
     assert kept["repair_rounds"] == DEFAULT.repair_rounds + 3  # the stronger attempt's weights are staged
 
 
 def test_the_sharper_edit_comes_last(tmp_path, monkeypatch):
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.333, 0.3), (0.333, 0.3), (0.0, 0.0)])
-    assert reason == "erased" and calls == [0, 1, 2] and kept["refusal_rank"] == SHARP_REFUSAL_RANK
+    assert reason == "erased by the sharper edit (3 of 3 tried)" and calls == [0, 1, 2]
+    assert kept["refusal_rank"] == SHARP_REFUSAL_RANK
 
 
 def test_when_every_attempt_leaks_a_word_the_lowest_is_staged(tmp_path, monkeypatch):
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.01), (0.0, 0.05), (0.0, 0.03)])
-    assert reason == "erased" and report.forget_rouge_l_after == 0.01
+    assert reason == "erased by the default edit (1 of 3 tried)" and report.forget_rouge_l_after == 0.01
     assert calls == [0, 1, 2, 0] and kept["repair_rounds"] == DEFAULT.repair_rounds  # the default, again
 
 
@@ -87,15 +90,15 @@ def test_a_leaked_word_is_not_traded_for_the_kept_memories(tmp_path, monkeypatch
     of before, stronger F-RL 0 with 0.691, sharper F-RL 0.0052 with 0.658. The default stays."""
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.0035, 1.0), (0.0, 0.0, 0.691),
                                                                (0.0, 0.0052, 0.658)])
-    assert reason == "erased" and calls == [0, 1, 2, 0] and kept["repair_rounds"] == DEFAULT.repair_rounds
-    assert report.forget_rouge_l_after == 0.0035 and report.retain_ratio == 1.0
+    assert reason == "erased by the default edit (1 of 3 tried)" and calls == [0, 1, 2, 0]
+    assert kept["repair_rounds"] == DEFAULT.repair_rounds and report.forget_rouge_l_after == 0.0035 and report.retain_ratio == 1.0
 
 
 def test_an_exact_completion_is_never_traded_for_retain(tmp_path, monkeypatch):
     """A fact that still completes must go, even at a cost to the kept memories."""
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.333, 0.3, 1.0), (0.0, 0.0, 0.7), (0.0, 0.0, 0.8)])
-    assert reason == "erased" and calls == [0, 1, 2] and kept["refusal_rank"] == SHARP_REFUSAL_RANK
-    assert report.retain_ratio == 0.8  # both erase: the one keeping more
+    assert reason == "erased by the sharper edit (3 of 3 tried)" and calls == [0, 1, 2]
+    assert kept["refusal_rank"] == SHARP_REFUSAL_RANK and report.retain_ratio == 0.8  # both erase: the one keeping more
 
 
 def test_a_fact_that_still_completes_is_not_erased(tmp_path, monkeypatch):
@@ -105,7 +108,7 @@ def test_a_fact_that_still_completes_is_not_erased(tmp_path, monkeypatch):
 
 def test_later_edits_completing_a_fact_fall_back_to_the_default(tmp_path, monkeypatch):
     report, reason, calls, kept = _run(tmp_path, monkeypatch, [(0.0, 0.02), (0.333, 0.1), (0.333, 0.1)])
-    assert reason == "erased" and report.erased and calls == [0, 1, 2, 0]
+    assert reason == "erased by the default edit (1 of 3 tried)" and report.erased and calls == [0, 1, 2, 0]
     assert kept["repair_rounds"] == DEFAULT.repair_rounds
 def test_an_edit_that_raises_withdraws(tmp_path, monkeypatch):
     def boom(*a, **k):
@@ -160,7 +163,7 @@ def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path):
             editing.forget_in_model = real
     finally:
         torch.set_num_threads(threads)
-    print("attempts (refusal rank, exact after):", seen)
+
     assert seen[0][1] > 0.0, seen  # the default edit leaves a fact completed: the case this is about
-    assert reason == "erased" and report.erased and report.forget_rouge_l_after == 0.0, seen
+    assert reason == "erased by the sharper edit (3 of 3 tried)" and report.erased and report.forget_rouge_l_after == 0.0, seen
     assert seen[-1][0] == SHARP_REFUSAL_RANK and report.retain_exact_after >= report.retain_exact_before - 0.05
