@@ -163,7 +163,7 @@ def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path):
             editing.forget_in_model = real
     finally:
         torch.set_num_threads(threads)
-
     assert seen[0][1] > 0.0, seen  # the default edit leaves a fact completed: the case this is about
-    assert reason == "erased by the sharper edit (3 of 3 tried)" and report.erased and report.forget_rouge_l_after == 0.0, seen
+    assert reason == "erased by the sharper edit (3 of 3 tried)", seen
+    assert report.erased and report.forget_rouge_l_after == 0.0
     assert seen[-1][0] == SHARP_REFUSAL_RANK and report.retain_exact_after >= report.retain_exact_before - 0.05
