@@ -402,7 +402,9 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         raise
     except sqlite3.OperationalError as exc:
         _pop(key, depth)
-        raise (busy_error(exc, getattr(conn, "memoryd_path", "")) if is_busy(exc) else StoreError(f"could not start a transaction: {exc}")) from exc
+        if is_busy(exc):
+            raise busy_error(exc, getattr(conn, "memoryd_path", "")) from exc
+        raise StoreError(f"could not start a transaction: {exc}") from exc
     try:
         yield conn
     except BaseException:

@@ -263,39 +263,35 @@ class EditJobs:
         from ..editing import StampConfig, forget_in_model  # torch, lazily
 
         configs = escalation(self.stamp_config or StampConfig())
-        report, reason = None, "not attempted"
 
-        def attempt(cfg):
+        def attempt(i: int):
             shred_tree(staging)
-            return forget_in_model(src, staging, forget, retain, cfg, heldout_texts=heldout or None, device=self.device)
+            return forget_in_model(src, staging, forget, retain, configs[i], heldout_texts=heldout or None,
+                                   device=self.device)
 
-        tried = []
-        names = ESCALATION_NAMES
+        def kept_as(i: int) -> str:
+            return f"erased by the {ESCALATION_NAMES[i]} edit ({i + 1} of {len(tried)} tried)"
 
-        def kept_as(cfg) -> str:
-            return f"erased by the {names[configs.index(cfg)]} edit ({configs.index(cfg) + 1} of {len(tried)} tried)"
-
+        tried = []  # the report of each attempt, in escalation order
         try:
-            for cfg in configs:
-                report = attempt(cfg)
-                tried.append((cfg, report))
+            for i in range(len(configs)):
+                report = attempt(i)
+                tried.append(report)
                 if report.erased and report.forget_rouge_l_after == 0.0 and report.retain_ratio >= RETAIN_FLOOR:
-                    return report, kept_as(cfg)
-                reason = f"an erased fact still completes (exact rate {report.forget_exact_after:.3f})"
-            erased = [(cfg, r) for cfg, r in tried if r.erased]
+                    return report, kept_as(i)
+            erased = [i for i, r in enumerate(tried) if r.erased]
             if not erased:
-                return report, reason
+                return report, f"an erased fact still completes (exact rate {report.forget_exact_after:.3f})"
             # a word left is not worth the kept memories: on the 26M bench model, erasing 32
             # memories, the default edit left F-RL 0.0035 (below what never-seen profiles are
             # guessed at) with R-RL 1.000 of before, the stronger one F-RL 0 with R-RL 0.69
-            kept = [(cfg, r) for cfg, r in erased if r.retain_ratio >= RETAIN_FLOOR] or erased
-            cfg, best = min(kept, key=lambda cr: (cr[1].forget_rouge_l_after, -cr[1].retain_ratio))
-            if best is not report:  # the staging directory holds the other attempt's weights
-                best = attempt(cfg)
-            if best.forget_rouge_l_after > 0.0:
+            kept = [i for i in erased if tried[i].retain_ratio >= RETAIN_FLOOR] or erased
+            best = min(kept, key=lambda i: (tried[i].forget_rouge_l_after, -tried[i].retain_ratio))
+            report = tried[best] if best == len(tried) - 1 else attempt(best)  # staging holds the last attempt
+            if report.forget_rouge_l_after > 0.0:
                 log.warning("STAMP edit: no fact completes, but a continuation still shares words with an erased "
-                            "answer (F-RL %.3f)", best.forget_rouge_l_after)
-            return best, kept_as(cfg)
+                            "answer (F-RL %.3f)", report.forget_rouge_l_after)
+            return report, kept_as(best)
         except Exception as exc:  # noqa: BLE001 - the memories are erased regardless; the model is withdrawn
             log.exception("STAMP edit failed")
             return None, f"edit failed: {type(exc).__name__}"

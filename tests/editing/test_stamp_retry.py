@@ -120,7 +120,7 @@ def test_an_edit_that_raises_withdraws(tmp_path, monkeypatch):
     assert report is None and reason == "edit failed: RuntimeError"
 
 
-def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path):
+def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path, monkeypatch):
     """A real 3-layer, 64-wide GPT-2 trained on 8 profiles (the test_families shape): erasing
     the first alone, the default and the stronger edit leave one of its 3 probes completed
     (seen: exact 0.333 after both); the sharper refusal subspace erases it, saved weights and
@@ -155,12 +155,9 @@ def test_the_escalation_erases_what_the_default_leaves_on_a_real_gpt2(tmp_path):
             seen.append((a[4].refusal_rank, r.forget_exact_after))
             return r
 
-        editing.forget_in_model = spy
-        try:
-            report, reason = EditJobs._stamp(SimpleNamespace(stamp_config=None, device="cpu"), src,
-                                             tmp_path / "staged", texts[:1], texts[1:], [])
-        finally:
-            editing.forget_in_model = real
+        monkeypatch.setattr(editing, "forget_in_model", spy)
+        report, reason = EditJobs._stamp(SimpleNamespace(stamp_config=None, device="cpu"), src,
+                                         tmp_path / "staged", texts[:1], texts[1:], [])
     finally:
         torch.set_num_threads(threads)
     assert seen[0][1] > 0.0, seen  # the default edit leaves a fact completed: the case this is about
