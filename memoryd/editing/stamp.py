@@ -43,7 +43,8 @@ from .tokens import encode
 from .values import refusal_subspace, target_values
 from .verify import probe_predictions, score_probe
 
-__all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "apply_delta", "revert_delta"]
+__all__ = ["StampConfig", "LayerStats", "EditDelta", "compute_stamp_delta", "stamp_floor", "apply_delta",
+           "revert_delta"]
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,31 @@ def compute_stamp_delta(
     log.info("STAMP delta on layers %s for %d texts in %.2fs (%d repair rounds)", out.layers,
              len(forget_texts), out.seconds, rounds)
     return out
+
+
+def stamp_floor(model: nn.Module, tokenizer, forget_texts: Sequence[str], retain_texts: Sequence[str],
+                cfg: StampConfig = StampConfig(), device: torch.device | str = "cpu") -> tuple[float, float]:
+    """(seconds, check seconds) of the part of `compute_stamp_delta` that no cache could remove:
+    one walk over the forget texts, their question forms and the refusal prompts with each
+    layer's solve, and one leak check, timed with the retain side (the unedited pass, the layer
+    choice and each layer's prepared kernel, which depend on the kept memories, not on the
+    request) done beforehand and untimed, and no repair round. A lower bound on what STAMP as
+    configured can cost, whatever were cached between requests (bench unlearn's speed rows)."""
+    device = torch.device(device)
+    forget = _specs(tokenizer, forget_texts, cfg.positions)
+    asked = ([sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
+             if cfg.question_forms else [])
+    retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
+    refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
+    layers, kept = _unedited_pass(model, tokenizer, forget, refusal, retain, cfg, device)
+    prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_weight(model, layer), cfg,
+                                              kept[layer].values if kept else None) for layer in layers}
+    t0 = time.perf_counter()
+    deltas64, _ = _solve_layers(model, tokenizer, forget + asked, retain, refusal, layers, cfg, device, prepared)
+    t1 = time.perf_counter()
+    _leaks(model, tokenizer, forget_texts, deltas64, device)
+    t2 = time.perf_counter()
+    return t2 - t0, t2 - t1
 
 
 def _subsample(texts: Sequence[str], limit: int) -> list[str]:

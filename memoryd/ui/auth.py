@@ -2,7 +2,10 @@
 
 - The token is a random secret stored in the memoryd home (``ui.token``, mode 0600), never
   in the database and never one of the agents' tokens: ``memoryd ui`` prints a login URL
-  that carries it once; the page sets an HttpOnly, SameSite=Strict session cookie.
+  that carries it once; the page sets an HttpOnly, SameSite=Strict session cookie. Its name
+  is derived from the token too (``memoryd_ui_<12 hex>``): browsers keep one cookie jar for
+  every port of 127.0.0.1, so two UIs of two stores on two ports would otherwise overwrite
+  each other's session and log each other out.
 - The session value and the CSRF token are HMACs of the UI token, so rotating the token
   (``memoryd ui --new-token``) logs every browser out and nothing else needs storing.
 - Every POST must carry the CSRF token and an Origin (or, failing that, a Referer) of the
@@ -22,10 +25,10 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["TOKEN_FILE", "COOKIE", "load_or_create_token", "new_token", "UIAuth", "redact_access_log"]
+__all__ = ["TOKEN_FILE", "COOKIE_PREFIX", "load_or_create_token", "new_token", "UIAuth", "redact_access_log"]
 
 TOKEN_FILE = "ui.token"
-COOKIE = "memoryd_ui"
+COOKIE_PREFIX = "memoryd_ui_"
 
 
 def _write_secret(path: Path, token: str) -> None:
@@ -72,6 +75,11 @@ class UIAuth:
     def token_ok(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(
             hashlib.sha256(candidate.encode()).digest(), hashlib.sha256(self._key).digest())
+
+    @property
+    def cookie(self) -> str:
+        """The session cookie's name: one per UI token, so UIs of other stores keep their own."""
+        return COOKIE_PREFIX + self._mac("memoryd-ui-cookie-name")[:12]
 
     @property
     def session(self) -> str:

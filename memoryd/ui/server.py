@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import erasure, graph, memories, models, trust
-from .auth import COOKIE, UIAuth, redact_access_log, same_origin
+from .auth import UIAuth, redact_access_log, same_origin
 from .guard import MAX_FORM_BYTES, FormTooLarge, HostGuard, read_form
 from .web import HERE, PREFIX, UI, security_headers
 
@@ -37,7 +37,7 @@ def _login(ui: UI, request: Request, token: str | None) -> Response:
         # an agent's token, a rotated UI token or a typo: the same refusal, nothing verified elsewhere
         return ui.render(request, "login.html", status=403 if token else 401, failed=bool(token))
     resp = RedirectResponse(PREFIX + "/memories", status_code=303)
-    resp.set_cookie(COOKIE, ui.auth.session, httponly=True, samesite="strict", path=PREFIX,
+    resp.set_cookie(ui.auth.cookie, ui.auth.session, httponly=True, samesite="strict", path=PREFIX,
                     secure=request.url.scheme == "https")
     return resp
 
@@ -57,7 +57,7 @@ def create_ui_app(app: App, token: str, *, host: str | None = None, allow_hosts:
         token = request.query_params.get("token")
         if token is not None:
             return _login(ui, request, token)
-        if ui.auth.session_ok(request.cookies.get(COOKIE)):
+        if ui.auth.session_ok(request.cookies.get(ui.auth.cookie)):
             return RedirectResponse(PREFIX + "/memories", status_code=303)
         return ui.render(request, "login.html", status=401, failed=False)
 
@@ -74,7 +74,7 @@ def create_ui_app(app: App, token: str, *, host: str | None = None, allow_hosts:
     @ui.page(post=True)
     async def logout(request: Request) -> Response:
         resp = RedirectResponse(PREFIX + "/", status_code=303)
-        resp.delete_cookie(COOKIE, path=PREFIX)
+        resp.delete_cookie(ui.auth.cookie, path=PREFIX)
         return resp
 
     pages = [r for mod in (memories, erasure, trust, graph, models) for r in mod.routes(ui)]

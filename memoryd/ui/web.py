@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import AuthError, MemorydError, NotFoundError, ValidationError
-from .auth import COOKIE, UIAuth, same_origin
+from .auth import UIAuth, same_origin
 from .guard import MAX_FORM_BYTES, FormTooLarge, read_form
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class UI:
         def deco(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
             @functools.wraps(fn)
             async def handler(request: Request) -> Response:
-                if not self.auth.session_ok(request.cookies.get(COOKIE)):
+                if not self.auth.session_ok(request.cookies.get(self.auth.cookie)):
                     return self.render(request, "login.html", status=401, failed=False)
                 if post or request.method == "POST":
                     ok, why = same_origin(request.headers, request.url.scheme)

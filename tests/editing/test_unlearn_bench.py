@@ -56,6 +56,11 @@ def test_benchmark_smoke():
     assert "speed by request size" in table and "stamp_10x_faster_than_ga_at_every_size" in r["targets"]
 
 
+def test_ga_stop_rule_is_checked():
+    with pytest.raises(ValueError, match="stop_when"):
+        GAConfig(stop_when="never")
+
+
 def test_speed_by_size_times_both_methods_from_the_same_weights(trained_lm, one_thread):
     from memoryd.bench.unlearn.speed_sizes import speed_by_size
     from memoryd.editing.stamp import StampConfig
@@ -70,6 +75,7 @@ def test_speed_by_size_times_both_methods_from_the_same_weights(trained_lm, one_
     assert all(torch.equal(a, b) for a, b in zip(before, lm.model.parameters()))  # weights left as found
     for x in r["sizes"]:
         assert x["retained"] == n - x["n"] and x["ga_steps"] >= 1 and x["ga_reached_zero"]
+        assert x["ga_f_rl"] == 0.0  # GA ran to STAMP's standard (no word of an answer), not just no exact answer
         assert x["stamp_seconds"] > 0 and x["ga_seconds"] > 0
         assert x["ratio"] == pytest.approx(x["ga_seconds"] / x["stamp_seconds"], rel=0.02)
         assert x["stamp_forget_exact"] == 0.0 and x["ga_forget_exact"] == 0.0
@@ -77,3 +83,7 @@ def test_speed_by_size_times_both_methods_from_the_same_weights(trained_lm, one_
     worst = min(r["sizes"], key=lambda x: x["ratio"])
     assert (r["worst_n"], r["worst_ratio"]) == (worst["n"], worst["ratio"])
     assert r["target_10x_at_every_size"] == all(x["ratio"] >= 10 for x in r["sizes"])
+    for x in r["sizes"]:
+        assert x["stamp_floor_seconds"] > 0
+        assert x["floor_ratio"] == pytest.approx(x["ga_seconds"] / x["stamp_floor_seconds"], rel=0.02)
+    assert r["floor_allows_10x_at_every_size"] == all(x["floor_ratio"] >= 10 for x in r["sizes"])

@@ -65,7 +65,8 @@ def test_forget_from_the_web_ui_rewrites_them_too(app, tmp_path):
     token = load_or_create_token(app.settings.home)
     c = TestClient(create_ui_app(app, token), base_url=base)
     r = c.get(f"/ui/?token={token}", follow_redirects=False)
-    c.cookies.set("memoryd_ui", r.cookies["memoryd_ui"], path="/ui")
+    name = UIAuth(token).cookie
+    c.cookies.set(name, r.cookies[name], path="/ui")
     r = c.post(f"/ui/memory/{gone}/forget", data={"confirm": "yes", "csrf": UIAuth(token).csrf},
                headers={"origin": base}, follow_redirects=False)
     assert r.status_code == 200 and "Forgotten" in r.text, r.text

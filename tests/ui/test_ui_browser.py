@@ -39,7 +39,7 @@ def test_an_agent_token_does_not_log_in(ui_server, browser):
     browser.delete_all_cookies()
     browser.get(f"{ui_server.base}/ui/?token={ui_server.seeded.agent_token}")
     assert browser.find_element(By.ID, "login-failed").is_displayed()
-    assert not [c for c in browser.get_cookies() if c["name"] == "memoryd_ui"]
+    assert not [c for c in browser.get_cookies() if c["name"].startswith("memoryd_ui")]
     browser.get(f"{ui_server.base}/ui/memories")
     assert browser.find_elements(By.NAME, "token") and not browser.find_elements(By.ID, "search-form")
 
@@ -47,7 +47,7 @@ def test_an_agent_token_does_not_log_in(ui_server, browser):
 def test_login_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_address(ui_server, browser):
     login(browser, ui_server)
     assert browser.current_url == f"{ui_server.base}/ui/memories"
-    (cookie,) = [c for c in browser.get_cookies() if c["name"] == "memoryd_ui"]
+    (cookie,) = [c for c in browser.get_cookies() if c["name"].startswith("memoryd_ui")]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and ui_server.token not in cookie["value"]
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly: scripts cannot read it
 

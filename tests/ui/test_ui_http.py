@@ -39,6 +39,7 @@ def client(store, embedder):
     token = load_or_create_token(store.home)
     c = TestClient(create_ui_app(app, token), base_url=BASE)
     c.token = token
+    c.app_ref = app
     c.csrf = UIAuth(token).csrf
     yield c
     app.close()
@@ -50,7 +51,8 @@ def logged_in(c: TestClient) -> TestClient:
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
     c.cookies.clear()
-    c.cookies.set("memoryd_ui", r.cookies["memoryd_ui"], path="/ui")
+    name = UIAuth(c.token).cookie
+    c.cookies.set(name, r.cookies[name], path="/ui")
     return c
 
 
@@ -75,14 +77,32 @@ def test_pages_need_the_operator_token_not_an_agents(client, store):
         r = client.get(path)
         assert r.status_code == 401 and 'name="token"' in r.text, path
     r = client.get(f"/ui/?token={store.agent_token}", follow_redirects=False)
-    assert r.status_code == 403 and "memoryd_ui" not in r.headers.get("set-cookie", "")
+    assert r.status_code == 403 and "memoryd_ui_" not in r.headers.get("set-cookie", "")
     r = post(client, "/ui/login", {"token": store.agent_token})
     assert r.status_code == 403
     r = post(client, "/ui/login", {"token": client.token})
-    assert r.status_code == 303 and "memoryd_ui=" in r.headers["set-cookie"]
+    assert r.status_code == 303 and f"{UIAuth(client.token).cookie}=" in r.headers["set-cookie"]
     client.cookies.clear()
-    client.cookies.set("memoryd_ui", "0" * 64, path="/ui")
+    client.cookies.set(UIAuth(client.token).cookie, "0" * 64, path="/ui")
     assert client.get("/ui/memories").status_code == 401  # a forged cookie
+
+
+def test_two_uis_on_one_host_keep_their_own_sessions(client, tmp_path):
+    """Browsers keep one cookie jar for every port of 127.0.0.1: a second store's UI on another
+    port must not overwrite the first one's session (they used to share the name memoryd_ui)."""
+    other = TestClient(create_ui_app(client.app_ref, new_token(tmp_path)), base_url="http://127.0.0.1:8767")
+    jar = {}
+    for c, token in ((client, client.token), (other, load_or_create_token(tmp_path))):
+        r = c.get(f"/ui/?token={token}", follow_redirects=False)
+        assert r.status_code == 303
+        jar.update(r.cookies)  # the browser's one jar for 127.0.0.1
+    assert len(jar) == 2 and all(name.startswith("memoryd_ui_") for name in jar)
+    for c in (client, other):
+        c.cookies.clear()
+        for name, value in jar.items():
+            c.cookies.set(name, value, path="/ui")
+        assert c.get("/ui/memories").status_code == 200  # both still logged in
+    assert UIAuth(client.token).cookie == UIAuth(client.token).cookie != UIAuth(load_or_create_token(tmp_path)).cookie
 
 
 def test_every_page_sends_a_strict_csp_and_escapes_memory_content(client, store):
@@ -207,7 +227,8 @@ def test_serve_http_mounts_the_ui_beside_the_mcp_endpoint(store):
         token = load_or_create_token(store.home)
         r = httpx.get(f"{base}/ui/?token={token}", follow_redirects=False)
         assert r.status_code == 303
-        r = httpx.get(f"{base}/ui/memories", cookies={"memoryd_ui": r.cookies["memoryd_ui"]})
+        name = UIAuth(token).cookie
+        r = httpx.get(f"{base}/ui/memories", cookies={name: r.cookies[name]})
         assert r.status_code == 200 and 'id="memory-list"' in r.text
         # the agents' API is unchanged: the MCP endpoint still wants a bearer token
         assert httpx.post(f"{base}/mcp", json={}, headers={"accept": "application/json, text/event-stream"}).status_code == 401

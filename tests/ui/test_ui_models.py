@@ -22,7 +22,8 @@ def test_erasing_an_absorbed_memory_from_the_ui_edits_the_model_and_shows_the_fi
     victim = next(m for m in mems if any(a["memory_id"] == m.id and a["reproduced"] for a in data["absorbed"]))
     token = load_or_create_token(settings.home)
     c = TestClient(create_ui_app(app, token), base_url=BASE)
-    c.cookies.set("memoryd_ui", c.get(f"/ui/?token={token}", follow_redirects=False).cookies["memoryd_ui"], path="/ui")
+    name = UIAuth(token).cookie
+    c.cookies.set(name, c.get(f"/ui/?token={token}", follow_redirects=False).cookies[name], path="/ui")
     page = c.get("/ui/models").text
     assert data["id"] in page and "adapt-full" in page
     assert victim.id in c.get(f"/ui/models/{data['id']}").text  # what it absorbed

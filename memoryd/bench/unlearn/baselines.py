@@ -1,7 +1,9 @@
 """Training-based unlearning baselines on the same model and data as STAMP.
 
 - gradient ascent (GA): maximise the next-token loss on the forget texts until no fact probe
-  is reproduced any more (teacher-forced exact match, checked after every step) or max_steps.
+  is reproduced any more (teacher-forced exact match, checked after every step) or max_steps;
+  with `stop_when="no_word"`, until no greedy continuation of a probe shares a word with its
+  answer (F-RL 0: the standard STAMP's leak check holds its own edit to).
 - Selective Synaptic Dampening (SSD, Foster et al. 2024): diagonal Fisher importance on the
   forget set and on the retain set; every parameter with I_f > α·I_r is scaled by
   β = min(λ·I_r / I_f, 1). No gradient steps, one pass over each set.
@@ -20,12 +22,15 @@ import torch
 from torch import nn
 
 from ...editing.tokens import batch_for_lm
-from ...editing.verify import teacher_forced_probe_hits
+from ...editing.verify import extraction_report, teacher_forced_probe_hits
 from ...errors import EditingError
 
 __all__ = ["GAConfig", "SSDConfig", "BaselineResult", "gradient_ascent", "selective_synaptic_dampening"]
 
 log = logging.getLogger(__name__)
+
+
+STOP_WHEN = ("reproduced", "no_word")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,13 @@ class GAConfig:
     max_steps: int = 60
     batch_size: int = 16
     grad_clip: float = 1.0
-    stop_at_zero: bool = True  # stop once no probe is reproduced; False: run exactly max_steps
+    stop_at_zero: bool = True  # stop once forgotten (stop_when); False: run exactly max_steps
+    stop_when: str = "reproduced"  # "reproduced": no probe reproduced under teacher forcing; "no_word": no
+    # greedy continuation shares a word with its answer (F-RL 0, STAMP's standard; a greedy decode per step)
+
+    def __post_init__(self) -> None:
+        if self.stop_when not in STOP_WHEN:
+            raise ValueError(f"stop_when must be one of {STOP_WHEN}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class BaselineResult:
     method: str
     seconds: float
     steps: int  # GA optimiser steps; SSD: gradient passes
-    forgot: bool  # no fact probe reproduced under teacher forcing at the end
+    forgot: bool  # the stopping test passed at the end (GAConfig.stop_when; SSD: no probe reproduced)
     changed_params: int = 0  # SSD: parameters dampened
     check_seconds: float = 0.0  # GA: of `seconds`, spent on the stopping check after each step
 
@@ -60,17 +71,25 @@ class BaselineResult:
                 "check_seconds": round(self.check_seconds, 3)}
 
 
-def forgotten(model: nn.Module, tokenizer, texts: Sequence[str], device: torch.device) -> tuple[bool, float]:
-    """(no fact probe of `texts` is reproduced any more, seconds the check took): the stopping
-    test of the gradient methods, timed apart so that their speed can be told without it."""
+def forgotten(model: nn.Module, tokenizer, texts: Sequence[str], device: torch.device,
+              stop_when: str = "reproduced") -> tuple[bool, float]:
+    """(forgotten, seconds the check took): the stopping test of the gradient methods, timed
+    apart so that their speed can be told without it. "reproduced": no fact probe of `texts`
+    is reproduced under teacher forcing; "no_word": no probe's greedy continuation shares a
+    word with its answer (F-RL 0)."""
     model.eval()
     t = time.perf_counter()
-    hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
-    return hits == 0, time.perf_counter() - t
+    if stop_when == "no_word":
+        done = extraction_report(model, tokenizer, texts, device=device).rouge_l == 0.0
+    else:
+        hits, _ = teacher_forced_probe_hits(model, tokenizer, texts, device=device)
+        done = hits == 0
+    return done, time.perf_counter() - t
 
 
 def ascend(name: str, model: nn.Module, tokenizer, forget_texts: Sequence[str], *, max_steps: int,
-           stop_at_zero: bool, device: torch.device, epoch: Callable[[], None]) -> BaselineResult:
+           stop_at_zero: bool, device: torch.device, epoch: Callable[[], None],
+           stop_when: str = "reproduced") -> BaselineResult:
     """The loop of the gradient methods: `epoch()` (one pass of ascent over the forget set, in
     train mode), then the stopping check, up to `max_steps` times; the model is left in eval."""
     t0 = time.perf_counter()
@@ -79,7 +98,7 @@ def ascend(name: str, model: nn.Module, tokenizer, forget_texts: Sequence[str], 
         for steps in range(1, max_steps + 1):
             model.train()
             epoch()
-            forgot, check_s = forgotten(model, tokenizer, forget_texts, device)
+            forgot, check_s = forgotten(model, tokenizer, forget_texts, device, stop_when)
             checking += check_s
             if forgot and stop_at_zero:
                 break
@@ -108,7 +127,7 @@ def gradient_ascent(model: nn.Module, tokenizer, forget_texts: Sequence[str], cf
             opt.step()
 
     return ascend("gradient_ascent", model, tokenizer, texts, max_steps=cfg.max_steps,
-                  stop_at_zero=cfg.stop_at_zero, device=device, epoch=epoch)
+                  stop_at_zero=cfg.stop_at_zero, device=device, epoch=epoch, stop_when=cfg.stop_when)
 
 
 def _fisher(model: nn.Module, tokenizer, texts: Sequence[str], batch_size: int, device: torch.device
