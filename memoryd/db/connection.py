@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ForeignDatabase, StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
-from . import driver
+from ..errors import ForeignDatabase, StoreBusy, StoreError, StoreReadOnly
+from . import driver, media
+from .faults import _raise_mapped, busy_error, is_busy, store_error  # noqa: F401 - re-exported
 from .driver import sqlite3
 
 __all__ = ["connect", "store_exists", "transaction", "is_busy", "busy_error", "store_error", "PRAGMAS", "pragma", "data_version", "quick_check", "writable", "shrink_memory", "optimize", "checkpoint_truncate", "read_snapshot"]
@@ -36,62 +37,6 @@ PRAGMAS = {
     "secure_delete": 1,
     "synchronous": "normal",
 }
-
-_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (an extended code keeps them in its low byte)
-_BUSY_TEXT = ("database is locked", "database table is locked", "database is busy")
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether a SQLite error means "another connection holds the lock"."""
-    if isinstance(exc, StoreBusy):
-        return True
-    if not isinstance(exc, driver.OperationalError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in _BUSY_CODES
-    msg = str(exc).lower()  # a driver without error codes
-    return any(s in msg for s in _BUSY_TEXT)
-
-
-def busy_error(exc: BaseException, path: str | Path = "") -> StoreBusy:
-    where = f" {path}" if path and str(path) != "the database" else ""
-    return StoreBusy(f"the database{where} is locked by another connection or process ({exc}); try again")
-
-
-_READONLY, _PERM, _FULL, _CORRUPT, _NOTADB, _IOERR, _CANTOPEN = 8, 3, 13, 11, 26, 10, 14
-
-
-def store_error(exc: BaseException, path: str | Path = "the database") -> StoreError | None:
-    """The error of the tree for a driver error about the file (not about the SQL), or None."""
-    if is_busy(exc):
-        return busy_error(exc, path)
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None or not isinstance(exc, driver.DatabaseError):
-        return None
-    code &= 0xFF  # the primary code of an extended one
-    if code in (_READONLY, _PERM):
-        return StoreReadOnly(f"cannot write {path}: it is read-only ({exc}); check the permissions of the file and "
-                             "of its directory (SQLite writes the -wal and -shm files next to it); the write was rolled back")
-    if code == _FULL:
-        return StoreFull(f"cannot write {path}: the disk is full ({exc}); the write was rolled back: free some "
-                         "space and try again")
-    if code in (_CORRUPT, _NOTADB):
-        return StoreCorrupt(f"the database {path} is damaged ({exc}): run `memoryd --db {path} doctor`, then "
-                            f"restore a backup (or salvage it with `sqlite3 {path} .recover`)")
-    if code == _IOERR:
-        return StoreError(f"disk I/O error on {path} ({exc}): check the disk and its file system")
-    if code == _CANTOPEN:
-        return StoreError(f"cannot open a file of the database {path} ({exc}): check that its directory exists "
-                          "and is writable")
-    return None
-
-
-def _raise_mapped(exc: BaseException, path: str) -> None:
-    mapped = store_error(exc, path)
-    if mapped is not None:
-        raise mapped from exc
-
 
 class _Cursor(sqlite3.Cursor):
     """The driver's cursor: a fault met while stepping through rows leaves as the tree's error
@@ -179,7 +124,8 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
     be empty or a memoryd store (a `schema_migrations` table): another program's SQLite file
     is refused before anything is changed in it (the WAL switch, memoryd's tables)."""
     p = Path(path)
-    if str(p) != ":memory:":
+    immutable = str(p) != ":memory:" and media.on_read_only_media(p)  # read it as it is (media.py)
+    if str(p) != ":memory:" and not immutable:
         if _probe(p, Path.is_dir):
             raise StoreError(f"cannot open database {p}: it is a directory, not a database file (check --db)")
         if _probe(p.parent, Path.exists) and not p.parent.is_dir():
@@ -191,13 +137,14 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
         _create_private(p)
     try:
         conn = sqlite3.connect(
-            str(p), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000,
-            factory=_Connection,
+            media.immutable_uri(p) if immutable else str(p), uri=immutable, isolation_level=None,
+            check_same_thread=False, timeout=busy_timeout_ms / 1000, factory=_Connection,
         )
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {p}: {exc}") from exc
     conn.row_factory = sqlite3.Row
     conn.memoryd_path = str(p)
+    conn.memoryd_immutable = immutable
     try:  # the first statements read the file: not a database, or no room for its WAL
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")] \
@@ -209,7 +156,8 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
                            f"{shown}); nothing was changed in it: check --db, --home, MEMORYD_DB and MEMORYD_HOME")
         for name, value in PRAGMAS.items():
             if name == "journal_mode":
-                _switch_journal_mode(conn, value, busy_timeout_ms)
+                if not immutable:  # read-only media: the file stays as written
+                    _switch_journal_mode(conn, value, busy_timeout_ms)
             else:
                 conn.execute(f"PRAGMA {name}={value}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -222,7 +170,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
         kind = type(exc) if isinstance(exc, StoreError) else StoreError
         raise kind(f"cannot open database {p}: {cause} (is it a memoryd database, on a writable "
                    "file system? WAL needs to create files next to it)") from exc
-    if str(p) != ":memory:" and mode.lower() != "wal":
+    if str(p) != ":memory:" and mode.lower() != "wal" and not immutable:
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
         conn.close()

@@ -68,7 +68,9 @@ def _check_writable(app) -> dict[str, Any]:
         return {"check": "writable", "ok": False, "level": "warning",
                 "detail": f"the store is read-only: commands that read work, writes fail. To write, make {p} "
                           f"and its directory {p.parent} writable by this user (SQLite writes {p.name}-wal and "
-                          f"{p.name}-shm there), or move it off a read-only file system"}
+                          f"{p.name}-shm there), or move it off a read-only file system"
+                          + (" (it is on one: opened read-only, as it is)" if getattr(app.conn, "memoryd_immutable",
+                                                                                      False) else "")}
     if can is None:
         return {"check": "writable", "ok": True, "level": "ok",
                 "detail": "not checked: another process holds the write lock"}
@@ -81,7 +83,9 @@ def run_doctor(app) -> list[dict[str, Any]]:
 
     def pragmas():
         jm, fk, sd = (pragma(conn, n) for n in ("journal_mode", "foreign_keys", "secure_delete"))
-        ok = jm.lower() == "wal" and fk == 1 and sd == 1
+        if getattr(conn, "memoryd_immutable", False):  # read-only media: opened as written, WAL unread
+            jm = "not checked (a read-only file system: opened immutable)"
+        ok = (jm.lower() == "wal" or jm.startswith("not checked")) and fk == 1 and sd == 1
         return ok, f"journal_mode={jm} foreign_keys={fk} secure_delete={sd} sqlite={sqlite3.sqlite_version}"
 
     def migrations():

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import TrustError
+from ..errors import ConfigError, TrustError
 
 __all__ = [
     "GENESIS_MAC",
@@ -184,9 +184,13 @@ def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
     p = Path(path)
     if p.exists() or p.is_symlink():
         return _read_key(p)
-    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = p.with_name(f".{p.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:  # a read-only or foreign home: one line, not a traceback
+        raise ConfigError(f"cannot create the key file {p}: {exc.strerror or exc}; memoryd keeps its keys in its "
+                          "home: set MEMORYD_HOME (or --home) to a directory this user can write") from exc
     try:
         try:
             os.write(fd, secrets.token_bytes(KEY_BYTES))
