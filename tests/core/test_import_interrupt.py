@@ -39,7 +39,10 @@ def test_sigint_half_way_keeps_whole_chunks_and_a_rerun_finishes_without_duplica
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
     env["MEMORYD_HOME"] = str(tmp_path / "home")
     cmd = [MEMORYD, "--db", str(db), "import", str(src)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a suite started in the background by a shell without job control inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: give the child the default back
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while _count(db) == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
