@@ -4,16 +4,22 @@ Recall uses the window as an extra, date-filtered candidate leg (services/memori
 a question about a day or a month also looks among the memories stored then. Memories
 logged from a conversation carry the conversation's date (`remember(created_at=...)`), and
 a turn tells of its day in words ("last night", "last month"), so the window runs from the
-named day (or month) to a while after it. A month without a year, a weekday or a relative
-phrase ("last week") names no window: nothing to anchor it on.
+named day (or month) to a while after it. A month without a year names no window.
+
+Given `now` (the service's clock), relative phrases name a window too, anchored on it in the
+machine's local time: "today", "yesterday" / "last night", "3 days ago", "last Friday" /
+"on Friday", "this week" / "last week", "this month" / "last month", "this year" / "last
+year". A live agent's memories are stored when they happen, so each window runs from the day
+named to now. A replayed conversation's memories carry their own old dates, which such a
+window never reaches: the leg then finds nothing and changes nothing.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
-__all__ = ["query_window", "DAY_BEFORE", "DAY_AFTER", "MONTH_AFTER"]
+__all__ = ["query_window", "relative_window", "DAY_BEFORE", "DAY_AFTER", "MONTH_AFTER"]
 
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -47,9 +53,63 @@ def _month(y: int, m: int) -> tuple[datetime, datetime]:
     return start, end + MONTH_AFTER
 
 
-def query_window(query: str) -> tuple[float, float] | None:
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_NUMBERS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"],
+                                       start=1)}
+_TODAY = re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", re.I)
+_YESTERDAY = re.compile(r"\b(?:yesterday|last night)\b", re.I)
+_DAYS_AGO = re.compile(r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r"|a)\s+days?\s+ago\b", re.I)
+_WEEKDAY = re.compile(r"\b(?:last|on|past)\s+(" + "|".join(_WEEKDAYS) + r")\b", re.I)
+_PERIOD = re.compile(r"\b(this|last|past)\s+(week|month|year)\b", re.I)
+
+
+def relative_window(query: str, now: float, tz: tzinfo | None = None) -> tuple[float, float] | None:
+    """(since, until) in POSIX seconds from the relative phrases of `query`, anchored on `now`
+    in `tz` (None: the machine's local time zone), or None when it has none. Each window runs
+    from the start of the day, week, month or year named to `now` (plus a minute)."""
+    here = datetime.fromtimestamp(now, tz=tz) if tz is not None else datetime.fromtimestamp(now).astimezone()
+    today = here.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts: list[datetime] = []
+    if _TODAY.search(query):
+        starts.append(today)
+    if _YESTERDAY.search(query):
+        starts.append(today - timedelta(days=1))
+    for mt in _DAYS_AGO.finditer(query):
+        word = mt.group(1).lower()
+        n = 1 if word == "a" else _NUMBERS.get(word) or int(word)
+        if 0 < n <= 60:
+            starts.append(today - timedelta(days=n + 1))  # "3 days ago" is told loosely: a day's slack
+    for mt in _WEEKDAY.finditer(query):
+        back = (today.weekday() - _WEEKDAYS.index(mt.group(1).lower())) % 7 or 7  # the last one before today
+        starts.append(today - timedelta(days=back))
+    for mt in _PERIOD.finditer(query):
+        which, unit = mt.group(1).lower(), mt.group(2).lower()
+        if unit == "week":
+            starts.append(today - timedelta(days=7 if which == "this" else 14))
+        elif unit == "month":
+            first = today.replace(day=1)
+            starts.append(first if which == "this" else (first - timedelta(days=1)).replace(day=1))
+        else:
+            first = today.replace(month=1, day=1)
+            starts.append(first if which == "this" else first.replace(year=first.year - 1))
+    if not starts:
+        return None
+    return min(starts).timestamp(), now + 60.0
+
+
+def query_window(query: str, now: float | None = None, tz: tzinfo | None = None) -> tuple[float, float] | None:
     """(since, until) in POSIX seconds covering every calendar date the query names, or None
-    when it names none. Several dates give one window from the earliest to the latest."""
+    when it names none. Several dates give one window from the earliest to the latest. A query
+    with no calendar date but, given `now`, a relative phrase gets that phrase's window
+    (`relative_window`): a calendar date is the more specific, and a replayed conversation's
+    "last week" next to "May 2023" must not stretch May's window to today."""
+    cal = _calendar_window(query)
+    if cal is not None or now is None:
+        return cal
+    return relative_window(query, now, tz)
+
+
+def _calendar_window(query: str) -> tuple[float, float] | None:
     spans: list[tuple[datetime, datetime]] = []
     rest = query
     for pattern, order in ((_DAY_MONTH_YEAR, "dmy"), (_MONTH_DAY_YEAR, "mdy"), (_ISO_DAY, "iso")):

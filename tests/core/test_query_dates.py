@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -34,6 +35,51 @@ def test_query_window(query, since, until):
                                    "31 February 2023", "the 2023 roadmap", "port 6432"])
 def test_no_window_without_a_calendar_date(query):
     assert query_window(query) is None
+
+
+NOW = datetime(2026, 12, 9, 15, 30, tzinfo=timezone.utc).timestamp()  # a Wednesday afternoon
+
+
+@pytest.mark.parametrize("query, since", [
+    ("what did we decide yesterday?", "2026-12-08"),
+    ("what did I fix last night", "2026-12-08"),
+    ("notes from today", "2026-12-09"),
+    ("the bug from 3 days ago", "2026-12-05"),
+    ("what broke two days ago", "2026-12-06"),
+    ("the deploy last Friday", "2026-12-04"),
+    ("what did we ship on Wednesday", "2026-12-02"),  # today is Wednesday: the one before
+    ("what changed this week", "2026-12-02"),
+    ("what did we decide last week?", "2026-11-25"),
+    ("this month's incidents", "2026-12-01"),
+    ("last month", "2026-11-01"),
+    ("goals for this year", "2026-01-01"),
+])
+def test_relative_phrases_anchor_on_now(query, since):
+    got = query_window(query, NOW, timezone.utc)
+    assert got is not None and _day(got[0]) == since and NOW < got[1] <= NOW + 3600
+    assert query_window(query) is None  # no clock, no anchor
+
+
+def test_a_calendar_date_wins_over_a_relative_phrase():
+    got = query_window("what did Maria do last week, in May 2023?", NOW, timezone.utc)
+    assert (_day(got[0]), _day(got[1])) == ("2023-05-01", "2023-07-02")  # May's window, not stretched to now
+    assert query_window("the last weekend of port 6432", NOW, timezone.utc) is None
+
+
+def test_a_live_agents_question_about_yesterday_finds_yesterdays_memory_first(app):
+    """Memories stored as they happen (no created_at): "yesterday" anchors on the clock."""
+    now = time.time()
+    texts = {d: f"We decided to move the payments deploy to {day} after the review." for d, day in
+             [(1, "Friday"), (9, "Monday"), (20, "Tuesday"), (45, "Thursday"), (70, "Saturday")]}
+    ids = {d: app.memories.remember(NewMemory(t, namespace="work", created_at=now - d * 86400 + 600)).memory.id
+           for d, t in texts.items()}
+    f = SearchFilters(namespaces=("work",))
+    plain = [h.memory.id for h in app.memories.search("What did we decide about the payments deploy?", f,
+                                                      SearchOptions(limit=5))]
+    dated = app.memories.search("What did we decide yesterday about the payments deploy?", f, SearchOptions(limit=5))
+    assert plain.index(ids[1]) >= 2  # the text alone ranks it below the alike ones
+    assert dated[0].memory.id == ids[1] and "date" in dated[0].legs, (plain, [h.memory.id for h in dated])
+    assert all("date" not in h.legs for h in dated[1:])  # only yesterday's is in the window
 
 
 FRIENDS = ["Anna", "Bert", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hiro"]

@@ -90,12 +90,13 @@ class MemoryReader:
 
     def _dated_leg(self, query: str, qvec: np.ndarray | None, filters: SearchFilters, depth: int,
                    opts: SearchOptions) -> list[tuple[int, float]]:
-        """A query naming a day or a month ("on May 3, 2023", "in March 2023") also ranks the
-        memories stored in that window (search/query_dates.py), fused as one more leg; none
-        when the caller set since/until itself."""
+        """A query naming a day or a month ("on May 3, 2023", "in March 2023") or a time relative
+        to now ("yesterday", "last week") also ranks the memories stored in that window
+        (search/query_dates.py), fused as one more leg; none when the caller set since/until
+        itself."""
         if filters.since is not None or filters.until is not None:
             return []
-        window = query_window(query)
+        window = query_window(query, self.clock())  # relative phrases ("yesterday") anchor on the clock
         if window is None:
             return []
         inside = dataclasses.replace(filters, since=window[0], until=window[1])
