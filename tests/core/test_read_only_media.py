@@ -64,6 +64,10 @@ def test_a_store_on_a_read_only_mount_answers_reads_and_refuses_writes(tmp_path,
     found = cli(rodb, "search", "deploy key", "--json")
     assert found.returncode == 0, found.stderr
     assert [h["content"] for h in json.loads(found.stdout)] == ["the deploy key lives in vault path secret/deploy"]
+    mid = json.loads(found.stdout)[0]["id"]
+    for args in (("graph", "communities", "--json"), ("graph", "show", mid, "--json")):  # they refresh stale labels
+        res = cli(rodb, *args)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, (args, res.stderr)
     stats = cli(rodb, "stats", "--json")
     assert stats.returncode == 0 and json.loads(stats.stdout)["memories"] == 1, stats.stderr
     doctor = cli(rodb, "doctor", "--json")

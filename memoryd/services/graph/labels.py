@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...db import transaction
+from ...errors import StoreReadOnly
 from ...db.driver import sqlite3
 from ...graph import community_terms
 from ...graph.labels import terms_against
@@ -44,5 +45,8 @@ class Labeller:
             stale = gstore.stale_communities(ctx.conn)
             if not stale:
                 return 0
-            with transaction(ctx.conn):
-                return self.relabel(ctx.conn, stale)
+            try:
+                with transaction(ctx.conn):
+                    return self.relabel(ctx.conn, stale)
+            except StoreReadOnly:  # a read-only store (read-only media): shown with the labels it has
+                return 0
