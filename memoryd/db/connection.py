@@ -124,8 +124,9 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
     be empty or a memoryd store (a `schema_migrations` table): another program's SQLite file
     is refused before anything is changed in it (the WAL switch, memoryd's tables)."""
     p = Path(path)
-    immutable = str(p) != ":memory:" and media.on_read_only_media(p)  # read it as it is (media.py)
-    if str(p) != ":memory:" and not immutable:
+    on_disk = str(p) != ":memory:"
+    immutable = on_disk and media.on_read_only_media(p)  # read it as it is (media.py)
+    if on_disk and not immutable:
         if _probe(p, Path.is_dir):
             raise StoreError(f"cannot open database {p}: it is a directory, not a database file (check --db)")
         if _probe(p.parent, Path.exists) and not p.parent.is_dir():
@@ -170,7 +171,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10_000, store: bool = Fa
         kind = type(exc) if isinstance(exc, StoreError) else StoreError
         raise kind(f"cannot open database {p}: {cause} (is it a memoryd database, on a writable "
                    "file system? WAL needs to create files next to it)") from exc
-    if str(p) != ":memory:" and mode.lower() != "wal" and not immutable:
+    if on_disk and not immutable and mode.lower() != "wal":
         raise StoreError(f"could not enable WAL on {p} (journal_mode={mode})")
     if not driver.FTS_SECURE_DELETE and _fts_format(conn) >= 5:
         conn.close()

@@ -48,10 +48,10 @@ def store_error(exc: BaseException, path: str | Path = "the database") -> StoreE
     if code is None or not isinstance(exc, driver.DatabaseError):
         return None
     code &= 0xFF  # the primary code of an extended one
-    if code in (_READONLY, _PERM) and str(path) != "the database" and media.on_read_only_media(Path(path)):
-        return StoreReadOnly(f"cannot write {path}: it is on a file system mounted read-only; memoryd reads it as "
-                             "it is but cannot change it: copy it to a writable place to write")
     if code in (_READONLY, _PERM):
+        if str(path) != "the database" and media.on_read_only_media(Path(path)):
+            return StoreReadOnly(f"cannot write {path}: it is on a file system mounted read-only; memoryd reads it "
+                                 "as it is but cannot change it: copy it to a writable place to write")
         return StoreReadOnly(f"cannot write {path}: it is read-only ({exc}); check the permissions of the file and "
                              "of its directory (SQLite writes the -wal and -shm files next to it); the write was rolled back")
     if code == _FULL:

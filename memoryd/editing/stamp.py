@@ -132,11 +132,7 @@ def compute_stamp_delta(
         raise EditingError("nothing to forget: no texts")
     device = torch.device(device)
     t0 = time.perf_counter()
-    forget = _specs(tokenizer, forget_texts, cfg.positions)
-    asked = ([sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
-             if cfg.question_forms else [])
-    retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
-    refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
+    forget, asked, retain, refusal = _request_specs(tokenizer, forget_texts, retain_texts, cfg)
     if not forget:
         raise EditingError("forget texts produced no tokens to edit")
     # One unedited pass chooses the layers on the memories' own texts and reads the retain keys.
@@ -148,9 +144,7 @@ def compute_stamp_delta(
     forget += asked
     prepared: dict[int, PreparedRetain] | None = None
     if not cfg.exact_retain:
-        prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_weight(model, layer), cfg,
-                                                  kept[layer].values if kept else None)
-                    for layer in layers}
+        prepared = _prepare(model, layers, kept, cfg)
         del kept
     specs = list(forget)
     rounds, checking = 0, 0.0
@@ -187,20 +181,33 @@ def stamp_floor(model: nn.Module, tokenizer, forget_texts: Sequence[str], retain
     request) done beforehand and untimed, and no repair round. A lower bound on what STAMP as
     configured can cost, whatever were cached between requests (bench unlearn's speed rows)."""
     device = torch.device(device)
-    forget = _specs(tokenizer, forget_texts, cfg.positions)
-    asked = ([sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
-             if cfg.question_forms else [])
-    retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
-    refusal = _specs(tokenizer, cfg.refusal_prompts, "all")
+    forget, asked, retain, refusal = _request_specs(tokenizer, forget_texts, retain_texts, cfg)
     layers, kept = _unedited_pass(model, tokenizer, forget, refusal, retain, cfg, device)
-    prepared = {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_weight(model, layer), cfg,
-                                              kept[layer].values if kept else None) for layer in layers}
+    prepared = _prepare(model, layers, kept, cfg)
     t0 = time.perf_counter()
     deltas64, _ = _solve_layers(model, tokenizer, forget + asked, retain, refusal, layers, cfg, device, prepared)
     t1 = time.perf_counter()
     _leaks(model, tokenizer, forget_texts, deltas64, device)
     t2 = time.perf_counter()
     return t2 - t0, t2 - t1
+
+
+def _request_specs(tokenizer, forget_texts: Sequence[str], retain_texts: Sequence[str], cfg: StampConfig
+                   ) -> tuple[list[KeySpec], list[KeySpec], list[KeySpec], list[KeySpec]]:
+    """The key specs of one request: the forget texts' fact positions, their question forms
+    (when configured), the retain texts (subsampled to max_retain) and the refusal prompts."""
+    forget = _specs(tokenizer, forget_texts, cfg.positions)
+    asked = ([sp for t in forget_texts for q in question_forms(t) if (sp := probe_positions(tokenizer, q))]
+             if cfg.question_forms else [])
+    retain = _specs(tokenizer, _subsample(retain_texts, cfg.max_retain), "all")
+    return forget, asked, retain, _specs(tokenizer, cfg.refusal_prompts, "all")
+
+
+def _prepare(model: nn.Module, layers: tuple[int, ...], kept: dict[int, Activations] | None, cfg: StampConfig
+             ) -> dict[int, PreparedRetain]:
+    """Each edited layer's retain side of the solve, from the unedited retain activations."""
+    return {layer: PreparedRetain.prepare(kept[layer].keys if kept else None, down_weight(model, layer), cfg,
+                                          kept[layer].values if kept else None) for layer in layers}
 
 
 def _subsample(texts: Sequence[str], limit: int) -> list[str]:

@@ -83,9 +83,10 @@ def run_doctor(app) -> list[dict[str, Any]]:
 
     def pragmas():
         jm, fk, sd = (pragma(conn, n) for n in ("journal_mode", "foreign_keys", "secure_delete"))
-        if getattr(conn, "memoryd_immutable", False):  # read-only media: opened as written, WAL unread
+        immutable = getattr(conn, "memoryd_immutable", False)  # read-only media: opened as written, WAL unread
+        if immutable:
             jm = "not checked (a read-only file system: opened immutable)"
-        ok = (jm.lower() == "wal" or jm.startswith("not checked")) and fk == 1 and sd == 1
+        ok = (immutable or jm.lower() == "wal") and fk == 1 and sd == 1
         return ok, f"journal_mode={jm} foreign_keys={fk} secure_delete={sd} sqlite={sqlite3.sqlite_version}"
 
     def migrations():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,14 +15,13 @@ import pytest
 
 from memoryd.db import driver
 
-from test_store_faults import MEMORYD, _one_clean_line  # tests/core, on the path (no package)
+from test_store_faults import _one_clean_line  # tests/core, on the path (no package)
+from test_store_faults import cli as _cli
 
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
     """memoryd on `db` with a writable home next to the mount (the home holds keys and tokens)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
-    env["MEMORYD_HOME"] = str(db.parent.parent / "home")
-    return subprocess.run([MEMORYD, "--db", str(db), *args], capture_output=True, text=True, timeout=120, env=env)
+    return _cli(db, *args, home=db.parent.parent / "home")
 
 
 @pytest.fixture
@@ -103,10 +101,7 @@ def test_a_home_on_a_read_only_mount_is_one_line_naming_the_fix(tmp_path, mount_
     home = mount_ro(tmp_path / "h") / "home"
     db = tmp_path / "w" / "m.db"
     assert cli(db, "add", "a note in a store whose home is writable").returncode == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
-    env["MEMORYD_HOME"] = str(home)
-    res = subprocess.run([MEMORYD, "--db", str(db), "search", "anything"], capture_output=True, text=True,
-                         timeout=120, env=env)  # search reads the trust key, which lives in the home
+    res = _cli(db, "search", "anything", home=home)  # search reads the trust key, which lives in the home
     assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr  # was an OSError traceback
     (line,) = res.stderr.strip().splitlines()
     assert "memoryd.key" in line and "MEMORYD_HOME" in line

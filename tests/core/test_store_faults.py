@@ -32,9 +32,11 @@ def _unprivileged() -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
 
 
-def cli(db: Path, *args: str, prefix: list[str] = (), timeout: int = 120) -> subprocess.CompletedProcess:
+def cli(db: Path, *args: str, prefix: list[str] = (), timeout: int = 120, home: Path | None = None
+        ) -> subprocess.CompletedProcess:
+    """memoryd on `db`, its home `home` (default: next to the database)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYD_")}
-    env["MEMORYD_HOME"] = str(db.parent / "home")
+    env["MEMORYD_HOME"] = str(home or db.parent / "home")
     return subprocess.run([*prefix, MEMORYD, "--db", str(db), *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 

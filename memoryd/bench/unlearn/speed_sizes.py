@@ -20,9 +20,9 @@ its max_steps, `ga_reached_zero` is false and the row's ratio is a lower bound.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 import statistics
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import torch
 from torch import nn

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...db import transaction
-from ...errors import StoreReadOnly
 from ...db.driver import sqlite3
+from ...errors import StoreReadOnly
 from ...graph import community_terms
 from ...graph.labels import terms_against
 from ...store import graph as gstore
